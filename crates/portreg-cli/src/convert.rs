@@ -1,0 +1,69 @@
+//! `portreg convert`: read a registry in any format, write it in another.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use portreg::{format, Format, ReadOptions};
+
+use crate::cli::ConvertArgs;
+use crate::Exit;
+
+pub fn run(args: &ConvertArgs) -> Result<Exit> {
+    let (bytes, source_name) = read_input(args.input.as_deref())?;
+    let from = match args.from {
+        Some(format) => format,
+        None => match Format::detect(&bytes) {
+            Some(format) => format,
+            None => bail!("{source_name}: cannot tell the format; give it with --from"),
+        },
+    };
+    let options = ReadOptions { strict: args.strict, source_name: source_name.clone() };
+    let outcome = match format::read(&bytes, from, &options) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(Exit::Error);
+        }
+    };
+    if !args.quiet {
+        for warning in &outcome.warnings {
+            eprintln!("{source_name}:{warning} (line skipped)");
+        }
+        if !outcome.warnings.is_empty() {
+            eprintln!("portreg: {} line(s) skipped in {source_name}", outcome.warnings.len());
+        }
+    }
+    let dropped = outcome.registry.records.iter().filter(|r| !args.to.can_hold(r)).count();
+    if dropped > 0 && !args.quiet {
+        eprintln!("portreg: {dropped} record(s) without a port or transport cannot be written as {}", args.to);
+    }
+    let text = format::write(&outcome.registry, args.to);
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(error) = stdout.write_all(text.as_bytes()) {
+                if error.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(error).context("cannot write to standard output");
+                }
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// Reads a file, or standard input for `-` or no path.
+pub fn read_input(path: Option<&Path>) -> Result<(Vec<u8>, String)> {
+    match path {
+        Some(path) if path != Path::new("-") => {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((bytes, path.display().to_string()))
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).context("cannot read standard input")?;
+            Ok((bytes, "<stdin>".to_owned()))
+        }
+    }
+}

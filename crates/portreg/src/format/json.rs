@@ -1,0 +1,167 @@
+//! portreg's own JSON record (DESIGN §4): a stable interface, every key always present.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::port_range::{PortSpan, RangeClass};
+use crate::record::{Record, RecordExtra, Reference, RegistryDate, Status};
+use crate::registry::Registry;
+use crate::transport::Transport;
+
+/// The JSON shape of a record. Keys after `range_class` carry format detail that lets
+/// a record round-trip; they may be added to, never changed in meaning.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct JsonRecord {
+    name: Option<String>,
+    port_low: Option<u16>,
+    port_high: Option<u16>,
+    transport: Option<Transport>,
+    description: Option<String>,
+    status: Status,
+    aliases: Vec<String>,
+    assignees: Vec<String>,
+    contacts: Vec<String>,
+    registered: Option<RegistryDate>,
+    modified: Option<RegistryDate>,
+    references: Vec<Reference>,
+    service_code: Option<String>,
+    unauthorized_use: Option<String>,
+    notes: Option<String>,
+    range_class: Option<RangeClass>,
+    description_markup: Option<String>,
+    notes_markup: Option<String>,
+    banners: Vec<String>,
+    history: Vec<JsonRecord>,
+    frequency: Option<String>,
+    ports_as_written: Option<String>,
+    commented: Option<bool>,
+}
+
+impl From<&Record> for JsonRecord {
+    fn from(record: &Record) -> Self {
+        JsonRecord {
+            name: record.name.clone(),
+            port_low: record.ports.map(|span| span.low),
+            port_high: record.ports.map(|span| span.high),
+            transport: record.transport.clone(),
+            description: record.description.clone(),
+            status: record.status,
+            aliases: record.aliases.clone(),
+            assignees: record.effective_assignees().to_vec(),
+            contacts: record.contacts.clone(),
+            registered: record.registered.clone(),
+            modified: record.modified.clone(),
+            references: record.references.clone(),
+            service_code: record.service_code.clone(),
+            unauthorized_use: record.unauthorized_use.clone(),
+            notes: record.notes.clone(),
+            range_class: record.range_class(),
+            description_markup: record.extra.description_markup.clone(),
+            notes_markup: record.extra.notes_markup.clone(),
+            banners: record.extra.banners.clone(),
+            history: record.extra.history.iter().map(JsonRecord::from).collect(),
+            frequency: record.extra.frequency.clone(),
+            ports_as_written: record.extra.ports_as_written.clone(),
+            commented: record.extra.commented,
+        }
+    }
+}
+
+impl JsonRecord {
+    fn into_record(self) -> Result<Record, String> {
+        let ports = match (self.port_low, self.port_high) {
+            (None, None) => None,
+            (Some(low), high) => {
+                Some(PortSpan::new(low, high.unwrap_or(low)).ok_or("port_high not below port_low")?)
+            }
+            (None, Some(_)) => return Err("port_low beside port_high".into()),
+        };
+        // Assignees equal to the contacts are the CSV's implicit default, not explicit ones.
+        let assignees = if self.assignees == self.contacts { Vec::new() } else { self.assignees };
+        Ok(Record {
+            name: self.name,
+            aliases: self.aliases,
+            ports,
+            transport: self.transport,
+            description: self.description,
+            status: self.status,
+            assignees,
+            contacts: self.contacts,
+            registered: self.registered,
+            modified: self.modified,
+            references: self.references,
+            service_code: self.service_code,
+            unauthorized_use: self.unauthorized_use,
+            notes: self.notes,
+            extra: RecordExtra {
+                description_markup: self.description_markup,
+                notes_markup: self.notes_markup,
+                banners: self.banners,
+                history: self.history.into_iter().map(JsonRecord::into_record).collect::<Result<_, _>>()?,
+                frequency: self.frequency,
+                ports_as_written: self.ports_as_written,
+                commented: self.commented,
+            },
+        })
+    }
+}
+
+/// A record as a JSON value of DESIGN §4.
+pub fn record_to_json(record: &Record) -> serde_json::Value {
+    // Serializing plain data with string keys cannot fail.
+    serde_json::to_value(JsonRecord::from(record)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A record from a JSON value of DESIGN §4.
+pub fn record_from_json(value: serde_json::Value) -> Result<Record, String> {
+    serde_json::from_value::<JsonRecord>(value).map_err(|e| e.to_string())?.into_record()
+}
+
+pub(super) fn read_array(text: &str) -> Result<Registry, Diagnostic> {
+    let located = |error: serde_json::Error| {
+        Diagnostic::new(error.line().max(1), error.column().max(1), format!("a JSON array of records ({error})"), "")
+    };
+    let records: Vec<JsonRecord> = serde_json::from_str(text).map_err(located)?;
+    let records = records
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| {
+            record.into_record().map_err(|e| Diagnostic::new(1, 1, format!("a valid record (record {}: {e})", index + 1), ""))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Registry { records, ..Registry::default() })
+}
+
+pub(super) fn read_lines(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry, Diagnostic> {
+    let mut registry = Registry::default();
+    for (number, line) in super::numbered_lines(text) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<JsonRecord>(line)
+            .map_err(|e| Diagnostic::new(number, e.column().max(1), format!("a JSON record ({e})"), line))
+            .and_then(|record| record.into_record().map_err(|e| Diagnostic::new(number, 1, format!("a valid record ({e})"), line)));
+        match parsed {
+            Ok(record) => registry.records.push(record),
+            Err(problem) => diagnostics.skip(problem)?,
+        }
+    }
+    Ok(registry)
+}
+
+pub(super) fn write_array(records: &[Record]) -> String {
+    let values: Vec<JsonRecord> = records.iter().map(JsonRecord::from).collect();
+    let mut out = serde_json::to_string_pretty(&values).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+pub(super) fn write_lines(records: &[Record]) -> String {
+    let mut out = String::new();
+    for record in records {
+        out.push_str(&serde_json::to_string(&JsonRecord::from(record)).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}

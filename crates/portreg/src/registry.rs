@@ -1,0 +1,88 @@
+//! A whole registry: metadata, records and people.
+
+use crate::record::{Record, Reference, RegistryDate};
+
+/// A registry as read from one file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Registry {
+    /// Title, dates, notes and prose around the table.
+    pub meta: Metadata,
+    /// Every record, in source order.
+    pub records: Vec<Record>,
+    /// The people table that assignee and contact ids point into (IANA XML).
+    pub people: Vec<Person>,
+}
+
+impl Registry {
+    /// The person with this id.
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|person| person.id == id)
+    }
+}
+
+/// What a registry says about itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metadata {
+    /// The IANA XML `registry/@id`.
+    pub id: Option<String>,
+    /// `Service Name and Transport Protocol Port Number Registry`.
+    pub title: Option<String>,
+    /// The IANA XML `<category>`.
+    pub category: Option<String>,
+    /// When the registry was last updated.
+    pub updated: Option<RegistryDate>,
+    /// Registry-level references (`<xref type="rfc" data="rfc6335"/>`).
+    pub references: Vec<Reference>,
+    /// The designated experts.
+    pub expert: Option<String>,
+    /// Registry notes; the text keeps the IANA XML inner markup.
+    pub notes: Vec<Note>,
+    /// Footnotes that records point to with `note` references.
+    pub footnotes: Vec<Footnote>,
+    /// The legacy file's date line as written (`(last updated 2008-02-29)`).
+    pub legacy_updated: Option<String>,
+    /// Legacy prose (header paragraphs, section titles, the REFERENCES section).
+    pub prose: Vec<Prose>,
+}
+
+/// A registry note.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Note {
+    /// The note's title, if any (`Request an Assignment`).
+    pub title: Option<String>,
+    /// The note's inner XML markup, as written.
+    pub markup: String,
+}
+
+/// A registry footnote.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Footnote {
+    /// The anchor that `note` references name (`1`).
+    pub anchor: String,
+    /// The footnote's text.
+    pub text: String,
+}
+
+/// A block of legacy prose and where it stands among the records.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prose {
+    /// How many records come before it.
+    pub before_record: usize,
+    /// Its lines, joined with `\n`.
+    pub text: String,
+}
+
+/// A person or organisation of the people table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Person {
+    /// The id records use (`Jon_Postel`).
+    pub id: String,
+    /// The person's name.
+    pub name: Option<String>,
+    /// The organisation.
+    pub org: Option<String>,
+    /// Contact URI, usually `mailto:` with `&` standing for `@`.
+    pub uri: Option<String>,
+    /// When the entry was last updated.
+    pub updated: Option<RegistryDate>,
+}
