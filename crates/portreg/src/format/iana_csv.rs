@@ -25,34 +25,41 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
     let mut registry = Registry::default();
     let mut row = csv::StringRecord::new();
     let mut first = true;
+    // csv counts CRLF-ended lines late, so lines are found from byte offsets, and only
+    // when there is something to report.
+    let line_at = |offset: u64| {
+        let offset = (offset as usize).min(text.len());
+        let start = offset + text[offset..].bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+    };
     loop {
-        let line = reader.position().line() as usize;
-        match reader.read_record(&mut row) {
+        let before = reader.position().byte();
+        let offset = match reader.read_record(&mut row) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => row.position().map_or(before, |p| p.byte()),
             Err(error) => {
-                let line = error.position().map_or(line, |p| p.line() as usize);
+                let line = line_at(error.position().map_or(before, |p| p.byte()));
                 diagnostics.skip(Diagnostic::new(line, 1, format!("a CSV record ({error})"), ""))?;
                 continue;
             }
-        }
+        };
         if first {
             first = false;
             if row.iter().eq(HEADER) {
                 continue;
             }
-            return Err(Diagnostic::new(line, 1, "the IANA CSV header", row.as_slice()));
+            return Err(Diagnostic::new(line_at(offset), 1, "the IANA CSV header", row.as_slice()));
         }
         if row.len() != HEADER.len() {
             let found = format!("{} fields", row.len());
-            diagnostics.skip(Diagnostic::new(line, 1, "12 fields", &found))?;
+            diagnostics.skip(Diagnostic::new(line_at(offset), 1, "12 fields", &found))?;
             continue;
         }
         match record(&row) {
             Ok(record) => registry.records.push(record),
             Err((column, expected)) => {
                 let found = row.get(column).unwrap_or("");
-                diagnostics.skip(Diagnostic::new(line, field_column(&row, column), expected, found))?;
+                diagnostics.skip(Diagnostic::new(line_at(offset), field_column(&row, column), expected, found))?;
             }
         }
     }

@@ -118,10 +118,17 @@ pub fn record_from_json(value: serde_json::Value) -> Result<Record, String> {
     serde_json::from_value::<JsonRecord>(value).map_err(|e| e.to_string())?.into_record()
 }
 
+/// A serde_json error as a diagnostic: its message without the position it appends,
+/// and the line it points into as what was found.
+fn json_diagnostic(text: &str, line: usize, error: &serde_json::Error, expected: &str) -> Diagnostic {
+    let message = error.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    let found = text.lines().nth(error.line().max(1) - 1).unwrap_or("").trim();
+    Diagnostic::new(line, error.column().max(1), format!("{expected} ({message})"), found)
+}
+
 pub(super) fn read_array(text: &str) -> Result<Registry, Diagnostic> {
-    let located = |error: serde_json::Error| {
-        Diagnostic::new(error.line().max(1), error.column().max(1), format!("a JSON array of records ({error})"), "")
-    };
+    let located = |error: serde_json::Error| json_diagnostic(text, error.line().max(1), &error, "a JSON array of records");
     let records: Vec<JsonRecord> = serde_json::from_str(text).map_err(located)?;
     let records = records
         .into_iter()
@@ -140,7 +147,7 @@ pub(super) fn read_lines(text: &str, diagnostics: &mut Diagnostics) -> Result<Re
             continue;
         }
         let parsed = serde_json::from_str::<JsonRecord>(line)
-            .map_err(|e| Diagnostic::new(number, e.column().max(1), format!("a JSON record ({e})"), line))
+            .map_err(|e| json_diagnostic(line, number, &e, "a JSON record"))
             .and_then(|record| record.into_record().map_err(|e| Diagnostic::new(number, 1, format!("a valid record ({e})"), line)));
         match parsed {
             Ok(record) => registry.records.push(record),

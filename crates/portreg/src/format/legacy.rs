@@ -168,7 +168,10 @@ impl Reader {
                 return Ok(());
             }
             let contact = body.trim();
-            if !contact.is_empty() {
+            if contact.is_empty() {
+                // A bare `#` closes a group that has no contacts.
+                self.after_contacts = true;
+            } else {
                 self.contact_line(contact);
             }
             return Ok(());
@@ -500,7 +503,7 @@ fn write_entry(out: &mut String, record: &Record) {
     let slash = column.find('/').unwrap_or(column.len());
     let pad = 18usize.saturating_sub(line.len() + slash).max(1);
     let _ = write!(line, "{:pad$}{column:<9}  ", "");
-    line.push_str(&record.description.as_deref().unwrap_or_default().replace('\n', " "));
+    line.push_str(&record.description.as_deref().map(one_line).unwrap_or_default());
     if let Some(notes) = record.notes.as_deref().filter(|n| n.starts_with("was ")) {
         let _ = write!(line, " [{}]", one_line(notes));
     }
@@ -512,6 +515,9 @@ fn write_entry(out: &mut String, record: &Record) {
 }
 
 fn write_contacts(out: &mut String, record: &Record) {
+    if record.contacts.is_empty() && record.references.is_empty() {
+        out.push_str("#\n");
+    }
     for contact in &record.contacts {
         let _ = writeln!(out, "#                          {contact}");
     }

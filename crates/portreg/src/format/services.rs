@@ -139,9 +139,14 @@ fn same_line(a: &Record, b: &Record) -> bool {
         && a.transport != b.transport
 }
 
-/// A description on one line, as line formats need it.
+/// A description on one line, as line formats need it: a multi-line text has its
+/// white space folded; a one-line text is kept as it is.
 pub(super) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    if text.contains(['\n', '\r']) {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        text.to_owned()
+    }
 }
 
 #[cfg(test)]
