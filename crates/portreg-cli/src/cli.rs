@@ -54,5 +54,6 @@ pub struct ConvertArgs {
 }
 
 fn parse_format(id: &str) -> Result<Format, String> {
-    id.parse().map_err(|e: portreg::format::UnknownFormat| e.to_string())
+    id.parse()
+        .map_err(|e: portreg::format::UnknownFormat| e.to_string())
 }

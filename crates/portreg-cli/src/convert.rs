@@ -18,7 +18,10 @@ pub fn run(args: &ConvertArgs) -> Result<Exit> {
             None => bail!("{source_name}: cannot tell the format; give it with --from"),
         },
     };
-    let options = ReadOptions { strict: args.strict, source_name: source_name.clone() };
+    let options = ReadOptions {
+        strict: args.strict,
+        source_name: source_name.clone(),
+    };
     let outcome = match format::read(&bytes, from, &options) {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -31,16 +34,28 @@ pub fn run(args: &ConvertArgs) -> Result<Exit> {
             eprintln!("{source_name}:{warning} (line skipped)");
         }
         if !outcome.warnings.is_empty() {
-            eprintln!("portreg: {} line(s) skipped in {source_name}", outcome.warnings.len());
+            eprintln!(
+                "portreg: {} line(s) skipped in {source_name}",
+                outcome.warnings.len()
+            );
         }
     }
-    let dropped = outcome.registry.records.iter().filter(|r| !args.to.can_hold(r)).count();
+    let dropped = outcome
+        .registry
+        .records
+        .iter()
+        .filter(|r| !args.to.can_hold(r))
+        .count();
     if dropped > 0 && !args.quiet {
-        eprintln!("portreg: {dropped} record(s) without a port or transport cannot be written as {}", args.to);
+        eprintln!(
+            "portreg: {dropped} record(s) without a port or transport cannot be written as {}",
+            args.to
+        );
     }
     let text = format::write(&outcome.registry, args.to);
     match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
             if let Err(error) = stdout.write_all(text.as_bytes()) {
@@ -57,12 +72,15 @@ pub fn run(args: &ConvertArgs) -> Result<Exit> {
 pub fn read_input(path: Option<&Path>) -> Result<(Vec<u8>, String)> {
     match path {
         Some(path) if path != Path::new("-") => {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             Ok((bytes, path.display().to_string()))
         }
         _ => {
             let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).context("cannot read standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("cannot read standard input")?;
             Ok((bytes, "<stdin>".to_owned()))
         }
     }

@@ -18,7 +18,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `line:column` about the text `found`.
     pub fn new(line: usize, column: usize, expected: impl Into<String>, found: &str) -> Self {
-        Diagnostic { line, column, expected: expected.into(), found: quote(found) }
+        Diagnostic {
+            line,
+            column,
+            expected: expected.into(),
+            found: quote(found),
+        }
     }
 
     /// A diagnostic at a byte offset of `text`.
@@ -30,7 +35,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: expected {}, found {}", self.line, self.column, self.expected, self.found)
+        write!(
+            f,
+            "{}:{}: expected {}, found {}",
+            self.line, self.column, self.expected, self.found
+        )
     }
 }
 
@@ -78,7 +87,10 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// A collector for the given mode.
     pub fn new(strict: bool) -> Self {
-        Diagnostics { strict, warnings: Vec::new() }
+        Diagnostics {
+            strict,
+            warnings: Vec::new(),
+        }
     }
 
     /// Records a skipped piece of input: an error in strict mode, a warning otherwise.

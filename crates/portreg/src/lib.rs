@@ -3,6 +3,8 @@
 //! The model ([`Registry`], [`Record`], [`PortSpan`], [`Transport`]) and every form of
 //! the registry read and written through [`format::read`] and [`format::write`].
 
+#![warn(missing_docs)]
+
 pub mod diagnostic;
 pub mod format;
 pub mod port_range;

@@ -17,7 +17,10 @@ pub struct PortSpan {
 impl PortSpan {
     /// A span of one port.
     pub fn single(port: u16) -> Self {
-        PortSpan { low: port, high: port }
+        PortSpan {
+            low: port,
+            high: port,
+        }
     }
 
     /// A span from `low` to `high`, or `None` when `low > high`.
@@ -58,7 +61,8 @@ impl FromStr for PortSpan {
             part.parse().map_err(|_| InvalidPortSpan::NotAPort)
         };
         match text.split_once('-') {
-            Some((low, high)) => PortSpan::new(port(low.trim())?, port(high.trim())?).ok_or(InvalidPortSpan::Backwards),
+            Some((low, high)) => PortSpan::new(port(low.trim())?, port(high.trim())?)
+                .ok_or(InvalidPortSpan::Backwards),
             None => Ok(PortSpan::single(port(text)?)),
         }
     }
@@ -100,8 +104,14 @@ impl RangeClass {
     pub fn span(self) -> PortSpan {
         match self {
             RangeClass::System => PortSpan { low: 0, high: 1023 },
-            RangeClass::User => PortSpan { low: 1024, high: 49151 },
-            RangeClass::Dynamic => PortSpan { low: 49152, high: 65535 },
+            RangeClass::User => PortSpan {
+                low: 1024,
+                high: 49151,
+            },
+            RangeClass::Dynamic => PortSpan {
+                low: 49152,
+                high: 65535,
+            },
         }
     }
 }
@@ -113,11 +123,24 @@ mod tests {
     #[test]
     fn parses_single_ports_and_ranges() {
         assert_eq!("80".parse(), Ok(PortSpan::single(80)));
-        assert_eq!("6000-6063".parse(), Ok(PortSpan { low: 6000, high: 6063 }));
+        assert_eq!(
+            "6000-6063".parse(),
+            Ok(PortSpan {
+                low: 6000,
+                high: 6063
+            })
+        );
         assert_eq!("65536".parse::<PortSpan>(), Err(InvalidPortSpan::NotAPort));
         assert_eq!("9-8".parse::<PortSpan>(), Err(InvalidPortSpan::Backwards));
         assert_eq!("+8".parse::<PortSpan>(), Err(InvalidPortSpan::NotAPort));
-        assert_eq!(PortSpan { low: 6000, high: 6063 }.to_string(), "6000-6063");
+        assert_eq!(
+            PortSpan {
+                low: 6000,
+                high: 6063
+            }
+            .to_string(),
+            "6000-6063"
+        );
     }
 
     #[test]

@@ -80,7 +80,10 @@ impl Record {
 
     /// The port span as text, in the form the source wrote it.
     pub fn ports_text(&self) -> Option<String> {
-        self.extra.ports_as_written.clone().or_else(|| self.ports.map(|span| span.to_string()))
+        self.extra
+            .ports_as_written
+            .clone()
+            .or_else(|| self.ports.map(|span| span.to_string()))
     }
 
     /// The range class of the record's first port.
@@ -92,10 +95,15 @@ impl Record {
     /// carry no status field; free text is only consulted for nameless rows and for
     /// IANA's fixed alias/historic note.
     pub fn derive_status(&self) -> Status {
-        let description = self.description.as_deref().unwrap_or("").trim_start_matches(['(', ' ']);
+        let description = self
+            .description
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches(['(', ' ']);
         let notes = self.notes.as_deref().unwrap_or("");
         let starts = |text: &str, prefix: &str| {
-            text.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            text.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
         };
         if self.name.is_none() {
             if starts(description, "unassigned") {
@@ -105,7 +113,10 @@ impl Record {
                 return Status::Private;
             }
             let removed = ["de-assigned", "de-registered", "removed"];
-            if removed.iter().any(|p| starts(description, p) || starts(notes, p)) {
+            if removed
+                .iter()
+                .any(|p| starts(description, p) || starts(notes, p))
+            {
                 return Status::Deassigned;
             }
             if starts(description, "reserved") {
@@ -183,7 +194,9 @@ impl FromStr for RegistryDate {
         };
         let valid = match parts.as_slice() {
             [year, month] => number(year, 4, 9999) && number(month, 2, 12),
-            [year, month, day] => number(year, 4, 9999) && number(month, 2, 12) && number(day, 2, 31),
+            [year, month, day] => {
+                number(year, 4, 9999) && number(month, 2, 12) && number(day, 2, 31)
+            }
             _ => false,
         };
         if valid {
@@ -274,7 +287,11 @@ pub struct Reference {
 impl Reference {
     /// A reference of `kind` to `data`.
     pub fn new(kind: ReferenceKind, data: impl Into<String>) -> Self {
-        Reference { kind, data: data.into(), title: None }
+        Reference {
+            kind,
+            data: data.into(),
+            title: None,
+        }
     }
 
     /// The reference as IANA's CSV and text tables show it, without brackets:
@@ -322,18 +339,33 @@ mod tests {
 
     #[test]
     fn reference_labels_round_trip() {
-        for label in ["RFC6335", "RFC-ietf-lamps-rfc5273bis-10", "http://x.org/a", "1", "ISO/IEC 13818-6"] {
+        for label in [
+            "RFC6335",
+            "RFC-ietf-lamps-rfc5273bis-10",
+            "http://x.org/a",
+            "1",
+            "ISO/IEC 13818-6",
+        ] {
             assert_eq!(Reference::from_label(label).label(), label);
         }
     }
 
     #[test]
     fn nameless_rows_get_their_status() {
-        let row = |description: &str| Record { description: Some(description.into()), ..Record::default() };
+        let row = |description: &str| Record {
+            description: Some(description.into()),
+            ..Record::default()
+        };
         assert_eq!(row("Unassigned").derive_status(), Status::Unassigned);
-        assert_eq!(row("any private mail system").derive_status(), Status::Private);
+        assert_eq!(
+            row("any private mail system").derive_status(),
+            Status::Private
+        );
         assert_eq!(row("Reserved").derive_status(), Status::Reserved);
-        let named = Record { name: Some("x".into()), ..row("Reserved") };
+        let named = Record {
+            name: Some("x".into()),
+            ..row("Reserved")
+        };
         assert_eq!(named.derive_status(), Status::Assigned);
     }
 }

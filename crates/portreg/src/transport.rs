@@ -23,7 +23,12 @@ pub enum Transport {
 
 impl Transport {
     /// The four transports the IANA registry assigns ports on.
-    pub const REGISTRY: [Transport; 4] = [Transport::Tcp, Transport::Udp, Transport::Sctp, Transport::Dccp];
+    pub const REGISTRY: [Transport; 4] = [
+        Transport::Tcp,
+        Transport::Udp,
+        Transport::Sctp,
+        Transport::Dccp,
+    ];
 
     /// The protocol token as written in every registry format.
     pub fn as_str(&self) -> &str {
@@ -54,7 +59,9 @@ impl FromStr for Transport {
             "dccp" => Transport::Dccp,
             _ if !lower.is_empty()
                 && lower.len() <= 32
-                && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                && lower
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
             {
                 Transport::Other(lower)
             }

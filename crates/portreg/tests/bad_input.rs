@@ -4,8 +4,13 @@
 use portreg::{format, Format, ReadOptions, Transport};
 
 fn strict_error(text: &[u8], format: Format) -> String {
-    let options = ReadOptions { strict: true, source_name: "in.txt".into() };
-    format::read(text, format, &options).expect_err("strict read should fail").to_string()
+    let options = ReadOptions {
+        strict: true,
+        source_name: "in.txt".into(),
+    };
+    format::read(text, format, &options)
+        .expect_err("strict read should fail")
+        .to_string()
 }
 
 fn lenient(text: &[u8], format: Format) -> portreg::ReadOutcome {
@@ -39,13 +44,19 @@ fn strict_errors_name_file_line_column_expected_and_found() {
     ];
     for (text, format, message) in cases {
         let error = strict_error(text, format);
-        assert!(error.starts_with(message), "{format}: {error}\n  does not start with: {message}");
+        assert!(
+            error.starts_with(message),
+            "{format}: {error}\n  does not start with: {message}"
+        );
     }
 }
 
 #[test]
 fn lenient_reads_skip_bad_lines_and_report_each() {
-    let outcome = lenient(b"ssh 22/tcp\nbad 7x/tcp\nworse\nhttp 80/tcp www\n", Format::Services);
+    let outcome = lenient(
+        b"ssh 22/tcp\nbad 7x/tcp\nworse\nhttp 80/tcp www\n",
+        Format::Services,
+    );
     assert_eq!(outcome.registry.records.len(), 2);
     let lines: Vec<usize> = outcome.warnings.iter().map(|w| w.line).collect();
     assert_eq!(lines, [2, 3]);
@@ -60,16 +71,36 @@ fn latin1_crlf_nbsp_and_no_final_newline() {
     let record = &outcome.registry.records[0];
     assert_eq!(record.name.as_deref(), Some("caf\u{e9}-svc"));
     assert_eq!(record.description.as_deref(), Some("Caf\u{e9} service"));
-    assert_eq!(record.contacts, ["Ren\u{e9} M\u{fc}ller <rene@example.org>"]);
+    assert_eq!(
+        record.contacts,
+        ["Ren\u{e9} M\u{fc}ller <rene@example.org>"]
+    );
     assert_eq!(record.transport, Some(Transport::Tcp));
 }
 
 #[test]
 fn empty_and_garbage_inputs_never_panic() {
     for format in Format::ALL {
-        for input in [&b""[..], b"\n", b"\xff\xfe\x00", b"#", b"[", b"<", b"{", b"\r\n\r\n", b"   7/tcp"] {
+        for input in [
+            &b""[..],
+            b"\n",
+            b"\xff\xfe\x00",
+            b"#",
+            b"[",
+            b"<",
+            b"{",
+            b"\r\n\r\n",
+            b"   7/tcp",
+        ] {
             let _ = format::read(input, format, &ReadOptions::default());
-            let _ = format::read(input, format, &ReadOptions { strict: true, ..ReadOptions::default() });
+            let _ = format::read(
+                input,
+                format,
+                &ReadOptions {
+                    strict: true,
+                    ..ReadOptions::default()
+                },
+            );
         }
     }
 }

@@ -2,7 +2,9 @@
 
 mod support;
 
-use portreg::{format, Format, PortSpan, Record, RecordExtra, Reference, ReferenceKind, Registry, Transport};
+use portreg::{
+    format, Format, PortSpan, Record, RecordExtra, Reference, ReferenceKind, Registry, Transport,
+};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -13,7 +15,8 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn text() -> impl Strategy<Value = String> {
-    "[A-Za-z0-9]([A-Za-z0-9 ,.()/&<>\"'-]{0,30}[A-Za-z0-9.)])?".prop_filter("no double blanks", |t| !t.contains("  "))
+    "[A-Za-z0-9]([A-Za-z0-9 ,.()/&<>\"'-]{0,30}[A-Za-z0-9.)])?"
+        .prop_filter("no double blanks", |t| !t.contains("  "))
 }
 
 fn date() -> impl Strategy<Value = portreg::RegistryDate> {
@@ -21,11 +24,19 @@ fn date() -> impl Strategy<Value = portreg::RegistryDate> {
 }
 
 fn transport() -> impl Strategy<Value = Transport> {
-    prop_oneof![Just(Transport::Tcp), Just(Transport::Udp), Just(Transport::Sctp), Just(Transport::Dccp)]
+    prop_oneof![
+        Just(Transport::Tcp),
+        Just(Transport::Udp),
+        Just(Transport::Sctp),
+        Just(Transport::Dccp)
+    ]
 }
 
 fn ports() -> impl Strategy<Value = PortSpan> {
-    (any::<u16>(), 0u16..64).prop_map(|(low, extra)| PortSpan { low, high: low.saturating_add(extra) })
+    (any::<u16>(), 0u16..64).prop_map(|(low, extra)| PortSpan {
+        low,
+        high: low.saturating_add(extra),
+    })
 }
 
 fn person_id() -> impl Strategy<Value = String> {
@@ -43,9 +54,24 @@ fn reference() -> impl Strategy<Value = Reference> {
 /// A record of the IANA formats: every common field, person ids, no aliases.
 fn iana_record() -> impl Strategy<Value = Record> {
     (
-        (option::of(name()), option::of(ports()), option::of(transport()), option::of(text())),
-        (vec(person_id(), 0..3), vec(person_id(), 0..3), option::of(date()), option::of(date())),
-        (vec(reference(), 0..3), option::of("[0-9]{4,10}"), option::of(text()), option::of(text())),
+        (
+            option::of(name()),
+            option::of(ports()),
+            option::of(transport()),
+            option::of(text()),
+        ),
+        (
+            vec(person_id(), 0..3),
+            vec(person_id(), 0..3),
+            option::of(date()),
+            option::of(date()),
+        ),
+        (
+            vec(reference(), 0..3),
+            option::of("[0-9]{4,10}"),
+            option::of(text()),
+            option::of(text()),
+        ),
     )
         .prop_map(|(a, b, c)| {
             let mut record = Record {
@@ -73,39 +99,69 @@ fn iana_record() -> impl Strategy<Value = Record> {
 
 /// A record of the services(5) family: name, port, transport, aliases, comment.
 fn services_record() -> impl Strategy<Value = Record> {
-    (option::of(name()), ports(), transport(), vec(name(), 0..3), option::of(text())).prop_map(
-        |(name, ports, transport, aliases, description)| {
-            let mut record =
-                Record { name, aliases, ports: Some(ports), transport: Some(transport), description, ..Record::default() };
+    (
+        option::of(name()),
+        ports(),
+        transport(),
+        vec(name(), 0..3),
+        option::of(text()),
+    )
+        .prop_map(|(name, ports, transport, aliases, description)| {
+            let mut record = Record {
+                name,
+                aliases,
+                ports: Some(ports),
+                transport: Some(transport),
+                description,
+                ..Record::default()
+            };
             record.status = record.derive_status();
             record
-        },
-    )
+        })
 }
 
 fn nmap_record() -> impl Strategy<Value = Record> {
-    (option::of(name()), ports(), transport(), "0\\.[0-9]{6}", option::of(text())).prop_map(
-        |(name, ports, transport, frequency, description)| {
+    (
+        option::of(name()),
+        ports(),
+        transport(),
+        "0\\.[0-9]{6}",
+        option::of(text()),
+    )
+        .prop_map(|(name, ports, transport, frequency, description)| {
             let mut record = Record {
                 name,
                 ports: Some(ports),
                 transport: Some(transport),
                 description,
-                extra: RecordExtra { frequency: Some(frequency), ..RecordExtra::default() },
+                extra: RecordExtra {
+                    frequency: Some(frequency),
+                    ..RecordExtra::default()
+                },
                 ..Record::default()
             };
             record.status = record.derive_status();
             record
-        },
-    )
+        })
 }
 
 /// A record of the legacy text: inline contacts, typed references, `[was ...]` notes.
 fn legacy_record() -> impl Strategy<Value = Record> {
     let contact = "[A-Z][a-z]{1,8} [A-Z][a-z]{1,8} <[a-z]{1,8}&[a-z]{1,8}\\.org>";
     (
-        (option::of(name()), ports(), option::of(transport()), option::of(text())),
-        (vec(contact, 0..3), vec(reference(), 0..2), option::of("was [a-z]{2,8}"), any::<bool>(), any::<bool>()),
+        (
+            option::of(name()),
+            ports(),
+            option::of(transport()),
+            option::of(text()),
+        ),
+        (
+            vec(contact, 0..3),
+            vec(reference(), 0..2),
+            option::of("was [a-z]{2,8}"),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_map(|(a, b)| {
             let mut record = Record {
@@ -127,7 +183,10 @@ fn legacy_record() -> impl Strategy<Value = Record> {
 }
 
 fn round_trip(records: Vec<Record>, format: Format) -> Result<(), TestCaseError> {
-    let registry = Registry { records, ..Registry::default() };
+    let registry = Registry {
+        records,
+        ..Registry::default()
+    };
     let written = format::write(&registry, format);
     let back = read_text(&written, format);
     prop_assert_eq!(back.records, registry.records, "written:\n{}", written);

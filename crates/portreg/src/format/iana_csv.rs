@@ -21,7 +21,10 @@ const HEADER: [&str; 12] = [
 ];
 
 pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry, Diagnostic> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut registry = Registry::default();
     let mut row = csv::StringRecord::new();
     let mut first = true;
@@ -29,8 +32,16 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
     // when there is something to report.
     let line_at = |offset: u64| {
         let offset = (offset as usize).min(text.len());
-        let start = offset + text[offset..].bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count();
-        text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+        let start = offset
+            + text[offset..]
+                .bytes()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        text.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     };
     loop {
         let before = reader.position().byte();
@@ -39,7 +50,12 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
             Ok(true) => row.position().map_or(before, |p| p.byte()),
             Err(error) => {
                 let line = line_at(error.position().map_or(before, |p| p.byte()));
-                diagnostics.skip(Diagnostic::new(line, 1, format!("a CSV record ({error})"), ""))?;
+                diagnostics.skip(Diagnostic::new(
+                    line,
+                    1,
+                    format!("a CSV record ({error})"),
+                    "",
+                ))?;
                 continue;
             }
         };
@@ -48,7 +64,12 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
             if row.iter().eq(HEADER) {
                 continue;
             }
-            return Err(Diagnostic::new(line_at(offset), 1, "the IANA CSV header", row.as_slice()));
+            return Err(Diagnostic::new(
+                line_at(offset),
+                1,
+                "the IANA CSV header",
+                row.as_slice(),
+            ));
         }
         if row.len() != HEADER.len() {
             let found = format!("{} fields", row.len());
@@ -59,7 +80,12 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
             Ok(record) => registry.records.push(record),
             Err((column, expected)) => {
                 let found = row.get(column).unwrap_or("");
-                diagnostics.skip(Diagnostic::new(line_at(offset), field_column(&row, column), expected, found))?;
+                diagnostics.skip(Diagnostic::new(
+                    line_at(offset),
+                    field_column(&row, column),
+                    expected,
+                    found,
+                ))?;
             }
         }
     }
@@ -67,7 +93,11 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
 }
 
 fn field_column(row: &csv::StringRecord, column: usize) -> usize {
-    row.iter().take(column).map(|field| field.chars().count() + 1).sum::<usize>() + 1
+    row.iter()
+        .take(column)
+        .map(|field| field.chars().count() + 1)
+        .sum::<usize>()
+        + 1
 }
 
 fn record(row: &csv::StringRecord) -> Result<Record, (usize, &'static str)> {
@@ -76,14 +106,34 @@ fn record(row: &csv::StringRecord) -> Result<Record, (usize, &'static str)> {
     let assignees = brackets(&row[4]).ok_or((4, "person ids in brackets"))?;
     let mut record = Record {
         name: field(0),
-        ports: field(1).map(|p| p.parse()).transpose().map_err(|_| (1, "a port or range"))?,
-        extra: RecordExtra { ports_as_written: field(1).filter(|p| p.parse::<PortSpan>().is_ok_and(|s| s.to_string() != *p)), ..RecordExtra::default() },
-        transport: field(2).map(|t| t.parse()).transpose().map_err(|_| (2, "a transport protocol"))?,
+        ports: field(1)
+            .map(|p| p.parse())
+            .transpose()
+            .map_err(|_| (1, "a port or range"))?,
+        extra: RecordExtra {
+            ports_as_written: field(1)
+                .filter(|p| p.parse::<PortSpan>().is_ok_and(|s| s.to_string() != *p)),
+            ..RecordExtra::default()
+        },
+        transport: field(2)
+            .map(|t| t.parse())
+            .transpose()
+            .map_err(|_| (2, "a transport protocol"))?,
         description: field(3),
-        assignees: if assignees == contacts { Vec::new() } else { assignees },
+        assignees: if assignees == contacts {
+            Vec::new()
+        } else {
+            assignees
+        },
         contacts,
-        registered: field(6).map(|d| d.parse()).transpose().map_err(|_| (6, "a date YYYY-MM or YYYY-MM-DD"))?,
-        modified: field(7).map(|d| d.parse()).transpose().map_err(|_| (7, "a date YYYY-MM or YYYY-MM-DD"))?,
+        registered: field(6)
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|_| (6, "a date YYYY-MM or YYYY-MM-DD"))?,
+        modified: field(7)
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|_| (7, "a date YYYY-MM or YYYY-MM-DD"))?,
         references: brackets(&row[8])
             .ok_or((8, "references in brackets"))?
             .iter()
@@ -128,8 +178,15 @@ pub(super) fn brackets(text: &str) -> Option<Vec<String>> {
 }
 
 pub(super) fn write(registry: &Registry) -> String {
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    let bracketed = |items: &[String]| items.iter().map(|item| format!("[{item}]")).collect::<String>();
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let bracketed = |items: &[String]| {
+        items
+            .iter()
+            .map(|item| format!("[{item}]"))
+            .collect::<String>()
+    };
     // Writing to a Vec cannot fail.
     let _ = writer.write_record(HEADER);
     for record in &registry.records {
@@ -158,7 +215,10 @@ mod tests {
 
     #[test]
     fn splits_bracket_lists() {
-        assert_eq!(brackets("[A][B]"), Some(vec!["A".to_owned(), "B".to_owned()]));
+        assert_eq!(
+            brackets("[A][B]"),
+            Some(vec!["A".to_owned(), "B".to_owned()])
+        );
         assert_eq!(brackets(""), Some(vec![]));
         assert_eq!(brackets("[a [b]]"), Some(vec!["a [b]".to_owned()]));
         assert_eq!(brackets("x[A]"), None);

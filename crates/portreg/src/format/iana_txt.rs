@@ -28,14 +28,21 @@ const RECORD_LABELS: [&str; 12] = [
     "Assignment Notes",
 ];
 /// The header line above the main one, and the one below it.
-const RECORD_LABELS_ABOVE: [(usize, &str); 4] = [(2, "Transport"), (6, "Registration"), (7, "Modification"), (9, "Service")];
+const RECORD_LABELS_ABOVE: [(usize, &str); 4] = [
+    (2, "Transport"),
+    (6, "Registration"),
+    (7, "Modification"),
+    (9, "Service"),
+];
 const RECORD_LABELS_BELOW: [(usize, &str); 1] = [(10, "Uses")];
 const PEOPLE_LABELS: [&str; 5] = ["ID", "Name", "Organization", "Contact URI", "Last"];
 
 type Lines = Vec<Vec<char>>;
 
 pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry, Diagnostic> {
-    let lines: Lines = super::numbered_lines(text).map(|(_, line)| line.replace('\u{a0}', " ").chars().collect()).collect();
+    let lines: Lines = super::numbered_lines(text)
+        .map(|(_, line)| line.replace('\u{a0}', " ").chars().collect())
+        .collect();
     let trimmed = |index: usize| lines[index].iter().collect::<String>().trim().to_owned();
     let mut registry = Registry::default();
     let header = (0..lines.len())
@@ -43,24 +50,44 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
             let line = trimmed(i);
             line.starts_with("Service Name") && line.contains("Description")
         })
-        .ok_or_else(|| Diagnostic::new(1, 1, "the table header \"Service Name  Port Number ...\"", &trimmed(0)))?;
+        .ok_or_else(|| {
+            Diagnostic::new(
+                1,
+                1,
+                "the table header \"Service Name  Port Number ...\"",
+                &trimmed(0),
+            )
+        })?;
     read_preamble(&lines[..header], &mut registry);
-    let people_title = (header..lines.len()).find(|&i| trimmed(i) == "People").unwrap_or(lines.len());
-    let footnote_title = (header..lines.len()).find(|&i| trimmed(i) == "Footnote").unwrap_or(lines.len());
+    let people_title = (header..lines.len())
+        .find(|&i| trimmed(i) == "People")
+        .unwrap_or(lines.len());
+    let footnote_title = (header..lines.len())
+        .find(|&i| trimmed(i) == "Footnote")
+        .unwrap_or(lines.len());
     let table_end = people_title.min(footnote_title);
-    let body_start = header + 1 + usize::from(header + 1 < table_end && trimmed(header + 1) == RECORD_LABELS_BELOW[0].1);
+    let body_start = header
+        + 1
+        + usize::from(header + 1 < table_end && trimmed(header + 1) == RECORD_LABELS_BELOW[0].1);
     let table = Table::new(&lines, header, body_start..table_end, &RECORD_LABELS)?;
     // A port or a protocol anchors a row; so does a name with more on its line (a
     // name-only record), but not a name alone (the wrapped rest of a long name).
     let record_anchor = |cells: &[String]| {
-        !cells[1].is_empty() || !cells[2].is_empty() || (!cells[0].is_empty() && cells[3..].iter().any(|c| !c.is_empty()))
+        !cells[1].is_empty()
+            || !cells[2].is_empty()
+            || (!cells[0].is_empty() && cells[3..].iter().any(|c| !c.is_empty()))
     };
     for row in table.rows(&lines, record_anchor) {
         match record(&row.cells) {
             Ok(record) => registry.records.push(record),
             Err((column, expected)) => {
                 let found = row.cells[column].clone();
-                diagnostics.skip(Diagnostic::new(row.anchor + 1, table.starts[column] + 1, expected, &found))?;
+                diagnostics.skip(Diagnostic::new(
+                    row.anchor + 1,
+                    table.starts[column] + 1,
+                    expected,
+                    &found,
+                ))?;
             }
         }
     }
@@ -70,22 +97,42 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
             line.starts_with("ID") && line.contains("Contact URI")
         });
         if let Some(people_header) = people_header {
-            let end = if footnote_title > people_title { footnote_title } else { lines.len() };
-            let body_start = people_header + 1 + usize::from(people_header + 1 < end && trimmed(people_header + 1) == "Updated");
+            let end = if footnote_title > people_title {
+                footnote_title
+            } else {
+                lines.len()
+            };
+            let body_start = people_header
+                + 1
+                + usize::from(people_header + 1 < end && trimmed(people_header + 1) == "Updated");
             let table = Table::new(&lines, people_header, body_start..end, &PEOPLE_LABELS)?;
             for row in table.rows(&lines, |cells| !cells[0].is_empty()) {
                 let cell = |i: usize| Some(row.cells[i].clone()).filter(|c| !c.is_empty());
-                let id = row.cells[0].trim_start_matches('[').trim_end_matches(']').to_owned();
+                let id = row.cells[0]
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned();
                 let updated = match cell(4).map(|d| d.parse()) {
                     Some(Ok(date)) => Some(date),
                     Some(Err(_)) => {
                         let found = row.cells[4].clone();
-                        diagnostics.skip(Diagnostic::new(row.anchor + 1, table.starts[4] + 1, "a date YYYY-MM or YYYY-MM-DD", &found))?;
+                        diagnostics.skip(Diagnostic::new(
+                            row.anchor + 1,
+                            table.starts[4] + 1,
+                            "a date YYYY-MM or YYYY-MM-DD",
+                            &found,
+                        ))?;
                         continue;
                     }
                     None => None,
                 };
-                registry.people.push(Person { id, name: cell(1), org: cell(2), uri: cell(3), updated });
+                registry.people.push(Person {
+                    id,
+                    name: cell(1),
+                    org: cell(2),
+                    uri: cell(3),
+                    updated,
+                });
             }
         }
     }
@@ -106,7 +153,12 @@ fn read_preamble(lines: &[Vec<char>], registry: &mut Registry) {
     let section = |name: &str| -> Option<String> {
         let start = texts.iter().position(|t| t == name)? + 1;
         let end = (start..texts.len())
-            .find(|&i| matches!(texts[i].as_str(), "Last Updated" | "Expert(s)" | "Note" | "Alternative Formats" | "Reference"))
+            .find(|&i| {
+                matches!(
+                    texts[i].as_str(),
+                    "Last Updated" | "Expert(s)" | "Note" | "Alternative Formats" | "Reference"
+                )
+            })
             .unwrap_or(texts.len());
         let body: Vec<String> = lines[start..end]
             .iter()
@@ -122,7 +174,10 @@ fn read_preamble(lines: &[Vec<char>], registry: &mut Registry) {
     registry.meta.updated = section("Last Updated").and_then(|d| d.trim().parse().ok());
     registry.meta.expert = section("Expert(s)");
     if let Some(note) = section("Note") {
-        registry.meta.notes.push(Note { title: None, markup: quick_xml::escape::escape(note.as_str()).into_owned() });
+        registry.meta.notes.push(Note {
+            title: None,
+            markup: quick_xml::escape::escape(note.as_str()).into_owned(),
+        });
     }
 }
 
@@ -131,7 +186,10 @@ fn read_footnotes(lines: &[Vec<char>], registry: &mut Registry) {
         let text = line_text(line);
         if let Some(rest) = text.strip_prefix('[') {
             if let Some((anchor, body)) = rest.split_once(']') {
-                registry.meta.footnotes.push(Footnote { anchor: anchor.to_owned(), text: body.trim().to_owned() });
+                registry.meta.footnotes.push(Footnote {
+                    anchor: anchor.to_owned(),
+                    text: body.trim().to_owned(),
+                });
                 continue;
             }
         }
@@ -148,13 +206,29 @@ fn record(cells: &[String]) -> Result<Record, (usize, &'static str)> {
     let assignees = brackets(&cells[4]).ok_or((4, "person ids in brackets"))?;
     let mut record = Record {
         name: field(0),
-        ports: field(1).map(|p| p.parse()).transpose().map_err(|_| (1, "a port or range"))?,
-        transport: field(2).map(|t| t.parse()).transpose().map_err(|_| (2, "a transport protocol"))?,
+        ports: field(1)
+            .map(|p| p.parse())
+            .transpose()
+            .map_err(|_| (1, "a port or range"))?,
+        transport: field(2)
+            .map(|t| t.parse())
+            .transpose()
+            .map_err(|_| (2, "a transport protocol"))?,
         description: field(3),
-        assignees: if assignees == contacts { Vec::new() } else { assignees },
+        assignees: if assignees == contacts {
+            Vec::new()
+        } else {
+            assignees
+        },
         contacts,
-        registered: field(6).map(|d| d.parse()).transpose().map_err(|_| (6, "a date YYYY-MM or YYYY-MM-DD"))?,
-        modified: field(7).map(|d| d.parse()).transpose().map_err(|_| (7, "a date YYYY-MM or YYYY-MM-DD"))?,
+        registered: field(6)
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|_| (6, "a date YYYY-MM or YYYY-MM-DD"))?,
+        modified: field(7)
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|_| (7, "a date YYYY-MM or YYYY-MM-DD"))?,
         references: brackets(&cells[8])
             .ok_or((8, "references in brackets"))?
             .iter()
@@ -182,19 +256,35 @@ struct Row {
 }
 
 impl Table {
-    fn new(lines: &Lines, header: usize, body: std::ops::Range<usize>, labels: &[&str]) -> Result<Table, Diagnostic> {
+    fn new(
+        lines: &Lines,
+        header: usize,
+        body: std::ops::Range<usize>,
+        labels: &[&str],
+    ) -> Result<Table, Diagnostic> {
         let header_line: String = lines[header].iter().collect();
         let mut spans = Vec::new();
         let mut from = 0;
         for label in labels {
             let Some(at) = header_line.get(from..).and_then(|rest| rest.find(label)) else {
-                return Err(Diagnostic::new(header + 1, 1, format!("the column label {label:?}"), header_line.trim()));
+                return Err(Diagnostic::new(
+                    header + 1,
+                    1,
+                    format!("the column label {label:?}"),
+                    header_line.trim(),
+                ));
             };
             let start = header_line[..from + at].chars().count();
             spans.push((start, start + label.chars().count()));
             from += at + label.len();
         }
-        let width = lines[body.clone()].iter().map(Vec::len).max().unwrap_or(0).max(spans.last().map_or(0, |s| s.1)) + 1;
+        let width = lines[body.clone()]
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .max(spans.last().map_or(0, |s| s.1))
+            + 1;
         let mut occupied = vec![0usize; width];
         for line in &lines[body.clone()] {
             for (column, c) in line.iter().enumerate() {
@@ -214,7 +304,10 @@ impl Table {
             let gap = if right_start > 0 && occupancy(right_start - 1) == 0 {
                 right_start - 1
             } else {
-                (left_end..=right_start).rev().min_by_key(|&p| occupancy(p)).unwrap_or(right_start)
+                (left_end..=right_start)
+                    .rev()
+                    .min_by_key(|&p| occupancy(p))
+                    .unwrap_or(right_start)
             };
             starts.push(gap + 1);
         }
@@ -226,13 +319,26 @@ impl Table {
         let mut bounds = Vec::with_capacity(self.starts.len() + 1);
         for &start in &self.starts {
             let mut start = start.max(bounds.last().copied().unwrap_or(0));
-            while start > 0 && start < line.len() && !line[start - 1].is_whitespace() && !line[start].is_whitespace() {
+            while start > 0
+                && start < line.len()
+                && !line[start - 1].is_whitespace()
+                && !line[start].is_whitespace()
+            {
                 start += 1;
             }
             bounds.push(start.min(line.len()));
         }
         bounds.push(line.len());
-        bounds.windows(2).map(|w| line[w[0]..w[1].max(w[0])].iter().collect::<String>().trim().to_owned()).collect()
+        bounds
+            .windows(2)
+            .map(|w| {
+                line[w[0]..w[1].max(w[0])]
+                    .iter()
+                    .collect::<String>()
+                    .trim()
+                    .to_owned()
+            })
+            .collect()
     }
 
     /// Shares the lines out among rows. A row of height h stands `floor((h-1)/2)` lines
@@ -241,7 +347,10 @@ impl Table {
     /// neither starts nor ends with a blank line; brackets in a cell balance; a centred
     /// cell covers its anchor line. Left equal, the even height wins.
     fn rows(&self, lines: &Lines, is_anchor: fn(&[String]) -> bool) -> Vec<Row> {
-        let grid: Vec<Vec<String>> = lines[self.body.clone()].iter().map(|line| self.cells(line)).collect();
+        let grid: Vec<Vec<String>> = lines[self.body.clone()]
+            .iter()
+            .map(|line| self.cells(line))
+            .collect();
         let anchors: Vec<usize> = (0..grid.len()).filter(|&i| is_anchor(&grid[i])).collect();
         let blank = |line: usize| grid[line].iter().all(String::is_empty);
         let misplaced = |anchor: usize, lines: std::ops::Range<usize>| {
@@ -262,7 +371,8 @@ impl Table {
                 Some(&next) => {
                     let gap = next - anchor - 1;
                     let cost = |b: usize| {
-                        let blank_edges = usize::from(b > 0 && blank(anchor + b)) + usize::from(b < gap && blank(anchor + 1 + b));
+                        let blank_edges = usize::from(b > 0 && blank(anchor + b))
+                            + usize::from(b < gap && blank(anchor + 1 + b));
                         let unbalanced = (0..columns)
                             .filter(|&c| {
                                 let depth = |range: std::ops::Range<usize>| {
@@ -274,20 +384,30 @@ impl Table {
                         let odd = usize::from(b == above);
                         blank_edges * 1000
                             + unbalanced * 100
-                            + (misplaced(anchor, anchor + 1..anchor + 1 + b) + misplaced(next, anchor + 1 + b..next)) * 2
+                            + (misplaced(anchor, anchor + 1..anchor + 1 + b)
+                                + misplaced(next, anchor + 1 + b..next))
+                                * 2
                             + odd
                     };
-                    let below = [above, above + 1].into_iter().filter(|&b| b <= gap).min_by_key(|&b| cost(b)).unwrap_or(gap);
+                    let below = [above, above + 1]
+                        .into_iter()
+                        .filter(|&b| b <= gap)
+                        .min_by_key(|&b| cost(b))
+                        .unwrap_or(gap);
                     above = gap - below;
                     below
                 }
-                None => (anchor + 1..grid.len()).rev().find(|&l| !blank(l)).map_or(0, |last| last - anchor),
+                None => (anchor + 1..grid.len())
+                    .rev()
+                    .find(|&l| !blank(l))
+                    .map_or(0, |last| last - anchor),
             };
             for slot in &mut owner[anchor + 1..=anchor + below] {
                 *slot = Some(row);
             }
         }
-        let mut rows: Vec<Vec<Vec<&str>>> = anchors.iter().map(|_| vec![Vec::new(); columns]).collect();
+        let mut rows: Vec<Vec<Vec<&str>>> =
+            anchors.iter().map(|_| vec![Vec::new(); columns]).collect();
         for (line, row) in owner.iter().enumerate() {
             if let Some(row) = row {
                 for (column, cell) in grid[line].iter().enumerate() {
@@ -310,17 +430,22 @@ impl Table {
 
 /// Opening minus closing brackets.
 fn bracket_depth(text: &str) -> isize {
-    text.chars().map(|c| match c {
-        '[' => 1,
-        ']' => -1,
-        _ => 0,
-    }).sum()
+    text.chars()
+        .map(|c| match c {
+            '[' => 1,
+            ']' => -1,
+            _ => 0,
+        })
+        .sum()
 }
 
 pub(super) fn write(registry: &Registry) -> String {
     let mut out = String::new();
     let meta = &registry.meta;
-    let title = meta.title.as_deref().unwrap_or("Service Name and Transport Protocol Port Number Registry");
+    let title = meta
+        .title
+        .as_deref()
+        .unwrap_or("Service Name and Transport Protocol Port Number Registry");
     let _ = writeln!(out, "{title:^120}\n");
     if let Some(updated) = &meta.updated {
         let _ = writeln!(out, "   Last Updated\n           {updated}\n");
@@ -329,10 +454,17 @@ pub(super) fn write(registry: &Registry) -> String {
         let _ = writeln!(out, "   Expert(s)\n\n {}\n", expert.replace('\n', "\n "));
     }
     for note in &meta.notes {
-        let text = super::iana_xml::render_markup(&note.markup).unwrap_or_else(|_| note.markup.clone());
+        let text =
+            super::iana_xml::render_markup(&note.markup).unwrap_or_else(|_| note.markup.clone());
         let _ = writeln!(out, "   Note\n\n {}\n", text.replace('\n', "\n "));
     }
-    let bracketed = |items: &[String]| items.iter().map(|item| format!("[{item}]")).collect::<Vec<_>>().join(" ");
+    let bracketed = |items: &[String]| {
+        items
+            .iter()
+            .map(|item| format!("[{item}]"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let rows: Vec<Vec<String>> = registry
         .records
         .iter()
@@ -341,12 +473,24 @@ pub(super) fn write(registry: &Registry) -> String {
             vec![
                 record.name.clone().unwrap_or_default(),
                 record.ports_text().unwrap_or_default(),
-                record.transport.as_ref().map(ToString::to_string).unwrap_or_default(),
+                record
+                    .transport
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 record.description.clone().unwrap_or_default(),
                 bracketed(record.effective_assignees()),
                 bracketed(&record.contacts),
-                record.registered.as_ref().map(ToString::to_string).unwrap_or_default(),
-                record.modified.as_ref().map(ToString::to_string).unwrap_or_default(),
+                record
+                    .registered
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                record
+                    .modified
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 bracketed(&references),
                 record.service_code.clone().unwrap_or_default(),
                 record.unauthorized_use.clone().unwrap_or_default(),
@@ -354,7 +498,14 @@ pub(super) fn write(registry: &Registry) -> String {
             ]
         })
         .collect();
-    write_table(&mut out, &RECORD_LABELS, &RECORD_LABELS_ABOVE, &RECORD_LABELS_BELOW, &[12, 11, 9, 11, 8, 7, 12, 12, 9, 7, 12, 16], &rows);
+    write_table(
+        &mut out,
+        &RECORD_LABELS,
+        &RECORD_LABELS_ABOVE,
+        &RECORD_LABELS_BELOW,
+        &[12, 11, 9, 11, 8, 7, 12, 12, 9, 7, 12, 16],
+        &rows,
+    );
     if !registry.people.is_empty() {
         let _ = writeln!(out, "\n{:^120}\n", "People");
         let rows: Vec<Vec<String>> = registry
@@ -366,16 +517,31 @@ pub(super) fn write(registry: &Registry) -> String {
                     p.name.clone().unwrap_or_default(),
                     p.org.clone().unwrap_or_default(),
                     p.uri.clone().unwrap_or_default(),
-                    p.updated.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    p.updated
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                 ]
             })
             .collect();
-        write_table(&mut out, &PEOPLE_LABELS, &[], &[(4, "Updated")], &[2, 4, 12, 11, 7], &rows);
+        write_table(
+            &mut out,
+            &PEOPLE_LABELS,
+            &[],
+            &[(4, "Updated")],
+            &[2, 4, 12, 11, 7],
+            &rows,
+        );
     }
     if !meta.footnotes.is_empty() {
         let _ = writeln!(out, "\n{:^120}\n", "Footnote");
         for footnote in &meta.footnotes {
-            let _ = writeln!(out, "   [{}] {}", footnote.anchor, footnote.text.replace('\n', "\n       "));
+            let _ = writeln!(
+                out,
+                "   [{}] {}",
+                footnote.anchor,
+                footnote.text.replace('\n', "\n       ")
+            );
         }
     }
     out
@@ -394,32 +560,55 @@ fn write_table(
 ) {
     let widths: Vec<usize> = (0..labels.len())
         .map(|c| {
-            let longest = rows.iter().map(|r| one_line(&r[c]).chars().count()).max().unwrap_or(0);
-            let label = [Some(labels[c]), above.iter().find(|a| a.0 == c).map(|a| a.1), below.iter().find(|b| b.0 == c).map(|b| b.1)]
-                .into_iter()
-                .flatten()
-                .map(|l| l.chars().count())
+            let longest = rows
+                .iter()
+                .map(|r| one_line(&r[c]).chars().count())
                 .max()
                 .unwrap_or(0);
+            let label = [
+                Some(labels[c]),
+                above.iter().find(|a| a.0 == c).map(|a| a.1),
+                below.iter().find(|b| b.0 == c).map(|b| b.1),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0);
             preferred[c].max(longest).max(label)
         })
         .collect();
     let header_line = |texts: &dyn Fn(usize) -> String| {
-        let cells: Vec<String> = (0..labels.len()).map(|c| format!("{:<width$}", texts(c), width = widths[c])).collect();
+        let cells: Vec<String> = (0..labels.len())
+            .map(|c| format!("{:<width$}", texts(c), width = widths[c]))
+            .collect();
         cells.join("  ").trim_end().to_owned()
     };
     if !above.is_empty() {
-        let line = header_line(&|c| above.iter().find(|a| a.0 == c).map_or(String::new(), |a| a.1.to_owned()));
+        let line = header_line(&|c| {
+            above
+                .iter()
+                .find(|a| a.0 == c)
+                .map_or(String::new(), |a| a.1.to_owned())
+        });
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "{}", header_line(&|c| labels[c].to_owned()));
     if !below.is_empty() {
-        let line = header_line(&|c| below.iter().find(|b| b.0 == c).map_or(String::new(), |b| b.1.to_owned()));
+        let line = header_line(&|c| {
+            below
+                .iter()
+                .find(|b| b.0 == c)
+                .map_or(String::new(), |b| b.1.to_owned())
+        });
         let _ = writeln!(out, "{line}");
     }
     for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, &width)| format!("{:<width$}", one_line(cell))).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, &width)| format!("{:<width$}", one_line(cell)))
+            .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
 }
-

@@ -31,9 +31,19 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
                 let name = local(&start);
                 match name.as_str() {
                     "title" => registry.meta.title = Some(element_text(&mut reader, &start, text)?),
-                    "category" => registry.meta.category = Some(element_text(&mut reader, &start, text)?),
-                    "updated" => registry.meta.updated = Some(date(&element_text(&mut reader, &start, text)?, text, offset)?),
-                    "expert" => registry.meta.expert = Some(element_text(&mut reader, &start, text)?),
+                    "category" => {
+                        registry.meta.category = Some(element_text(&mut reader, &start, text)?)
+                    }
+                    "updated" => {
+                        registry.meta.updated = Some(date(
+                            &element_text(&mut reader, &start, text)?,
+                            text,
+                            offset,
+                        )?)
+                    }
+                    "expert" => {
+                        registry.meta.expert = Some(element_text(&mut reader, &start, text)?)
+                    }
                     "xref" => {
                         let reference = reference(&mut reader, &start, text, offset)?;
                         registry.meta.references.push(reference);
@@ -45,7 +55,10 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
                     }
                     "footnote" => {
                         let anchor = attribute(&start, "anchor", text, offset)?.unwrap_or_default();
-                        registry.meta.footnotes.push(Footnote { anchor, text: element_text(&mut reader, &start, text)? });
+                        registry.meta.footnotes.push(Footnote {
+                            anchor,
+                            text: element_text(&mut reader, &start, text)?,
+                        });
                     }
                     "record" => match record(&mut reader, &start, text, offset) {
                         Ok(record) => registry.records.push(record),
@@ -63,25 +76,45 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
                     },
                     "people" => {}
                     _ => {
-                        diagnostics.skip(Diagnostic::at_offset(text, offset, "a registry element", &format!("<{name}>")))?;
-                        reader.read_to_end(start.name()).map_err(|e| xml_error(&reader, text, e))?;
+                        diagnostics.skip(Diagnostic::at_offset(
+                            text,
+                            offset,
+                            "a registry element",
+                            &format!("<{name}>"),
+                        ))?;
+                        reader
+                            .read_to_end(start.name())
+                            .map_err(|e| xml_error(&reader, text, e))?;
                     }
                 }
             }
             Event::Empty(start) if local(&start) == "xref" => {
-                registry.meta.references.push(reference_from_attributes(&start, None, text, offset)?);
+                registry
+                    .meta
+                    .references
+                    .push(reference_from_attributes(&start, None, text, offset)?);
             }
             Event::Empty(start) if local(&start) == "name" => {}
             Event::Empty(start) => {
                 let name = local(&start);
-                diagnostics.skip(Diagnostic::at_offset(text, offset, "a registry element", &format!("<{name}/>")))?;
+                diagnostics.skip(Diagnostic::at_offset(
+                    text,
+                    offset,
+                    "a registry element",
+                    &format!("<{name}/>"),
+                ))?;
             }
             Event::Eof => break,
             _ => {}
         }
     }
     if !seen_registry {
-        return Err(Diagnostic::at_offset(text, 0, "an IANA <registry> document", text.trim_start().lines().next().unwrap_or("")));
+        return Err(Diagnostic::at_offset(
+            text,
+            0,
+            "an IANA <registry> document",
+            text.trim_start().lines().next().unwrap_or(""),
+        ));
     }
     Ok(registry)
 }
@@ -92,7 +125,12 @@ fn next<'a>(reader: &mut Events<'a>, text: &str) -> Result<Event<'a>, Diagnostic
 
 fn xml_error(reader: &Events<'_>, text: &str, error: quick_xml::Error) -> Diagnostic {
     let offset = reader.error_position() as usize;
-    let rest = text.get(offset..).unwrap_or("").lines().next().unwrap_or("");
+    let rest = text
+        .get(offset..)
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("");
     Diagnostic::at_offset(text, offset, format!("well-formed XML ({error})"), rest)
 }
 
@@ -100,13 +138,20 @@ fn local(start: &BytesStart<'_>) -> String {
     String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
 }
 
-fn attribute(start: &BytesStart<'_>, key: &str, text: &str, offset: usize) -> Result<Option<String>, Diagnostic> {
+fn attribute(
+    start: &BytesStart<'_>,
+    key: &str,
+    text: &str,
+    offset: usize,
+) -> Result<Option<String>, Diagnostic> {
     for attribute in start.attributes() {
-        let attribute = attribute.map_err(|e| Diagnostic::at_offset(text, offset, format!("well-formed attributes ({e})"), ""))?;
+        let attribute = attribute.map_err(|e| {
+            Diagnostic::at_offset(text, offset, format!("well-formed attributes ({e})"), "")
+        })?;
         if attribute.key.local_name().as_ref() == key.as_bytes() {
-            let value = attribute
-                .unescape_value()
-                .map_err(|e| Diagnostic::at_offset(text, offset, format!("a valid attribute value ({e})"), key))?;
+            let value = attribute.unescape_value().map_err(|e| {
+                Diagnostic::at_offset(text, offset, format!("a valid attribute value ({e})"), key)
+            })?;
             return Ok(Some(value.into_owned()));
         }
     }
@@ -114,21 +159,41 @@ fn attribute(start: &BytesStart<'_>, key: &str, text: &str, offset: usize) -> Re
 }
 
 /// The raw inner markup of an element whose start tag was just read.
-fn inner<'a>(reader: &mut Events<'a>, start: &BytesStart<'_>, text: &str) -> Result<&'a str, Diagnostic> {
-    let raw = reader.read_text(start.name()).map_err(|e| xml_error(reader, text, e))?;
+fn inner<'a>(
+    reader: &mut Events<'a>,
+    start: &BytesStart<'_>,
+    text: &str,
+) -> Result<&'a str, Diagnostic> {
+    let raw = reader
+        .read_text(start.name())
+        .map_err(|e| xml_error(reader, text, e))?;
     match raw {
         Cow::Borrowed(raw) => Ok(raw),
         // from_str readers borrow; an owned value would mean a decoding step we never ask for
-        Cow::Owned(_) => Err(Diagnostic::at_offset(text, reader.buffer_position() as usize, "UTF-8 text", "")),
+        Cow::Owned(_) => Err(Diagnostic::at_offset(
+            text,
+            reader.buffer_position() as usize,
+            "UTF-8 text",
+            "",
+        )),
     }
 }
 
 /// The unescaped text of a text-only element.
-fn element_text(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str) -> Result<String, Diagnostic> {
+fn element_text(
+    reader: &mut Events<'_>,
+    start: &BytesStart<'_>,
+    text: &str,
+) -> Result<String, Diagnostic> {
     let offset = reader.buffer_position() as usize;
     let raw = inner(reader, start, text)?;
     if raw.contains('<') && !raw.contains("<![CDATA[") {
-        return Err(Diagnostic::at_offset(text, offset, format!("text only inside <{}>", local(start)), raw));
+        return Err(Diagnostic::at_offset(
+            text,
+            offset,
+            format!("text only inside <{}>", local(start)),
+            raw,
+        ));
     }
     unescape(raw)
         .map(Cow::into_owned)
@@ -136,12 +201,17 @@ fn element_text(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str) -> 
 }
 
 fn skip_to_end(reader: &mut Events<'_>, element: &str, text: &str) -> Result<(), Diagnostic> {
-    reader.read_to_end(quick_xml::name::QName(element.as_bytes())).map_err(|e| xml_error(reader, text, e))?;
+    reader
+        .read_to_end(quick_xml::name::QName(element.as_bytes()))
+        .map_err(|e| xml_error(reader, text, e))?;
     Ok(())
 }
 
 fn date(value: &str, text: &str, offset: usize) -> Result<RegistryDate, Diagnostic> {
-    value.trim().parse().map_err(|_| Diagnostic::at_offset(text, offset, "a date YYYY-MM or YYYY-MM-DD", value))
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Diagnostic::at_offset(text, offset, "a date YYYY-MM or YYYY-MM-DD", value))
 }
 
 fn reference(
@@ -165,8 +235,14 @@ fn reference_from_attributes(
     offset: usize,
 ) -> Result<Reference, Diagnostic> {
     let kind_name = attribute(start, "type", text, offset)?.unwrap_or_default();
-    let kind = ReferenceKind::from_xml_type(&kind_name)
-        .ok_or_else(|| Diagnostic::at_offset(text, offset, "an xref type of rfc, draft, uri, text, note or person", &kind_name))?;
+    let kind = ReferenceKind::from_xml_type(&kind_name).ok_or_else(|| {
+        Diagnostic::at_offset(
+            text,
+            offset,
+            "an xref type of rfc, draft, uri, text, note or person",
+            &kind_name,
+        )
+    })?;
     let data = match attribute(start, "data", text, offset)? {
         Some(data) => data,
         None => content.unwrap_or_default(),
@@ -174,10 +250,19 @@ fn reference_from_attributes(
     Ok(Reference::new(kind, data))
 }
 
-fn record(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str, offset: usize) -> Result<Record, Diagnostic> {
+fn record(
+    reader: &mut Events<'_>,
+    start: &BytesStart<'_>,
+    text: &str,
+    offset: usize,
+) -> Result<Record, Diagnostic> {
     let mut record = Record {
-        registered: attribute(start, "date", text, offset)?.map(|d| date(&d, text, offset)).transpose()?,
-        modified: attribute(start, "updated", text, offset)?.map(|d| date(&d, text, offset)).transpose()?,
+        registered: attribute(start, "date", text, offset)?
+            .map(|d| date(&d, text, offset))
+            .transpose()?,
+        modified: attribute(start, "updated", text, offset)?
+            .map(|d| date(&d, text, offset))
+            .transpose()?,
         ..Record::default()
     };
     let (mut description, mut note, mut unauthorized) = (None, None, None);
@@ -187,22 +272,26 @@ fn record(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str, offset: u
             Event::Start(child) => {
                 let name = local(&child);
                 match name.as_str() {
-                    "name" => record.name = Some(element_text(reader, &child, text)?.trim().to_owned()).filter(|n| !n.is_empty()),
+                    "name" => {
+                        record.name = Some(element_text(reader, &child, text)?.trim().to_owned())
+                            .filter(|n| !n.is_empty())
+                    }
                     "protocol" => {
                         let value = element_text(reader, &child, text)?;
                         let value = value.trim();
                         if !value.is_empty() {
-                            record.transport = Some(
-                                value.parse().map_err(|_| Diagnostic::at_offset(text, offset, "a transport protocol", value))?,
-                            );
+                            record.transport = Some(value.parse().map_err(|_| {
+                                Diagnostic::at_offset(text, offset, "a transport protocol", value)
+                            })?);
                         }
                     }
                     "number" => {
                         let value = element_text(reader, &child, text)?;
                         let value = value.trim();
                         if !value.is_empty() {
-                            let span: PortSpan =
-                                value.parse().map_err(|e| Diagnostic::at_offset(text, offset, format!("{e}"), value))?;
+                            let span: PortSpan = value.parse().map_err(|e| {
+                                Diagnostic::at_offset(text, offset, format!("{e}"), value)
+                            })?;
                             record.ports = Some(span);
                             if span.to_string() != value {
                                 record.extra.ports_as_written = Some(value.to_owned());
@@ -212,19 +301,47 @@ fn record(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str, offset: u
                     "description" => description = Some((inner(reader, &child, text)?, offset)),
                     "note" => note = Some((inner(reader, &child, text)?, offset)),
                     "unauthorized" => unauthorized = Some((inner(reader, &child, text)?, offset)),
-                    "sc" => record.service_code = Some(element_text(reader, &child, text)?.trim().to_owned()),
+                    "sc" => {
+                        record.service_code =
+                            Some(element_text(reader, &child, text)?.trim().to_owned())
+                    }
                     "xref" => add_reference(&mut record, reference(reader, &child, text, offset)?),
                     "assignee" => assignees(reader, &mut record, text)?,
-                    _ => return Err(Diagnostic::at_offset(text, offset, "a record field", &format!("<{name}>"))),
+                    _ => {
+                        return Err(Diagnostic::at_offset(
+                            text,
+                            offset,
+                            "a record field",
+                            &format!("<{name}>"),
+                        ))
+                    }
                 }
             }
             Event::Empty(child) => match local(&child).as_str() {
-                "xref" => add_reference(&mut record, reference_from_attributes(&child, None, text, offset)?),
-                "name" | "protocol" | "number" | "description" | "note" | "sc" | "unauthorized" | "assignee" => {}
-                other => return Err(Diagnostic::at_offset(text, offset, "a record field", &format!("<{other}/>"))),
+                "xref" => add_reference(
+                    &mut record,
+                    reference_from_attributes(&child, None, text, offset)?,
+                ),
+                "name" | "protocol" | "number" | "description" | "note" | "sc" | "unauthorized"
+                | "assignee" => {}
+                other => {
+                    return Err(Diagnostic::at_offset(
+                        text,
+                        offset,
+                        "a record field",
+                        &format!("<{other}/>"),
+                    ))
+                }
             },
             Event::End(_) => break,
-            Event::Eof => return Err(Diagnostic::at_offset(text, offset, "</record>", "end of file")),
+            Event::Eof => {
+                return Err(Diagnostic::at_offset(
+                    text,
+                    offset,
+                    "</record>",
+                    "end of file",
+                ))
+            }
             _ => {}
         }
     }
@@ -258,23 +375,47 @@ fn assignees(reader: &mut Events<'_>, record: &mut Record, text: &str) -> Result
         let offset = reader.buffer_position() as usize;
         match next(reader, text)? {
             Event::Empty(child) if local(&child) == "xref" => {
-                record.assignees.push(reference_from_attributes(&child, None, text, offset)?.data);
+                record
+                    .assignees
+                    .push(reference_from_attributes(&child, None, text, offset)?.data);
             }
             Event::Start(child) if local(&child) == "xref" => {
-                record.assignees.push(reference(reader, &child, text, offset)?.data);
+                record
+                    .assignees
+                    .push(reference(reader, &child, text, offset)?.data);
             }
             Event::End(_) => return Ok(()),
-            Event::Eof => return Err(Diagnostic::at_offset(text, offset, "</assignee>", "end of file")),
+            Event::Eof => {
+                return Err(Diagnostic::at_offset(
+                    text,
+                    offset,
+                    "</assignee>",
+                    "end of file",
+                ))
+            }
             Event::Text(_) => {}
-            _ => return Err(Diagnostic::at_offset(text, offset, "a person xref inside <assignee>", "")),
+            _ => {
+                return Err(Diagnostic::at_offset(
+                    text,
+                    offset,
+                    "a person xref inside <assignee>",
+                    "",
+                ))
+            }
         }
     }
 }
 
-fn person(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str, offset: usize) -> Result<Person, Diagnostic> {
+fn person(
+    reader: &mut Events<'_>,
+    start: &BytesStart<'_>,
+    text: &str,
+    offset: usize,
+) -> Result<Person, Diagnostic> {
     let mut person = Person {
-        id: attribute(start, "id", text, offset)?
-            .ok_or_else(|| Diagnostic::at_offset(text, offset, "a person id attribute", "<person>"))?,
+        id: attribute(start, "id", text, offset)?.ok_or_else(|| {
+            Diagnostic::at_offset(text, offset, "a person id attribute", "<person>")
+        })?,
         ..Person::default()
     };
     loop {
@@ -287,11 +428,25 @@ fn person(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str, offset: u
                     "org" => person.org = Some(value),
                     "uri" => person.uri = Some(value),
                     "updated" => person.updated = Some(date(&value, text, offset)?),
-                    other => return Err(Diagnostic::at_offset(text, offset, "a person field", &format!("<{other}>"))),
+                    other => {
+                        return Err(Diagnostic::at_offset(
+                            text,
+                            offset,
+                            "a person field",
+                            &format!("<{other}>"),
+                        ))
+                    }
                 }
             }
             Event::End(_) => return Ok(person),
-            Event::Eof => return Err(Diagnostic::at_offset(text, offset, "</person>", "end of file")),
+            Event::Eof => {
+                return Err(Diagnostic::at_offset(
+                    text,
+                    offset,
+                    "</person>",
+                    "end of file",
+                ))
+            }
             _ => {}
         }
     }
@@ -299,8 +454,13 @@ fn person(reader: &mut Events<'_>, start: &BytesStart<'_>, text: &str, offset: u
 
 /// Plain text of mixed content as IANA's CSV renders it, and the raw markup when the
 /// plain text alone would not give it back.
-fn rich_text(markup: &str, text: &str, offset: usize) -> Result<(String, Option<String>), Diagnostic> {
-    let plain = render_markup(markup).map_err(|e| Diagnostic::at_offset(text, offset, e, markup))?;
+fn rich_text(
+    markup: &str,
+    text: &str,
+    offset: usize,
+) -> Result<(String, Option<String>), Diagnostic> {
+    let plain =
+        render_markup(markup).map_err(|e| Diagnostic::at_offset(text, offset, e, markup))?;
     let same = !markup.contains('<') && unescape(markup).is_ok_and(|raw| raw == plain);
     Ok((plain, (!same).then(|| markup.to_owned())))
 }
@@ -315,13 +475,20 @@ pub(super) fn render_markup(markup: &str) -> Result<String, String> {
     let mut paragraphs = 0;
     let mut in_break = false;
     loop {
-        match reader.read_event().map_err(|e| format!("well-formed markup ({e})"))? {
+        match reader
+            .read_event()
+            .map_err(|e| format!("well-formed markup ({e})"))?
+        {
             Event::Text(t) => {
                 let piece = t.unescape().map_err(|e| format!("a known entity ({e})"))?;
                 if paragraphs > 0 && piece.trim().is_empty() {
                     continue;
                 }
-                let piece = if in_break { piece.strip_prefix('\n').unwrap_or(&piece) } else { &piece };
+                let piece = if in_break {
+                    piece.strip_prefix('\n').unwrap_or(&piece)
+                } else {
+                    &piece
+                };
                 if !piece.trim().is_empty() {
                     in_break = false;
                     plain.push_str(piece);
@@ -336,16 +503,23 @@ pub(super) fn render_markup(markup: &str) -> Result<String, String> {
             }
             Event::Empty(e) | Event::Start(e) if e.local_name().as_ref() == b"xref" => {
                 let value = |key: &str| {
-                    e.try_get_attribute(key).ok().flatten().and_then(|a| a.unescape_value().ok().map(Cow::into_owned))
+                    e.try_get_attribute(key)
+                        .ok()
+                        .flatten()
+                        .and_then(|a| a.unescape_value().ok().map(Cow::into_owned))
                 };
-                let kind = value("type").and_then(|t| ReferenceKind::from_xml_type(&t)).unwrap_or(ReferenceKind::Text);
-                let _ = write!(plain, "[{}]", Reference::new(kind, value("data").unwrap_or_default()).label());
+                let kind = value("type")
+                    .and_then(|t| ReferenceKind::from_xml_type(&t))
+                    .unwrap_or(ReferenceKind::Text);
+                let _ = write!(
+                    plain,
+                    "[{}]",
+                    Reference::new(kind, value("data").unwrap_or_default()).label()
+                );
             }
-            Event::Empty(e) if e.local_name().as_ref() == b"br" => {
-                if !in_break {
-                    plain.push('\n');
-                    in_break = true;
-                }
+            Event::Empty(e) if e.local_name().as_ref() == b"br" && !in_break => {
+                plain.push('\n');
+                in_break = true;
             }
             Event::Eof => break,
             _ => {}
@@ -378,7 +552,11 @@ pub(super) fn write(registry: &Registry) -> String {
     let meta = &registry.meta;
     match &meta.id {
         Some(id) => {
-            let _ = writeln!(out, "<registry xmlns=\"{NAMESPACE}\" id=\"{}\">", escape(id.as_str()));
+            let _ = writeln!(
+                out,
+                "<registry xmlns=\"{NAMESPACE}\" id=\"{}\">",
+                escape(id.as_str())
+            );
         }
         None => {
             let _ = writeln!(out, "<registry xmlns=\"{NAMESPACE}\">");
@@ -389,7 +567,12 @@ pub(super) fn write(registry: &Registry) -> String {
         write_record(&mut out, record);
     }
     for footnote in &meta.footnotes {
-        let _ = writeln!(out, "  <footnote anchor=\"{}\">{}</footnote>", escape(footnote.anchor.as_str()), escape(footnote.text.as_str()));
+        let _ = writeln!(
+            out,
+            "  <footnote anchor=\"{}\">{}</footnote>",
+            escape(footnote.anchor.as_str()),
+            escape(footnote.text.as_str())
+        );
     }
     if !registry.people.is_empty() {
         out.push_str("  <people>\n");
@@ -398,7 +581,12 @@ pub(super) fn write(registry: &Registry) -> String {
             element(&mut out, 6, "name", person.name.as_deref());
             element(&mut out, 6, "org", person.org.as_deref());
             element(&mut out, 6, "uri", person.uri.as_deref());
-            element(&mut out, 6, "updated", person.updated.as_ref().map(RegistryDate::as_str));
+            element(
+                &mut out,
+                6,
+                "updated",
+                person.updated.as_ref().map(RegistryDate::as_str),
+            );
             out.push_str("    </person>\n");
         }
         out.push_str("  </people>\n");
@@ -410,7 +598,12 @@ pub(super) fn write(registry: &Registry) -> String {
 fn write_meta(out: &mut String, meta: &Metadata) {
     element(out, 2, "title", meta.title.as_deref());
     element(out, 2, "category", meta.category.as_deref());
-    element(out, 2, "updated", meta.updated.as_ref().map(RegistryDate::as_str));
+    element(
+        out,
+        2,
+        "updated",
+        meta.updated.as_ref().map(RegistryDate::as_str),
+    );
     for reference in &meta.references {
         write_reference(out, 2, reference);
     }
@@ -418,7 +611,12 @@ fn write_meta(out: &mut String, meta: &Metadata) {
     for note in &meta.notes {
         match &note.title {
             Some(title) => {
-                let _ = writeln!(out, "  <note title=\"{}\">{}</note>", escape(title.as_str()), note.markup);
+                let _ = writeln!(
+                    out,
+                    "  <note title=\"{}\">{}</note>",
+                    escape(title.as_str()),
+                    note.markup
+                );
             }
             None => {
                 let _ = writeln!(out, "  <note>{}</note>", note.markup);
@@ -437,24 +635,43 @@ fn write_record(out: &mut String, record: &Record) {
     }
     out.push_str(">\n");
     element(out, 4, "name", record.name.as_deref());
-    element(out, 4, "protocol", record.transport.as_ref().map(|t| t.as_str()));
+    element(
+        out,
+        4,
+        "protocol",
+        record.transport.as_ref().map(|t| t.as_str()),
+    );
     if !record.assignees.is_empty() {
         out.push_str("    <assignee>");
         for id in &record.assignees {
-            let _ = write!(out, "<xref type=\"person\" data=\"{}\"/>", escape(id.as_str()));
+            let _ = write!(
+                out,
+                "<xref type=\"person\" data=\"{}\"/>",
+                escape(id.as_str())
+            );
         }
         out.push_str("</assignee>\n");
     }
     for id in &record.contacts {
         write_reference(out, 4, &Reference::new(ReferenceKind::Person, id.clone()));
     }
-    rich_element(out, "description", record.description.as_deref(), record.extra.description_markup.as_deref());
+    rich_element(
+        out,
+        "description",
+        record.description.as_deref(),
+        record.extra.description_markup.as_deref(),
+    );
     element(out, 4, "number", record.ports_text().as_deref());
     for reference in &record.references {
         write_reference(out, 4, reference);
     }
     element(out, 4, "unauthorized", record.unauthorized_use.as_deref());
-    rich_element(out, "note", record.notes.as_deref(), record.extra.notes_markup.as_deref());
+    rich_element(
+        out,
+        "note",
+        record.notes.as_deref(),
+        record.extra.notes_markup.as_deref(),
+    );
     element(out, 4, "sc", record.service_code.as_deref());
     out.push_str("  </record>\n");
 }
@@ -478,11 +695,25 @@ fn rich_element(out: &mut String, name: &str, plain: Option<&str>, markup: Optio
 fn write_reference(out: &mut String, indent: usize, reference: &Reference) {
     let kind = reference.kind.as_str();
     if reference.kind == ReferenceKind::Text {
-        let _ = writeln!(out, "{:indent$}<xref type=\"{kind}\">{}</xref>", "", escape(reference.data.as_str()));
+        let _ = writeln!(
+            out,
+            "{:indent$}<xref type=\"{kind}\">{}</xref>",
+            "",
+            escape(reference.data.as_str())
+        );
     } else if let Some(title) = &reference.title {
         let (data, title) = (escape(reference.data.as_str()), escape(title.as_str()));
-        let _ = writeln!(out, "{:indent$}<xref type=\"{kind}\" data=\"{data}\">{title}</xref>", "");
+        let _ = writeln!(
+            out,
+            "{:indent$}<xref type=\"{kind}\" data=\"{data}\">{title}</xref>",
+            ""
+        );
     } else {
-        let _ = writeln!(out, "{:indent$}<xref type=\"{kind}\" data=\"{}\"/>", "", escape(reference.data.as_str()));
+        let _ = writeln!(
+            out,
+            "{:indent$}<xref type=\"{kind}\" data=\"{}\"/>",
+            "",
+            escape(reference.data.as_str())
+        );
     }
 }

@@ -72,13 +72,17 @@ impl JsonRecord {
     fn into_record(self) -> Result<Record, String> {
         let ports = match (self.port_low, self.port_high) {
             (None, None) => None,
-            (Some(low), high) => {
-                Some(PortSpan::new(low, high.unwrap_or(low)).ok_or("port_high not below port_low")?)
-            }
+            (Some(low), high) => Some(
+                PortSpan::new(low, high.unwrap_or(low)).ok_or("port_high not below port_low")?,
+            ),
             (None, Some(_)) => return Err("port_low beside port_high".into()),
         };
         // Assignees equal to the contacts are the CSV's implicit default, not explicit ones.
-        let assignees = if self.assignees == self.contacts { Vec::new() } else { self.assignees };
+        let assignees = if self.assignees == self.contacts {
+            Vec::new()
+        } else {
+            self.assignees
+        };
         Ok(Record {
             name: self.name,
             aliases: self.aliases,
@@ -98,7 +102,11 @@ impl JsonRecord {
                 description_markup: self.description_markup,
                 notes_markup: self.notes_markup,
                 banners: self.banners,
-                history: self.history.into_iter().map(JsonRecord::into_record).collect::<Result<_, _>>()?,
+                history: self
+                    .history
+                    .into_iter()
+                    .map(JsonRecord::into_record)
+                    .collect::<Result<_, _>>()?,
                 frequency: self.frequency,
                 ports_as_written: self.ports_as_written,
                 commented: self.commented,
@@ -115,32 +123,63 @@ pub fn record_to_json(record: &Record) -> serde_json::Value {
 
 /// A record from a JSON value of DESIGN §4.
 pub fn record_from_json(value: serde_json::Value) -> Result<Record, String> {
-    serde_json::from_value::<JsonRecord>(value).map_err(|e| e.to_string())?.into_record()
+    serde_json::from_value::<JsonRecord>(value)
+        .map_err(|e| e.to_string())?
+        .into_record()
 }
 
 /// A serde_json error as a diagnostic: its message without the position it appends,
 /// and the line it points into as what was found.
-fn json_diagnostic(text: &str, line: usize, error: &serde_json::Error, expected: &str) -> Diagnostic {
+fn json_diagnostic(
+    text: &str,
+    line: usize,
+    error: &serde_json::Error,
+    expected: &str,
+) -> Diagnostic {
     let message = error.to_string();
     let message = message.split(" at line ").next().unwrap_or(&message);
-    let found = text.lines().nth(error.line().max(1) - 1).unwrap_or("").trim();
-    Diagnostic::new(line, error.column().max(1), format!("{expected} ({message})"), found)
+    let found = text
+        .lines()
+        .nth(error.line().max(1) - 1)
+        .unwrap_or("")
+        .trim();
+    Diagnostic::new(
+        line,
+        error.column().max(1),
+        format!("{expected} ({message})"),
+        found,
+    )
 }
 
 pub(super) fn read_array(text: &str) -> Result<Registry, Diagnostic> {
-    let located = |error: serde_json::Error| json_diagnostic(text, error.line().max(1), &error, "a JSON array of records");
+    let located = |error: serde_json::Error| {
+        json_diagnostic(text, error.line().max(1), &error, "a JSON array of records")
+    };
     let records: Vec<JsonRecord> = serde_json::from_str(text).map_err(located)?;
     let records = records
         .into_iter()
         .enumerate()
         .map(|(index, record)| {
-            record.into_record().map_err(|e| Diagnostic::new(1, 1, format!("a valid record (record {}: {e})", index + 1), ""))
+            record.into_record().map_err(|e| {
+                Diagnostic::new(
+                    1,
+                    1,
+                    format!("a valid record (record {}: {e})", index + 1),
+                    "",
+                )
+            })
         })
         .collect::<Result<_, _>>()?;
-    Ok(Registry { records, ..Registry::default() })
+    Ok(Registry {
+        records,
+        ..Registry::default()
+    })
 }
 
-pub(super) fn read_lines(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry, Diagnostic> {
+pub(super) fn read_lines(
+    text: &str,
+    diagnostics: &mut Diagnostics,
+) -> Result<Registry, Diagnostic> {
     let mut registry = Registry::default();
     for (number, line) in super::numbered_lines(text) {
         if line.trim().is_empty() {
@@ -148,7 +187,11 @@ pub(super) fn read_lines(text: &str, diagnostics: &mut Diagnostics) -> Result<Re
         }
         let parsed = serde_json::from_str::<JsonRecord>(line)
             .map_err(|e| json_diagnostic(line, number, &e, "a JSON record"))
-            .and_then(|record| record.into_record().map_err(|e| Diagnostic::new(number, 1, format!("a valid record ({e})"), line)));
+            .and_then(|record| {
+                record
+                    .into_record()
+                    .map_err(|e| Diagnostic::new(number, 1, format!("a valid record ({e})"), line))
+            });
         match parsed {
             Ok(record) => registry.records.push(record),
             Err(problem) => diagnostics.skip(problem)?,

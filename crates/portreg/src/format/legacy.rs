@@ -81,7 +81,11 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
     let mut registry = Registry::default();
     let mut reader = Reader::default();
     let has_date_line = text.contains("(last updated");
-    let mut region = if has_date_line { Region::Junk } else { Region::Prose };
+    let mut region = if has_date_line {
+        Region::Junk
+    } else {
+        Region::Prose
+    };
     for (number, raw) in super::numbered_lines(text) {
         let line = raw.replace('\u{a0}', " ");
         let trimmed = line.trim();
@@ -97,7 +101,12 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
                 region = Region::Prose;
             } else if !trimmed.is_empty() {
                 let column = line.len() - line.trim_start().len() + 1;
-                diagnostics.skip(Diagnostic::new(number, column, "the \"(last updated ...)\" line that opens the list", trimmed))?;
+                diagnostics.skip(Diagnostic::new(
+                    number,
+                    column,
+                    "the \"(last updated ...)\" line that opens the list",
+                    trimmed,
+                ))?;
             }
             continue;
         }
@@ -129,12 +138,15 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
 
 fn is_table_header(trimmed: &str) -> bool {
     let words: Vec<&str> = trimmed.split_whitespace().collect();
-    words.starts_with(&["Keyword", "Decimal"]) || (words.len() >= 2 && words.iter().all(|w| w.bytes().all(|b| b == b'-')))
+    words.starts_with(&["Keyword", "Decimal"])
+        || (words.len() >= 2 && words.iter().all(|w| w.bytes().all(|b| b == b'-')))
 }
 
 fn is_section_title(trimmed: &str) -> bool {
     trimmed.len() >= 4
-        && trimmed.bytes().all(|b| b.is_ascii_uppercase() || b == b' ' || b == b'/')
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b' ' || b == b'/')
         && trimmed.bytes().filter(u8::is_ascii_uppercase).count() >= 4
 }
 
@@ -143,15 +155,29 @@ impl Reader {
         while self.prose_lines.last().is_some_and(|l| l.trim().is_empty()) {
             self.prose_lines.pop();
         }
-        let first = self.prose_lines.iter().position(|l| !l.trim().is_empty()).unwrap_or(self.prose_lines.len());
+        let first = self
+            .prose_lines
+            .iter()
+            .position(|l| !l.trim().is_empty())
+            .unwrap_or(self.prose_lines.len());
         if first < self.prose_lines.len() {
-            self.prose.push(Prose { before_record: self.records.len(), text: self.prose_lines[first..].join("\n") });
+            self.prose.push(Prose {
+                before_record: self.records.len(),
+                text: self.prose_lines[first..].join("\n"),
+            });
         }
         self.prose_lines.clear();
     }
 
-    fn table_line(&mut self, line: &str, number: usize, diagnostics: &mut Diagnostics) -> Result<(), Diagnostic> {
-        if !self.prose_lines.is_empty() && (line.starts_with('#') || parse_entry(line, false).is_some()) {
+    fn table_line(
+        &mut self,
+        line: &str,
+        number: usize,
+        diagnostics: &mut Diagnostics,
+    ) -> Result<(), Diagnostic> {
+        if !self.prose_lines.is_empty()
+            && (line.starts_with('#') || parse_entry(line, false).is_some())
+        {
             self.flush_prose();
         }
         if line.starts_with("###") {
@@ -184,7 +210,12 @@ impl Reader {
             }
             None if looks_like_entry(line) => {
                 let column = line.len() - line.trim_start().len() + 1;
-                diagnostics.skip(Diagnostic::new(number, column, "an entry \"keyword port/protocol description\"", line.trim()))
+                diagnostics.skip(Diagnostic::new(
+                    number,
+                    column,
+                    "an entry \"keyword port/protocol description\"",
+                    line.trim(),
+                ))
             }
             None => {
                 // A note inside the table, such as the "(*)" footnote of the 2008 list.
@@ -206,7 +237,11 @@ impl Reader {
     fn contact_line(&mut self, contact: &str) {
         let group: &mut [Record] = match &mut self.open_history {
             Some(block) => {
-                let start = block.records.iter().rposition(|r| !r.contacts.is_empty()).map_or(0, |i| i + 1);
+                let start = block
+                    .records
+                    .iter()
+                    .rposition(|r| !r.contacts.is_empty())
+                    .map_or(0, |i| i + 1);
                 let start = start.min(block.records.len().saturating_sub(1));
                 &mut block.records[start..]
             }
@@ -245,7 +280,10 @@ impl Reader {
         }
         match self.banners.last_mut() {
             Some(banner) if banner.before_record == self.records.len() => banner.lines.push(text),
-            _ => self.banners.push(Banner { lines: vec![text], before_record: self.records.len() }),
+            _ => self.banners.push(Banner {
+                lines: vec![text],
+                before_record: self.records.len(),
+            }),
         }
         Ok(())
     }
@@ -260,15 +298,25 @@ impl Reader {
     fn finish(mut self) -> Vec<Record> {
         for banner in std::mem::take(&mut self.banners) {
             let port = banner.lines.iter().find_map(|l| first_number(l));
-            let near = |index: usize| index + BANNER_REACH >= banner.before_record && index < banner.before_record + BANNER_REACH;
+            let near = |index: usize| {
+                index + BANNER_REACH >= banner.before_record
+                    && index < banner.before_record + BANNER_REACH
+            };
             let mut carriers: Vec<usize> = match port {
                 Some(port) => (0..self.records.len())
-                    .filter(|&i| near(i) && self.records[i].ports.is_some_and(|span| span.contains(port)))
+                    .filter(|&i| {
+                        near(i)
+                            && self.records[i]
+                                .ports
+                                .is_some_and(|span| span.contains(port))
+                    })
                     .collect(),
                 None => Vec::new(),
             };
             if carriers.is_empty() {
-                let next = banner.before_record.min(self.records.len().saturating_sub(1));
+                let next = banner
+                    .before_record
+                    .min(self.records.len().saturating_sub(1));
                 carriers.extend((next < self.records.len()).then_some(next));
             }
             let text = banner.lines.join("\n");
@@ -281,12 +329,17 @@ impl Reader {
                 entry.extra.banners = vec![block.opening.clone(), block.closing.clone()];
                 entry.status = Status::Deassigned;
                 let port = entry.ports.map(|span| span.low).or(block.port);
-                let on_port = |r: &Record| port.is_some_and(|p| r.ports.is_some_and(|span| span.contains(p)));
+                let on_port =
+                    |r: &Record| port.is_some_and(|p| r.ports.is_some_and(|span| span.contains(p)));
                 let mut carriers: Vec<usize> = (0..self.records.len())
-                    .filter(|&i| on_port(&self.records[i]) && self.records[i].transport == entry.transport)
+                    .filter(|&i| {
+                        on_port(&self.records[i]) && self.records[i].transport == entry.transport
+                    })
                     .collect();
                 if carriers.is_empty() {
-                    carriers = (0..self.records.len()).filter(|&i| on_port(&self.records[i])).collect();
+                    carriers = (0..self.records.len())
+                        .filter(|&i| on_port(&self.records[i]))
+                        .collect();
                 }
                 if carriers.is_empty() {
                     // Nothing holds that port any more: keep the entry as a record of its own.
@@ -305,20 +358,30 @@ impl Reader {
 /// A line that tries to be an entry: its port column starts with a digit.
 fn looks_like_entry(line: &str) -> bool {
     let mut fields = line.split_whitespace();
-    let port_field = if line.starts_with(char::is_whitespace) { fields.next() } else { fields.nth(1) };
+    let port_field = if line.starts_with(char::is_whitespace) {
+        fields.next()
+    } else {
+        fields.nth(1)
+    };
     port_field.is_some_and(|field| field.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// The first number of 1 to 5 digits in a banner, if it is a port.
 fn first_number(text: &str) -> Option<u16> {
-    text.split(|c: char| !c.is_ascii_digit()).find(|part| !part.is_empty()).and_then(|part| part.parse().ok())
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|part| !part.is_empty())
+        .and_then(|part| part.parse().ok())
 }
 
 /// A contact line made only of bracketed references (`[RFC4960]`).
 fn references_only(contact: &str) -> Option<Vec<Reference>> {
     let (rest, labels) = split_tags(contact);
-    let references: Vec<Reference> = labels.iter().filter_map(|label| typed_reference(label)).collect();
-    (rest.is_empty() && !labels.is_empty() && references.len() == labels.len()).then_some(references)
+    let references: Vec<Reference> = labels
+        .iter()
+        .filter_map(|label| typed_reference(label))
+        .collect();
+    (rest.is_empty() && !labels.is_empty() && references.len() == labels.len())
+        .then_some(references)
 }
 
 /// A bracketed label that names an RFC, a draft, a URI or a footnote; free text in
@@ -354,7 +417,14 @@ fn parse_entry(line: &str, commented: bool) -> Option<Entry<'_>> {
     let offset = line.len() - after.len();
     // The protocol starts after the port text and its '/'.
     let transport_column = line[..offset + ports_text.len()].chars().count() + 2;
-    Some(Entry { name, ports, ports_text, transport, transport_column, description: after[field_end..].trim() })
+    Some(Entry {
+        name,
+        ports,
+        ports_text,
+        transport,
+        transport_column,
+        description: after[field_end..].trim(),
+    })
 }
 
 fn entry_record(entry: &Entry<'_>, commented: bool, number: usize) -> Result<Record, Diagnostic> {
@@ -363,7 +433,12 @@ fn entry_record(entry: &Entry<'_>, commented: bool, number: usize) -> Result<Rec
             Ok(transport) => Some(transport),
             Err(_) => {
                 let column = entry.transport_column + usize::from(commented);
-                return Err(Diagnostic::new(number, column, "a protocol name after '/'", token));
+                return Err(Diagnostic::new(
+                    number,
+                    column,
+                    "a protocol name after '/'",
+                    token,
+                ));
             }
         },
         None => None,
@@ -405,7 +480,8 @@ fn split_tags(description: &str) -> (&str, Vec<&str>) {
     while let Some(body) = rest.strip_suffix(']') {
         let Some(open) = body.rfind('[') else { break };
         let tag = &body[open + 1..];
-        let carries_field = tag.starts_with("was ") || is_unauthorized(tag) || typed_reference(tag).is_some();
+        let carries_field =
+            tag.starts_with("was ") || is_unauthorized(tag) || typed_reference(tag).is_some();
         if !carries_field || tag.contains(']') {
             break;
         }
@@ -446,7 +522,9 @@ pub(super) fn write(registry: &Registry) -> String {
             in_table = true;
         }
         // A group: records that share their contacts, up to the next prose block.
-        let next_prose = prose.peek().map_or(records.len(), |p| p.before_record.max(index + 1));
+        let next_prose = prose
+            .peek()
+            .map_or(records.len(), |p| p.before_record.max(index + 1));
         let mut end = index + 1;
         while end < records.len().min(next_prose) && same_group(&records[index], &records[end]) {
             end += 1;
@@ -482,7 +560,10 @@ fn same_group(a: &Record, b: &Record) -> bool {
 }
 
 fn is_commented(record: &Record) -> bool {
-    record.extra.commented.unwrap_or(record.status == Status::Unassigned)
+    record
+        .extra
+        .commented
+        .unwrap_or(record.status == Status::Unassigned)
 }
 
 /// References that the entry line itself does not carry go on `#` lines.
@@ -503,7 +584,13 @@ fn write_entry(out: &mut String, record: &Record) {
     let slash = column.find('/').unwrap_or(column.len());
     let pad = 18usize.saturating_sub(line.len() + slash).max(1);
     let _ = write!(line, "{:pad$}{column:<9}  ", "");
-    line.push_str(&record.description.as_deref().map(one_line).unwrap_or_default());
+    line.push_str(
+        &record
+            .description
+            .as_deref()
+            .map(one_line)
+            .unwrap_or_default(),
+    );
     if let Some(notes) = record.notes.as_deref().filter(|n| n.starts_with("was ")) {
         let _ = write!(line, " [{}]", one_line(notes));
     }
@@ -522,7 +609,11 @@ fn write_contacts(out: &mut String, record: &Record) {
         let _ = writeln!(out, "#                          {contact}");
     }
     if !record.references.is_empty() {
-        let labels: String = record.references.iter().map(|r| format!("[{}]", r.label())).collect();
+        let labels: String = record
+            .references
+            .iter()
+            .map(|r| format!("[{}]", r.label()))
+            .collect();
         let _ = writeln!(out, "#                          {labels}");
     }
 }
@@ -536,8 +627,12 @@ fn write_history(out: &mut String, history: &[&Record]) {
             _ => {
                 let port = history[index].ports.map(|s| s.low).unwrap_or(0);
                 (
-                    format!("###########Port {port} Previously assigned to application below#######"),
-                    format!("###########Port {port} Previously assigned to application above#######"),
+                    format!(
+                        "###########Port {port} Previously assigned to application below#######"
+                    ),
+                    format!(
+                        "###########Port {port} Previously assigned to application above#######"
+                    ),
                 )
             }
         };
@@ -548,7 +643,9 @@ fn write_history(out: &mut String, history: &[&Record]) {
             let mut entry = history[end].clone();
             entry.extra.commented = Some(true);
             write_entry(out, &entry);
-            let last_of_group = history.get(end + 1).is_none_or(|next| next.contacts != entry.contacts || next.extra.banners != *banners);
+            let last_of_group = history.get(end + 1).is_none_or(|next| {
+                next.contacts != entry.contacts || next.extra.banners != *banners
+            });
             if last_of_group {
                 write_contacts(out, &entry);
             }
@@ -570,21 +667,44 @@ mod tests {
     fn splits_entries() {
         let entry = parse_entry("x11             6000-6063/tcp   X Window System", false).unwrap();
         assert_eq!(entry.name, Some("x11"));
-        assert_eq!(entry.ports, PortSpan { low: 6000, high: 6063 });
+        assert_eq!(
+            entry.ports,
+            PortSpan {
+                low: 6000,
+                high: 6063
+            }
+        );
         assert_eq!(entry.transport, Some("tcp"));
         assert_eq!(entry.description, "X Window System");
-        let nameless = parse_entry("                 24/tcp    any private mail system", false).unwrap();
+        let nameless =
+            parse_entry("                 24/tcp    any private mail system", false).unwrap();
         assert_eq!(nameless.name, None);
-        assert!(parse_entry("                          Jon Postel <postel@isi.edu>", true).is_none());
+        assert!(parse_entry(
+            "                          Jon Postel <postel@isi.edu>",
+            true
+        )
+        .is_none());
         assert!(parse_entry("RFC 4430, March 2006.", true).is_none());
     }
 
     #[test]
     fn splits_trailing_tags() {
-        assert_eq!(split_tags("Unassigned [was netstat]"), ("Unassigned", vec!["was netstat"]));
-        assert_eq!(split_tags("[unauthorized use]"), ("", vec!["unauthorized use"]));
+        assert_eq!(
+            split_tags("Unassigned [was netstat]"),
+            ("Unassigned", vec!["was netstat"])
+        );
+        assert_eq!(
+            split_tags("[unauthorized use]"),
+            ("", vec!["unauthorized use"])
+        );
         assert_eq!(split_tags("Echo"), ("Echo", vec![]));
-        assert_eq!(split_tags("File Transfer [Default Data]"), ("File Transfer [Default Data]", vec![]));
-        assert_eq!(split_tags("Discard [RFC863] [RFC4340]"), ("Discard", vec!["RFC863", "RFC4340"]));
+        assert_eq!(
+            split_tags("File Transfer [Default Data]"),
+            ("File Transfer [Default Data]", vec![])
+        );
+        assert_eq!(
+            split_tags("Discard [RFC863] [RFC4340]"),
+            ("Discard", vec!["RFC863", "RFC4340"])
+        );
     }
 }

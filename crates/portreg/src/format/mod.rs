@@ -77,7 +77,9 @@ impl Format {
     /// and a transport.
     pub fn can_hold(self, record: &crate::record::Record) -> bool {
         match self {
-            Format::Services | Format::Wireshark | Format::Nmap => record.ports.is_some() && record.transport.is_some(),
+            Format::Services | Format::Wireshark | Format::Nmap => {
+                record.ports.is_some() && record.transport.is_some()
+            }
             _ => true,
         }
     }
@@ -123,13 +125,23 @@ impl Format {
         }
         let services_like = data_lines
             .iter()
-            .filter(|line| line.split_whitespace().nth(1).is_some_and(|f| f.contains('/')))
+            .filter(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|f| f.contains('/'))
+            })
             .count();
         if services_like * 2 >= data_lines.len() {
-            let merged = data_lines
-                .iter()
-                .any(|line| line.split_whitespace().nth(1).is_some_and(|f| f.matches('/').count() > 1));
-            return Some(if merged { Format::Wireshark } else { Format::Services });
+            let merged = data_lines.iter().any(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|f| f.matches('/').count() > 1)
+            });
+            return Some(if merged {
+                Format::Wireshark
+            } else {
+                Format::Services
+            });
         }
         None
     }
@@ -168,7 +180,10 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { strict: false, source_name: "<input>".to_owned() }
+        ReadOptions {
+            strict: false,
+            source_name: "<input>".to_owned(),
+        }
     }
 }
 
@@ -182,7 +197,11 @@ pub struct ReadOutcome {
 }
 
 /// Reads a registry in `format` from raw bytes.
-pub fn read(bytes: &[u8], format: Format, options: &ReadOptions) -> Result<ReadOutcome, ParseError> {
+pub fn read(
+    bytes: &[u8],
+    format: Format,
+    options: &ReadOptions,
+) -> Result<ReadOutcome, ParseError> {
     let text = decode(bytes);
     let mut diagnostics = Diagnostics::new(options.strict);
     let result = match format {
@@ -196,8 +215,14 @@ pub fn read(bytes: &[u8], format: Format, options: &ReadOptions) -> Result<ReadO
         Format::Jsonl => json::read_lines(&text, &mut diagnostics),
     };
     match result {
-        Ok(registry) => Ok(ReadOutcome { registry, warnings: diagnostics.into_warnings() }),
-        Err(diagnostic) => Err(ParseError { source_name: options.source_name.clone(), diagnostic }),
+        Ok(registry) => Ok(ReadOutcome {
+            registry,
+            warnings: diagnostics.into_warnings(),
+        }),
+        Err(diagnostic) => Err(ParseError {
+            source_name: options.source_name.clone(),
+            diagnostic,
+        }),
     }
 }
 
@@ -230,7 +255,9 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// newline does not start another line.
 fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let body = text.strip_suffix('\n').unwrap_or(text);
-    body.split('\n').enumerate().map(|(index, line)| (index + 1, line.strip_suffix('\r').unwrap_or(line)))
+    body.split('\n')
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.strip_suffix('\r').unwrap_or(line)))
 }
 
 #[cfg(test)]

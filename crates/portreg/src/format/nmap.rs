@@ -17,21 +17,34 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
         }
         match parse(&fields, comment) {
             Ok(record) => registry.records.push(record),
-            Err((column, expected, found)) => diagnostics.skip(Diagnostic::new(number, column, expected, found))?,
+            Err((column, expected, found)) => {
+                diagnostics.skip(Diagnostic::new(number, column, expected, found))?
+            }
         }
     }
     Ok(registry)
 }
 
-fn parse<'a>(fields: &[(usize, &'a str)], comment: Option<&str>) -> Result<Record, (usize, &'static str, &'a str)> {
+fn parse<'a>(
+    fields: &[(usize, &'a str)],
+    comment: Option<&str>,
+) -> Result<Record, (usize, &'static str, &'a str)> {
     let [(_, name), (port_column, port), (frequency_column, frequency)] = fields else {
         let (column, found) = fields.get(3).or(fields.last()).copied().unwrap_or((1, ""));
         return Err((column, "name, port/protocol and frequency", found));
     };
     let (span, transports) = port_and_transports(port).map_err(|e| (*port_column, e, *port))?;
-    let [transport] = <[_; 1]>::try_from(transports).map_err(|_| (*port_column, "one protocol", *port))?;
-    if !frequency.parse::<f64>().is_ok_and(|f| (0.0..=1.0).contains(&f)) {
-        return Err((*frequency_column, "an open frequency from 0 to 1", frequency));
+    let [transport] =
+        <[_; 1]>::try_from(transports).map_err(|_| (*port_column, "one protocol", *port))?;
+    if !frequency
+        .parse::<f64>()
+        .is_ok_and(|f| (0.0..=1.0).contains(&f))
+    {
+        return Err((
+            *frequency_column,
+            "an open frequency from 0 to 1",
+            frequency,
+        ));
     }
     let mut record = Record {
         name: Some((*name).to_owned()).filter(|n| n != UNKNOWN),
@@ -52,7 +65,10 @@ pub(super) fn write(registry: &Registry) -> String {
             continue;
         };
         let frequency = record.extra.frequency.as_deref().unwrap_or("0.000000");
-        out.push_str(&format!("{}\t{span}/{transport}\t{frequency}", record.name.as_deref().unwrap_or(UNKNOWN)));
+        out.push_str(&format!(
+            "{}\t{span}/{transport}\t{frequency}",
+            record.name.as_deref().unwrap_or(UNKNOWN)
+        ));
         if let Some(description) = &record.description {
             out.push_str("\t# ");
             out.push_str(&one_line(description));

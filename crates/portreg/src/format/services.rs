@@ -12,7 +12,9 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
     for (number, line) in super::numbered_lines(text) {
         match parse_line(line) {
             Ok(records) => registry.records.extend(records),
-            Err((column, expected, found)) => diagnostics.skip(Diagnostic::new(number, column, expected, &found))?,
+            Err((column, expected, found)) => {
+                diagnostics.skip(Diagnostic::new(number, column, expected, &found))?
+            }
         }
     }
     Ok(registry)
@@ -33,7 +35,10 @@ pub(super) fn split_fields(line: &str) -> Fields<'_> {
     };
     let mut fields = Vec::new();
     let mut start = None;
-    for (index, (byte, c)) in data.char_indices().enumerate().map(|(i, (b, c))| (i, (b, c))) {
+    for (index, (byte, c)) in data
+        .char_indices()
+        .enumerate()
+    {
         let blank = c.is_whitespace();
         match (blank, start) {
             (false, None) => start = Some((index, byte)),
@@ -53,8 +58,14 @@ pub(super) fn split_fields(line: &str) -> Fields<'_> {
 /// Parses `port[-port]/proto[/proto...]` into a span and its transports.
 pub(super) fn port_and_transports(field: &str) -> Result<(PortSpan, Vec<Transport>), &'static str> {
     let mut parts = field.split('/');
-    let span = parts.next().unwrap_or("").parse().map_err(|_| "a port or range before '/'")?;
-    let transports = parts.map(|p| p.parse().map_err(|_| "a protocol name after '/'")).collect::<Result<Vec<_>, _>>()?;
+    let span = parts
+        .next()
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| "a port or range before '/'")?;
+    let transports = parts
+        .map(|p| p.parse().map_err(|_| "a protocol name after '/'"))
+        .collect::<Result<Vec<_>, _>>()?;
     if transports.is_empty() {
         return Err("port/protocol");
     }
@@ -74,10 +85,18 @@ fn parse_line(line: &str) -> Result<Vec<Record>, LineError> {
         Err(_) => (Some(first.to_owned()), &fields[1..]),
     };
     let Some(&(column, port_field)) = rest.first() else {
-        return Err((first_column + first.chars().count(), "port/protocol after the name", String::new()));
+        return Err((
+            first_column + first.chars().count(),
+            "port/protocol after the name",
+            String::new(),
+        ));
     };
-    let (span, transports) = port_and_transports(port_field).map_err(|e| (column, e, port_field.to_owned()))?;
-    let aliases: Vec<String> = rest[1..].iter().map(|(_, alias)| (*alias).to_owned()).collect();
+    let (span, transports) =
+        port_and_transports(port_field).map_err(|e| (column, e, port_field.to_owned()))?;
+    let aliases: Vec<String> = rest[1..]
+        .iter()
+        .map(|(_, alias)| (*alias).to_owned())
+        .collect();
     let description = comment.filter(|c| !c.is_empty()).map(str::to_owned);
     Ok(transports
         .into_iter()
@@ -98,7 +117,11 @@ fn parse_line(line: &str) -> Result<Vec<Record>, LineError> {
 
 pub(super) fn write(registry: &Registry, merge_transports: bool) -> String {
     let mut out = String::new();
-    let records: Vec<&Record> = registry.records.iter().filter(|r| r.ports.is_some() && r.transport.is_some()).collect();
+    let records: Vec<&Record> = registry
+        .records
+        .iter()
+        .filter(|r| r.ports.is_some() && r.transport.is_some())
+        .collect();
     let mut index = 0;
     while index < records.len() {
         let record = records[index];

@@ -16,14 +16,21 @@ pub fn shared() -> Option<PathBuf> {
     if std::env::var("PORTREG_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
         panic!("PORTREG_REQUIRE_SHARED=1 but {} is missing", dir.display());
     }
-    eprintln!("skipped: {} is missing (the shared registry files)", dir.display());
+    eprintln!(
+        "skipped: {} is missing (the shared registry files)",
+        dir.display()
+    );
     None
 }
 
 /// A file under `../shared`, or `None` (the test then returns early, having said why).
 pub fn shared_file(relative: &str) -> Option<PathBuf> {
     let path = shared()?.join(relative);
-    assert!(path.is_file(), "{} is missing from the shared folder", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing from the shared folder",
+        path.display()
+    );
     Some(path)
 }
 
@@ -31,14 +38,26 @@ pub fn shared_file(relative: &str) -> Option<PathBuf> {
 pub fn read_strict(relative: &str, format: Format) -> Option<Registry> {
     let path = shared_file(relative)?;
     let bytes = std::fs::read(&path).expect("readable shared file");
-    let options = ReadOptions { strict: true, source_name: path.display().to_string() };
-    Some(format::read(&bytes, format, &options).unwrap_or_else(|e| panic!("{e}")).registry)
+    let options = ReadOptions {
+        strict: true,
+        source_name: path.display().to_string(),
+    };
+    Some(
+        format::read(&bytes, format, &options)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .registry,
+    )
 }
 
 /// Reads text strictly in `format`.
 pub fn read_text(text: &str, format: Format) -> Registry {
-    let options = ReadOptions { strict: true, source_name: "<test>".into() };
-    format::read(text.as_bytes(), format, &options).unwrap_or_else(|e| panic!("{e}")).registry
+    let options = ReadOptions {
+        strict: true,
+        source_name: "<test>".into(),
+    };
+    format::read(text.as_bytes(), format, &options)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .registry
 }
 
 pub const XML: &str = "data/iana/service-names-port-numbers.xml";

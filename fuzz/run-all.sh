@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS (default 600), JOBS at a time (default 2).
+# Seeds each corpus with slices of the real registry files in ../../shared when present.
+# Usage: fuzz/run-all.sh [SECONDS] [JOBS]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-600}
+jobs=${2:-2}
+shared=../../shared
+declare -A seeds=(
+  [iana_xml]="data/iana/service-names-port-numbers.xml"
+  [iana_csv]="data/iana/service-names-port-numbers.csv"
+  [iana_txt]="data/iana/service-names-port-numbers.txt"
+  [legacy]="data/legacy/port-numbers seeds/000_e3c441be08ae7963.txt"
+  [services]="data/netbase/services data/wireshark/services"
+  [nmap]="data/nmap/nmap-services"
+  [json]=""
+  [jsonl]=""
+)
+mkdir -p logs
+for target in "${!seeds[@]}"; do
+  mkdir -p "corpus/$target"
+  for file in ${seeds[$target]}; do
+    [[ -f "$shared/$file" ]] || continue
+    size=$(stat -c %s "$shared/$file")
+    for i in 0 1 2 3 4 5 6 7; do
+      offset=$(( size * i / 8 ))
+      tail -c +"$((offset + 1))" "$shared/$file" | head -c 4096 >"corpus/$target/seed-$(basename "$file")-$i"
+    done
+  done
+done
+printf '[{"name":"ssh","port_low":22,"port_high":22,"transport":"tcp","status":"assigned"}]' >corpus/json/seed-0
+printf '{"name":"ssh","port_low":22,"port_high":22,"transport":"tcp","aliases":["x"]}\n' >corpus/jsonl/seed-0
+RUSTC_BOOTSTRAP=1 cargo fuzz build -O
+printf '%s\n' "${!seeds[@]}" | sort | xargs -P "$jobs" -I{} sh -c \
+  "RUSTC_BOOTSTRAP=1 cargo fuzz run -O {} -- -max_total_time=$seconds -max_len=8192 -rss_limit_mb=2048 >logs/{}.log 2>&1; echo \"{} exit \$?\" >>logs/summary"
+cat logs/summary
