@@ -24,8 +24,8 @@ for target in "${!seeds[@]}"; do
     [[ -f "$shared/$file" ]] || continue
     size=$(stat -c %s "$shared/$file")
     for i in 0 1 2 3 4 5 6 7; do
-      offset=$(( size * i / 8 ))
-      tail -c +"$((offset + 1))" "$shared/$file" | head -c 4096 >"corpus/$target/seed-$(basename "$file")-$i"
+      block=$(( size * i / 8 / 4096 ))
+      dd if="$shared/$file" of="corpus/$target/seed-$(basename "$file")-$i" bs=4096 skip="$block" count=1 status=none
     done
   done
 done

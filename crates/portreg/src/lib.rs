@@ -5,11 +5,14 @@
 
 #![warn(missing_docs)]
 
+pub mod compiled;
 pub mod diagnostic;
 pub mod format;
+pub mod lookup;
 pub mod port_range;
 pub mod record;
 pub mod registry;
+pub mod rules;
 pub mod transport;
 
 pub use diagnostic::{Diagnostic, ParseError};

@@ -309,8 +309,8 @@ impl Reference {
     /// Parses a bracketed label back (`RFC6335` -> rfc `rfc6335`), the inverse of [`Reference::label`].
     pub fn from_label(label: &str) -> Self {
         let is_rfc = label.len() > 3
-            && label[..3].eq_ignore_ascii_case("rfc")
-            && label[3..].bytes().all(|b| b.is_ascii_digit());
+            && label.as_bytes()[..3].eq_ignore_ascii_case(b"rfc")
+            && label.as_bytes()[3..].iter().all(u8::is_ascii_digit);
         if is_rfc {
             Reference::new(ReferenceKind::Rfc, label.to_ascii_lowercase())
         } else if label.starts_with("RFC-") || label.starts_with("draft-") {
@@ -335,6 +335,12 @@ mod tests {
         assert!("2026-02-13".parse::<RegistryDate>().is_ok());
         assert!("2026-13".parse::<RegistryDate>().is_err());
         assert!("26-02-13".parse::<RegistryDate>().is_err());
+    }
+
+    #[test]
+    fn reference_labels_take_any_text() {
+        // Found by fuzzing: a multi-byte character straddling the "RFC" prefix.
+        assert_eq!(Reference::from_label("RF\u{b5}C-x").kind, ReferenceKind::Text);
     }
 
     #[test]

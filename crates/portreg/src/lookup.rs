@@ -1,0 +1,398 @@
+//! Questions asked of a registry: what a port is, what a name is, which records match
+//! a text, which ports are free. The same for the embedded registry, an installed one
+//! and one read from a file, since all are [`CompiledRegistry`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use memchr::memmem;
+
+use crate::compiled::{CompiledRegistry, NameKind, RecordRef};
+use crate::port_range::{PortSpan, RangeClass};
+use crate::record::Status;
+use crate::rules;
+use crate::transport::Transport;
+
+/// What a user asks about: a port, a range, or a name, maybe with a transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// `22`, `22/tcp`, `6000-6010`.
+    Ports {
+        /// The port or range.
+        span: PortSpan,
+        /// The transport, when given.
+        transport: Option<Transport>,
+    },
+    /// `ssh`, `ssh/udp`, `_ssh._tcp`.
+    Name {
+        /// The service name as given (compared case-insensitively).
+        name: String,
+        /// The transport, when given.
+        transport: Option<Transport>,
+    },
+}
+
+/// Why a query does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Nothing was asked.
+    #[error("empty query")]
+    Empty,
+    /// A number that is no port.
+    #[error("{0:?} is not a port: ports run from 0 to 65535")]
+    Port(String),
+    /// A range that runs backwards.
+    #[error("{0:?} is not a range: its first port is above its last")]
+    Range(String),
+    /// A protocol that is not a transport.
+    #[error("{0:?} is not a transport protocol")]
+    Transport(String),
+}
+
+impl FromStr for Query {
+    type Err = QueryError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(QueryError::Empty);
+        }
+        // DNS-SD: `_service._proto`.
+        if let Some(rest) = text.strip_prefix('_') {
+            if let Some((name, proto)) = rest.split_once("._") {
+                let transport = proto.parse().map_err(|_| QueryError::Transport(proto.to_owned()))?;
+                return Ok(Query::Name { name: name.to_owned(), transport: Some(transport) });
+            }
+        }
+        // Only the registry's four transports split a query: `914c/g` is a name.
+        let (subject, transport) = match text.rsplit_once('/') {
+            Some((subject, proto)) if !subject.is_empty() => {
+                match Transport::REGISTRY.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(proto)) {
+                    Some(transport) => (subject, Some(transport)),
+                    None => (text, None),
+                }
+            }
+            _ => (text, None),
+        };
+        let numeric = subject.bytes().all(|b| b.is_ascii_digit() || b == b'-') && subject.bytes().any(|b| b.is_ascii_digit());
+        if numeric {
+            let span = subject.parse::<PortSpan>().map_err(|e| match e {
+                crate::port_range::InvalidPortSpan::Backwards => QueryError::Range(subject.to_owned()),
+                crate::port_range::InvalidPortSpan::NotAPort => QueryError::Port(subject.to_owned()),
+            })?;
+            return Ok(Query::Ports { span, transport });
+        }
+        Ok(Query::Name { name: subject.to_owned(), transport })
+    }
+}
+
+/// How a record answers a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The service assigned there: the first assigned name on its port and transport.
+    Canonical,
+    /// Another name for it: a services(5) alias, or a later name on the same port and
+    /// transport (`www` beside `http`).
+    Alias,
+    /// A historic name (`whois++`) or an earlier assignment.
+    Historic,
+    /// A row without a name: Reserved, Unassigned, private use.
+    Unnamed,
+}
+
+impl Role {
+    /// The lower-case token used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Canonical => "canonical",
+            Role::Alias => "alias",
+            Role::Historic => "historic",
+            Role::Unnamed => "unnamed",
+        }
+    }
+}
+
+/// A record found by a lookup.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit<'a> {
+    /// The record.
+    pub record: RecordRef<'a>,
+    /// How it answers.
+    pub role: Role,
+}
+
+/// How well a record matches a search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MatchTier {
+    /// The name (or an alias) is the text.
+    ExactName,
+    /// The name starts with the text.
+    NamePrefix,
+    /// The name contains the text.
+    NameSubstring,
+    /// A whole word of the description is the text.
+    DescriptionWord,
+    /// The description contains the text.
+    DescriptionSubstring,
+}
+
+impl MatchTier {
+    /// The lower-case token used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchTier::ExactName => "exact-name",
+            MatchTier::NamePrefix => "name-prefix",
+            MatchTier::NameSubstring => "name-substring",
+            MatchTier::DescriptionWord => "description-word",
+            MatchTier::DescriptionSubstring => "description-substring",
+        }
+    }
+}
+
+/// A record found by a search.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchHit<'a> {
+    /// The record.
+    pub record: RecordRef<'a>,
+    /// How well it matches.
+    pub tier: MatchTier,
+}
+
+/// What the rules say about a port, whatever the registry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortClass {
+    /// The port.
+    pub port: u16,
+    /// Its range.
+    pub class: RangeClass,
+    /// How ports of that range are assigned.
+    pub procedure: &'static str,
+    /// Whether RFC 6335 reserves it.
+    pub reserved: bool,
+}
+
+impl PortClass {
+    /// The class of `port`.
+    pub fn of(port: u16) -> Self {
+        let class = RangeClass::of(port);
+        PortClass { port, class, procedure: rules::procedure(class), reserved: rules::is_reserved(port) }
+    }
+}
+
+impl fmt::Display for PortClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (range, procedure) = rules::describe(self.class);
+        write!(f, "{range}, assigned by {procedure}")
+    }
+}
+
+impl CompiledRegistry {
+    /// Every record that covers `port` (on `transport`, when given), the canonical
+    /// assignment first, each marked with its role.
+    pub fn lookup_port(&self, port: u16, transport: Option<&Transport>) -> Vec<Hit<'_>> {
+        let mut hits: Vec<Hit<'_>> = Vec::new();
+        for record in self.records_on_port(port) {
+            if transport.is_some_and(|t| !record.covers_transport(t)) {
+                continue;
+            }
+            let role = self.port_role(&record, &hits);
+            hits.push(Hit { record, role });
+        }
+        hits
+    }
+
+    fn port_role(&self, record: &RecordRef<'_>, earlier: &[Hit<'_>]) -> Role {
+        if record.name().is_none() {
+            return Role::Unnamed;
+        }
+        if matches!(record.status(), Status::Historic | Status::Deassigned) {
+            return Role::Historic;
+        }
+        let transport = record.transport();
+        let taken = earlier.iter().any(|hit| hit.role == Role::Canonical && hit.record.transport() == transport);
+        if taken {
+            Role::Alias
+        } else {
+            Role::Canonical
+        }
+    }
+
+    /// Every record over a range of ports, each once, in port order.
+    pub fn lookup_span(&self, span: PortSpan, transport: Option<&Transport>) -> Vec<Hit<'_>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut hits = Vec::new();
+        for port in span.low..=span.high {
+            for hit in self.lookup_port(port, transport) {
+                if seen.insert(hit.record.index()) {
+                    hits.push(hit);
+                }
+            }
+        }
+        hits
+    }
+
+    /// The records named `name`, any case, aliases and historic names included; the
+    /// DNS-SD form `_ssh._tcp` is taken apart by [`Query`], not here.
+    pub fn lookup_name(&self, name: &str, transport: Option<&Transport>) -> Vec<Hit<'_>> {
+        let mut hits = Vec::new();
+        for (record, kind) in self.records_named(name) {
+            if transport.is_some_and(|t| !record.covers_transport(t)) {
+                continue;
+            }
+            let role = match kind {
+                NameKind::Alias => Role::Alias,
+                NameKind::Previous => Role::Historic,
+                NameKind::Name => match record.ports() {
+                    Some(span) => {
+                        let on_port = self.lookup_port(span.low, record.transport().as_ref());
+                        on_port.iter().find(|hit| hit.record == record).map_or(Role::Canonical, |hit| hit.role)
+                    }
+                    None if record.status() == Status::Historic => Role::Historic,
+                    None => Role::Canonical,
+                },
+            };
+            hits.push(Hit { record, role });
+        }
+        hits.sort_by_key(|hit| (role_rank(hit.role), hit.record.index()));
+        hits
+    }
+
+    /// Answers a [`Query`].
+    pub fn lookup(&self, query: &Query) -> Vec<Hit<'_>> {
+        match query {
+            Query::Ports { span, transport } if span.is_single() => self.lookup_port(span.low, transport.as_ref()),
+            Query::Ports { span, transport } => self.lookup_span(*span, transport.as_ref()),
+            Query::Name { name, transport } => self.lookup_name(name, transport.as_ref()),
+        }
+    }
+
+    /// Records whose names or descriptions contain `text` (literally, any case), best
+    /// first: exact name, name prefix, name substring, description word, description
+    /// substring; ties in name order.
+    pub fn search(&self, text: &str, limit: usize) -> Vec<SearchHit<'_>> {
+        let needle = text.trim().to_lowercase();
+        if needle.is_empty() || needle.contains('\n') {
+            return Vec::new();
+        }
+        let mut best: Vec<Option<MatchTier>> = vec![None; self.len()];
+        let mut note = |index: usize, tier: MatchTier| {
+            if let Some(slot) = best.get_mut(index) {
+                if slot.is_none_or(|t| tier < t) {
+                    *slot = Some(tier);
+                }
+            }
+        };
+        let finder = memmem::Finder::new(needle.as_bytes());
+        let (names, name_index) = self.name_text();
+        let starts: Vec<u32> = name_index.chunks_exact(2).map(|pair| pair[0]).collect();
+        for at in finder.find_iter(names) {
+            let group = starts.partition_point(|&start| start as usize <= at).saturating_sub(1);
+            let start = starts[group] as usize;
+            let end = starts.get(group + 1).map_or(names.len(), |&s| s as usize) - 1;
+            let tier = match (at == start, end - start == needle.len()) {
+                (true, true) => MatchTier::ExactName,
+                (true, false) => MatchTier::NamePrefix,
+                _ => MatchTier::NameSubstring,
+            };
+            for (record, kind) in self.name_group_records(name_index[group * 2 + 1] as usize) {
+                if kind != NameKind::Previous {
+                    note(record.index(), tier);
+                }
+            }
+        }
+        let (descriptions, offsets) = self.description_text();
+        for at in finder.find_iter(descriptions) {
+            let record = offsets.partition_point(|&start| start as usize <= at).saturating_sub(1);
+            let before = descriptions[..at].last().copied();
+            let after = descriptions.get(at + needle.len()).copied();
+            let boundary = |b: Option<u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
+            let word = boundary(before) && boundary(after);
+            note(record, if word { MatchTier::DescriptionWord } else { MatchTier::DescriptionSubstring });
+        }
+        let mut hits: Vec<SearchHit<'_>> = best
+            .iter()
+            .enumerate()
+            .filter_map(|(index, tier)| Some(SearchHit { record: self.record(index)?, tier: (*tier)? }))
+            .collect();
+        hits.sort_by(|a, b| {
+            (a.tier, a.record.name().map(str::to_lowercase), a.record.index()).cmp(&(
+                b.tier,
+                b.record.name().map(str::to_lowercase),
+                b.record.index(),
+            ))
+        });
+        hits.truncate(limit);
+        hits
+    }
+
+    /// Whether `port` is free on `transport`: no record but an Unassigned one covers it
+    /// there (a record without a transport covers them all), and RFC 6335 does not
+    /// reserve it.
+    pub fn is_free(&self, port: u16, transport: &Transport) -> bool {
+        !rules::is_reserved(port)
+            && self
+                .records_on_port(port)
+                .all(|record| record.status() == Status::Unassigned || !record.covers_transport(transport))
+    }
+
+    /// The ports of `span` free on every one of `transports`, as compact spans.
+    pub fn free_ports(&self, transports: &[Transport], span: PortSpan) -> Vec<PortSpan> {
+        let mut spans: Vec<PortSpan> = Vec::new();
+        for port in span.low..=span.high {
+            if transports.iter().all(|t| self.is_free(port, t)) {
+                match spans.last_mut() {
+                    Some(last) if last.high.checked_add(1) == Some(port) => last.high = port,
+                    _ => spans.push(PortSpan::single(port)),
+                }
+            }
+        }
+        spans
+    }
+
+    /// Like libc's `getservbyname`: the port of the service `name` on `protocol`.
+    pub fn getservbyname(&self, name: &str, protocol: &str) -> Option<u16> {
+        let transport: Transport = protocol.parse().ok()?;
+        self.records_named(name)
+            .filter(|(_, kind)| *kind != NameKind::Previous)
+            .find(|(record, _)| record.transport().as_ref() == Some(&transport))
+            .and_then(|(record, _)| record.ports())
+            .map(|span| span.low)
+    }
+
+    /// Like libc's `getservbyport`: the name of the service on `port` and `protocol`.
+    pub fn getservbyport(&self, port: u16, protocol: &str) -> Option<&str> {
+        let transport: Transport = protocol.parse().ok()?;
+        self.records_on_port(port)
+            .find(|record| record.name().is_some() && record.transport().as_ref() == Some(&transport))
+            .and_then(|record| record.name())
+    }
+}
+
+fn role_rank(role: Role) -> u8 {
+    match role {
+        Role::Canonical => 0,
+        Role::Alias => 1,
+        Role::Historic => 2,
+        Role::Unnamed => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse() {
+        let tcp = Some(Transport::Tcp);
+        assert_eq!("22".parse(), Ok(Query::Ports { span: PortSpan::single(22), transport: None }));
+        assert_eq!("22/tcp".parse(), Ok(Query::Ports { span: PortSpan::single(22), transport: tcp.clone() }));
+        assert_eq!("6000-6010".parse(), Ok(Query::Ports { span: PortSpan { low: 6000, high: 6010 }, transport: None }));
+        assert_eq!("ssh/udp".parse(), Ok(Query::Name { name: "ssh".into(), transport: Some(Transport::Udp) }));
+        assert_eq!("_ssh._tcp".parse(), Ok(Query::Name { name: "ssh".into(), transport: tcp }));
+        assert_eq!("914c/g".parse(), Ok(Query::Name { name: "914c/g".into(), transport: None }));
+        assert_eq!("70000".parse::<Query>(), Err(QueryError::Port("70000".into())));
+        assert_eq!("9-8".parse::<Query>(), Err(QueryError::Range("9-8".into())));
+        assert_eq!(" ".parse::<Query>(), Err(QueryError::Empty));
+        assert_eq!("_ssh._xyz/".parse::<Query>(), Err(QueryError::Transport("xyz/".into())));
+    }
+}
