@@ -25,11 +25,18 @@ pub struct Package {
 
 /// Wireshark's services file: IANA's registry up to 2024-08, ranges kept, one name per
 /// port and transport, with descriptions.
-pub const WIRESHARK: Package =
-    Package { name: "libwireshark-data", version: "4.0.17-0+deb12u3", path: "usr/share/wireshark/services" };
+pub const WIRESHARK: Package = Package {
+    name: "libwireshark-data",
+    version: "4.0.17-0+deb12u3",
+    path: "usr/share/wireshark/services",
+};
 
 /// Debian's `/etc/services`, for its aliases (`www` for `http`).
-pub const NETBASE: Package = Package { name: "netbase", version: "6.4", path: "etc/services" };
+pub const NETBASE: Package = Package {
+    name: "netbase",
+    version: "6.4",
+    path: "etc/services",
+};
 
 /// A fetched file.
 pub struct Source {
@@ -44,10 +51,12 @@ pub struct Source {
 impl Source {
     /// The SHA-256 of the file, hex.
     pub fn sha256(&self) -> String {
-        Sha256::digest(&self.bytes).iter().fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+        Sha256::digest(&self.bytes)
+            .iter()
+            .fold(String::new(), |mut hex, byte| {
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            })
     }
 }
 
@@ -71,14 +80,23 @@ pub fn fetch(package: Package, work: &Path) -> Result<Source> {
         })
         .with_context(|| format!("apt-get download left no .deb of {}", package.name))?;
     let unpacked = work.join(package.name);
-    let status = Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked).status().context("cannot run dpkg-deb")?;
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&unpacked)
+        .status()
+        .context("cannot run dpkg-deb")?;
     if !status.success() {
         bail!("dpkg-deb -x {} failed ({status})", deb.display());
     }
     let file = unpacked.join(package.path);
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
-    Ok(Source { package, bytes, modified })
+    Ok(Source {
+        package,
+        bytes,
+        modified,
+    })
 }
 
 /// The embedded registry: Wireshark's records, with netbase's aliases added to the
@@ -86,8 +104,13 @@ pub fn fetch(package: Package, work: &Path) -> Result<Source> {
 /// Its date is that of Wireshark's file inside the package.
 pub fn embedded_registry(wireshark: &Source, netbase: &Source) -> Result<Registry> {
     let read = |source: &Source, format: Format| {
-        let options = ReadOptions { strict: true, source_name: format!("{}:{}", source.package.name, source.package.path) };
-        format::read(&source.bytes, format, &options).map(|o| o.registry).map_err(anyhow::Error::from)
+        let options = ReadOptions {
+            strict: true,
+            source_name: format!("{}:{}", source.package.name, source.package.path),
+        };
+        format::read(&source.bytes, format, &options)
+            .map(|o| o.registry)
+            .map_err(anyhow::Error::from)
     };
     let mut registry = read(wireshark, Format::Wireshark)?;
     let aliases = read(netbase, Format::Services)?;
@@ -95,7 +118,10 @@ pub fn embedded_registry(wireshark: &Source, netbase: &Source) -> Result<Registr
         let same = registry.records.iter_mut().filter(|r| {
             r.ports == entry.ports
                 && r.transport == entry.transport
-                && r.name.as_deref().zip(entry.name.as_deref()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+                && r.name
+                    .as_deref()
+                    .zip(entry.name.as_deref())
+                    .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
         });
         for record in same {
             for alias in &entry.aliases {
@@ -105,14 +131,24 @@ pub fn embedded_registry(wireshark: &Source, netbase: &Source) -> Result<Registr
             }
         }
     }
-    registry.meta.title = Some("Service Name and Transport Protocol Port Number Registry (Wireshark's copy)".to_owned());
-    registry.meta.updated = wireshark.modified.map(civil_date).map(|d| d.parse()).transpose().ok().flatten();
+    registry.meta.title = Some(
+        "Service Name and Transport Protocol Port Number Registry (Wireshark's copy)".to_owned(),
+    );
+    registry.meta.updated = wireshark
+        .modified
+        .map(civil_date)
+        .map(|d| d.parse())
+        .transpose()
+        .ok()
+        .flatten();
     Ok(registry)
 }
 
 /// `YYYY-MM-DD` of a time, UTC (days-to-civil of Howard Hinnant's date algorithms).
 pub fn civil_date(time: SystemTime) -> String {
-    let days = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let days = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -139,13 +175,26 @@ pub fn generate(wireshark: &Source, netbase: &Source) -> Result<Generated> {
     let provenance = Provenance {
         source: format!(
             "Debian package {} ({}), aliases from Debian package {} ({})",
-            wireshark.package.name, wireshark.package.path, netbase.package.name, netbase.package.path
+            wireshark.package.name,
+            wireshark.package.path,
+            netbase.package.name,
+            netbase.package.path
         ),
-        version: format!("{} {}; {} {}", wireshark.package.name, wireshark.package.version, netbase.package.name, netbase.package.version),
+        version: format!(
+            "{} {}; {} {}",
+            wireshark.package.name,
+            wireshark.package.version,
+            netbase.package.name,
+            netbase.package.version
+        ),
         sha256: format!("{} {}", wireshark.sha256(), netbase.sha256()),
     };
     let compiled = CompiledRegistry::compile(&registry, &provenance);
-    let updated = registry.meta.updated.as_ref().map_or(String::new(), |d| d.to_string());
+    let updated = registry
+        .meta
+        .updated
+        .as_ref()
+        .map_or(String::new(), |d| d.to_string());
     let rust = format!(
         "// @generated by `cargo xtask gen-data`; do not edit.\n\n\
          /// Where the embedded registry comes from.\n\
@@ -166,7 +215,10 @@ pub fn generate(wireshark: &Source, netbase: &Source) -> Result<Generated> {
         records = registry.records.len(),
         version_number = portreg::compiled::FORMAT_VERSION,
     );
-    Ok(Generated { registry: compiled.to_bytes(), rust })
+    Ok(Generated {
+        registry: compiled.to_bytes(),
+        rust,
+    })
 }
 
 /// `crates/portreg-data` in this workspace.

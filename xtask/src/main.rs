@@ -16,12 +16,18 @@ fn gen_data(check: bool) -> Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     let generated = generated?;
     let dir = xtask::data_crate();
-    let files = [("data/registry.bin", generated.registry), ("src/generated.rs", generated.rust.into_bytes())];
+    let files = [
+        ("data/registry.bin", generated.registry),
+        ("src/generated.rs", generated.rust.into_bytes()),
+    ];
     for (path, bytes) in files {
         let path = dir.join(path);
         if check {
             if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
-                bail!("{} is out of date: run `cargo xtask gen-data`", path.display());
+                bail!(
+                    "{} is out of date: run `cargo xtask gen-data`",
+                    path.display()
+                );
             }
         } else {
             std::fs::write(&path, &bytes)?;

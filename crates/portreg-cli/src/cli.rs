@@ -1,26 +1,159 @@
-//! Command-line definitions: one place for every flag, feeding help, man page and completions.
+//! Command-line definitions: one place for every flag, feeding `--help`, the man page
+//! and the shell completions.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use portreg::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use portreg::{Format, Transport};
 
-/// The port-number registry: what a port or a service name is, in every registry format.
+/// What a port or a service name is, from the IANA port-number registry.
 #[derive(Debug, Parser)]
-#[command(name = "portreg", version, about, propagate_version = true)]
+#[command(
+    name = "portreg",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = LOOKUP_EXAMPLES
+)]
 pub struct Cli {
-    /// What to do.
+    /// What to do; without a command, the arguments are lookups.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Lookups: `portreg 22`, `portreg ssh`.
+    #[command(flatten)]
+    pub lookup: LookupArgs,
+    /// Options every command takes.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Output format.
+    #[arg(long, short = 'f', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Only these transports (comma-separated: tcp,udp,sctp,dccp).
+    #[arg(long, short = 't', global = true, value_delimiter = ',', value_parser = parse_transport)]
+    pub transport: Vec<Transport>,
+    /// Use this registry file (any format portreg reads, or a compiled registry)
+    /// instead of the built-in one.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+    /// When to colour the table output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for people.
+    Table,
+    /// A JSON array of records (portreg's stable record).
+    Json,
+    /// One JSON record a line.
+    Jsonl,
+    /// IANA's CSV.
+    Csv,
+    /// services(5) lines.
+    Services,
+}
+
+/// When to use colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Look ports, ranges and names up (the default command).
+    #[command(after_help = LOOKUP_EXAMPLES)]
+    Lookup(LookupArgs),
+    /// Search names and descriptions for text, best matches first.
+    #[command(after_help = SEARCH_EXAMPLES)]
+    Search(SearchArgs),
+    /// Everything about a port or a name: every field, people, links, range, this machine.
+    #[command(after_help = INFO_EXAMPLES)]
+    Info(InfoArgs),
+    /// Ports free on every given transport.
+    #[command(after_help = FREE_EXAMPLES)]
+    Free(FreeArgs),
+    /// Records added, removed and changed between two registry files.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// Check a service name against RFC 6335 and the registry.
+    #[command(after_help = CHECK_NAME_EXAMPLES)]
+    CheckName(CheckNameArgs),
+    /// portreg's version and the registry in use.
+    #[command(after_help = ABOUT_EXAMPLES)]
+    About,
     /// Convert a registry file from one format to another.
     #[command(after_help = CONVERT_EXAMPLES)]
     Convert(ConvertArgs),
+    /// Print shell completions.
+    #[command(
+        after_help = "Example:\n  portreg completions bash > /etc/bash_completion.d/portreg"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  portreg man > portreg.1 && man ./portreg.1")]
+    Man,
 }
+
+const LOOKUP_EXAMPLES: &str = "\
+Examples:
+  portreg 22                 what is port 22?
+  portreg 8443/udp           on one transport
+  portreg 6000-6010 --all    a range, with its Unassigned and Reserved rows
+  portreg ldaps              what port does ldaps use?
+  portreg _ssh._tcp          the DNS-SD form
+  portreg 22 80 443 -f json  several at once, as JSON
+
+Exit codes: 0 found, 1 nothing found, 2 usage or input error.";
+
+const SEARCH_EXAMPLES: &str = "\
+Examples:
+  portreg search sql
+  portreg search remote desktop --limit 5
+  portreg search kerberos -t udp -f json";
+
+const INFO_EXAMPLES: &str = "\
+Examples:
+  portreg info 22
+  portreg info https
+  portreg info x11 --registry service-names-port-numbers.xml";
+
+const FREE_EXAMPLES: &str = "\
+Examples:
+  portreg free                              free User ports on tcp and udp
+  portreg free -t tcp --range 8000-8999     in a range of your own
+  portreg free --count 5 --avoid-ephemeral  the first five outside this machine's ephemeral range
+  portreg free --avoid-nmap /usr/share/nmap/nmap-services -f json";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  portreg diff old.xml new.xml
+  portreg diff /etc/services service-names-port-numbers.csv -f json";
+
+const CHECK_NAME_EXAMPLES: &str = "\
+Examples:
+  portreg check-name my-service
+  portreg check-name whois++ -f json
+
+Exit codes: 0 valid and free, 1 invalid or taken, 2 usage error.";
+
+const ABOUT_EXAMPLES: &str = "\
+Examples:
+  portreg about
+  portreg about -f json --registry service-names-port-numbers.xml";
 
 const CONVERT_EXAMPLES: &str = "\
 Formats: iana-xml, iana-csv, iana-txt, legacy, services, wireshark, nmap, json, jsonl
@@ -30,6 +163,69 @@ Examples:
   portreg convert port-numbers --from legacy --to json
   portreg convert /etc/services --to jsonl
   cat ports.csv | portreg convert - --to services --strict";
+
+/// `portreg [lookup] QUERY...`.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// Ports (`22`, `22/tcp`), ranges (`6000-6010`) or names (`ssh`, `ssh/udp`, `_ssh._tcp`).
+    #[arg(value_name = "QUERY")]
+    pub queries: Vec<String>,
+    /// Also show the Unassigned and Reserved rows of a range.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `portreg search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The text to find, literally, in any case; several words are one text.
+    #[arg(required = true, value_name = "TEXT")]
+    pub text: Vec<String>,
+    /// At most this many results.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// `portreg info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A port, a range or a name.
+    #[arg(value_name = "PORT|NAME")]
+    pub subject: String,
+}
+
+/// `portreg free`.
+#[derive(Debug, Args)]
+pub struct FreeArgs {
+    /// The ports to look in: user, system, dynamic, or LO-HI.
+    #[arg(long, default_value = "user", value_name = "RANGE")]
+    pub range: String,
+    /// Only the first N free ports.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    /// Leave out this machine's ephemeral ports (net.ipv4.ip_local_port_range).
+    #[arg(long)]
+    pub avoid_ephemeral: bool,
+    /// Leave out ports that this nmap-services file lists with a non-zero frequency.
+    #[arg(long, value_name = "FILE")]
+    pub avoid_nmap: Option<PathBuf>,
+}
+
+/// `portreg diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old registry file (any format).
+    pub old: PathBuf,
+    /// The new registry file (any format).
+    pub new: PathBuf,
+}
+
+/// `portreg check-name`.
+#[derive(Debug, Args)]
+pub struct CheckNameArgs {
+    /// The service name to check.
+    pub name: String,
+}
 
 /// `portreg convert`.
 #[derive(Debug, Args)]
@@ -53,7 +249,21 @@ pub struct ConvertArgs {
     pub quiet: bool,
 }
 
+/// `portreg completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
 fn parse_format(id: &str) -> Result<Format, String> {
     id.parse()
         .map_err(|e: portreg::format::UnknownFormat| e.to_string())
+}
+
+fn parse_transport(token: &str) -> Result<Transport, String> {
+    token
+        .parse()
+        .map_err(|_| format!("{token:?} is not a transport protocol (tcp, udp, sctp, dccp)"))
 }

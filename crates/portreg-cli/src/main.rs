@@ -1,7 +1,9 @@
 //! The `portreg` command line.
 
+mod active;
 mod cli;
-mod convert;
+mod commands;
+mod output;
 
 use std::process::ExitCode;
 
@@ -10,9 +12,9 @@ use clap::Parser;
 /// Exit codes: 0 done or found, 1 nothing found, 2 usage or input error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// The command did what was asked.
+    /// The command did what was asked, or found something.
     Success = 0,
-    /// A lookup found nothing.
+    /// Nothing found (or, for `check-name`, the name is not usable).
     NotFound = 1,
     /// Bad usage or unreadable input.
     Error = 2,
@@ -20,11 +22,15 @@ pub enum Exit {
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let exit = match args.command {
-        cli::Command::Convert(convert) => convert::run(&convert).unwrap_or_else(|error| {
-            eprintln!("portreg: {error:#}");
-            Exit::Error
-        }),
-    };
+    let exit = commands::run(args).unwrap_or_else(|error| {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return Exit::Success;
+        }
+        eprintln!("portreg: {error:#}");
+        Exit::Error
+    });
     ExitCode::from(exit as u8)
 }

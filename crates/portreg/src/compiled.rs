@@ -91,7 +91,9 @@ pub enum CompiledError {
     #[error("not a compiled portreg registry (bad magic or too short)")]
     NotCompiled,
     /// A different version of the binary form.
-    #[error("compiled registry format version {found}, this portreg reads version {FORMAT_VERSION}")]
+    #[error(
+        "compiled registry format version {found}, this portreg reads version {FORMAT_VERSION}"
+    )]
     Version {
         /// The version found.
         found: u32,
@@ -137,7 +139,8 @@ impl CompiledRegistry {
     /// Opens compiled data in place. The checksum is verified when `verify` is set;
     /// data compiled into the binary skips that, as its tests check it.
     pub fn from_static(bytes: &'static [u8], verify: bool) -> Result<Self, CompiledError> {
-        let words: &'static [u32] = bytemuck::try_cast_slice(bytes).map_err(|_| CompiledError::NotCompiled)?;
+        let words: &'static [u32] =
+            bytemuck::try_cast_slice(bytes).map_err(|_| CompiledError::NotCompiled)?;
         Self::open(Words::Static(words), verify)
     }
 
@@ -146,7 +149,10 @@ impl CompiledRegistry {
         if bytes.len() % 4 != 0 {
             return Err(CompiledError::NotCompiled);
         }
-        let words = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let words = bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         Self::open(Words::Owned(words), true)
     }
 
@@ -154,7 +160,8 @@ impl CompiledRegistry {
     pub fn compile(registry: &Registry, provenance: &Provenance) -> Self {
         let words = Builder::build(registry, provenance);
         // What was just built is well-formed; open only computes the section table.
-        Self::open(Words::Owned(words), false).unwrap_or_else(|e| unreachable!("freshly compiled registry: {e}"))
+        Self::open(Words::Owned(words), false)
+            .unwrap_or_else(|e| unreachable!("freshly compiled registry: {e}"))
     }
 
     fn open(words: Words, verify: bool) -> Result<Self, CompiledError> {
@@ -166,11 +173,16 @@ impl CompiledRegistry {
             return Err(CompiledError::NotCompiled);
         }
         if data[H_VERSION] != FORMAT_VERSION {
-            return Err(CompiledError::Version { found: data[H_VERSION] });
+            return Err(CompiledError::Version {
+                found: data[H_VERSION],
+            });
         }
         let total = data[H_TOTAL_WORDS] as usize;
         if data.len() != total {
-            return Err(CompiledError::Truncated { found: data.len() * 4, expected: total * 4 });
+            return Err(CompiledError::Truncated {
+                found: data.len() * 4,
+                expected: total * 4,
+            });
         }
         if data[H_SECTIONS] as usize != SECTION_COUNT {
             return Err(CompiledError::NotCompiled);
@@ -188,7 +200,11 @@ impl CompiledRegistry {
             *section = (start, len);
         }
         let top_records = data[H_TOP_RECORDS] as usize;
-        let registry = CompiledRegistry { words, sections, top_records };
+        let registry = CompiledRegistry {
+            words,
+            sections,
+            top_records,
+        };
         if registry.section(Section::PortIndex).len() != PORTS + 1
             || registry.section(Section::Records).len() < top_records * RECORD_WORDS
             || registry.section(Section::Meta).len() != META_WORDS
@@ -225,7 +241,10 @@ impl CompiledRegistry {
             return None;
         }
         let offsets = self.section(Section::StringOffsets);
-        let (start, end) = (*offsets.get(id as usize)? as usize, *offsets.get(id as usize + 1)? as usize);
+        let (start, end) = (
+            *offsets.get(id as usize)? as usize,
+            *offsets.get(id as usize + 1)? as usize,
+        );
         std::str::from_utf8(self.bytes_of(Section::StringBytes).get(start..end)?).ok()
     }
 
@@ -240,11 +259,17 @@ impl CompiledRegistry {
     }
 
     fn strings(&self, at: u32) -> Vec<String> {
-        self.list(at).iter().filter_map(|&id| self.string(id)).map(str::to_owned).collect()
+        self.list(at)
+            .iter()
+            .filter_map(|&id| self.string(id))
+            .map(str::to_owned)
+            .collect()
     }
 
     fn row(&self, index: usize) -> &[u32] {
-        self.section(Section::Records).get(index * RECORD_WORDS..(index + 1) * RECORD_WORDS).unwrap_or(&[NONE; RECORD_WORDS])
+        self.section(Section::Records)
+            .get(index * RECORD_WORDS..(index + 1) * RECORD_WORDS)
+            .unwrap_or(&[NONE; RECORD_WORDS])
     }
 
     /// How many records the registry has (history entries aside).
@@ -259,28 +284,43 @@ impl CompiledRegistry {
 
     /// The record at `index`, in registry order.
     pub fn record(&self, index: usize) -> Option<RecordRef<'_>> {
-        (index < self.top_records).then_some(RecordRef { registry: self, index: index as u32 })
+        (index < self.top_records).then_some(RecordRef {
+            registry: self,
+            index: index as u32,
+        })
     }
 
     /// Every record, in registry order.
     pub fn records(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
-        (0..self.top_records as u32).map(move |index| RecordRef { registry: self, index })
+        (0..self.top_records as u32).map(move |index| RecordRef {
+            registry: self,
+            index,
+        })
     }
 
     /// The records that cover `port`, the canonical assignment first.
     pub fn records_on_port(&self, port: u16) -> impl Iterator<Item = RecordRef<'_>> + '_ {
         let index = self.section(Section::PortIndex);
-        let (start, end) = (index[port as usize] as usize, index[port as usize + 1] as usize);
+        let (start, end) = (
+            index[port as usize] as usize,
+            index[port as usize + 1] as usize,
+        );
         self.section(Section::PortPostings)
             .get(start..end)
             .unwrap_or(&[])
             .iter()
-            .map(move |&index| RecordRef { registry: self, index })
+            .map(move |&index| RecordRef {
+                registry: self,
+                index,
+            })
     }
 
     /// The records named `name` (any case), with how each carries it: as its name, an
     /// alias, or the name of an earlier assignment.
-    pub fn records_named<'a>(&'a self, name: &str) -> impl Iterator<Item = (RecordRef<'a>, NameKind)> + 'a {
+    pub fn records_named<'a>(
+        &'a self,
+        name: &str,
+    ) -> impl Iterator<Item = (RecordRef<'a>, NameKind)> + 'a {
         let entries = self.section(Section::NameEntries);
         let group = self.name_group(name);
         let (start, name_id) = group.unwrap_or((0, NONE));
@@ -294,7 +334,13 @@ impl CompiledRegistry {
                     1 => NameKind::Alias,
                     _ => NameKind::Previous,
                 };
-                (RecordRef { registry: self, index: entry[1] }, kind)
+                (
+                    RecordRef {
+                        registry: self,
+                        index: entry[1],
+                    },
+                    kind,
+                )
             })
     }
 
@@ -323,7 +369,10 @@ impl CompiledRegistry {
             }
             let start = entry as usize - 1;
             let name_id = *entries.get(start * NAME_ENTRY_WORDS)?;
-            if self.string(name_id).is_some_and(|candidate| candidate.as_bytes() == &*lower) {
+            if self
+                .string(name_id)
+                .is_some_and(|candidate| candidate.as_bytes() == &*lower)
+            {
                 return Some((start, name_id));
             }
             slot = (slot + 1) & mask;
@@ -334,26 +383,48 @@ impl CompiledRegistry {
     /// The distinct lower-cased names with their first entry, and the text they are
     /// joined into (one a line), for search.
     pub(crate) fn name_text(&self) -> (&[u8], &[u32]) {
-        (self.bytes_of(Section::NameText), self.section(Section::NameTextIndex))
+        (
+            self.bytes_of(Section::NameText),
+            self.section(Section::NameTextIndex),
+        )
     }
 
     /// The lower-cased descriptions, one a line in record order, and where each starts.
     pub(crate) fn description_text(&self) -> (&[u8], &[u32]) {
-        (self.bytes_of(Section::DescText), self.section(Section::DescOffsets))
+        (
+            self.bytes_of(Section::DescText),
+            self.section(Section::DescOffsets),
+        )
     }
 
     /// The records of a name entry group starting at `entry`.
-    pub(crate) fn name_group_records(&self, entry: usize) -> impl Iterator<Item = (RecordRef<'_>, NameKind)> + '_ {
+    pub(crate) fn name_group_records(
+        &self,
+        entry: usize,
+    ) -> impl Iterator<Item = (RecordRef<'_>, NameKind)> + '_ {
         let entries = self.section(Section::NameEntries);
-        let name_id = entries.get(entry * NAME_ENTRY_WORDS).copied().unwrap_or(NONE);
-        entries.chunks_exact(NAME_ENTRY_WORDS).skip(entry).take_while(move |e| e[0] == name_id).map(move |e| {
-            let kind = match e[2] {
-                0 => NameKind::Name,
-                1 => NameKind::Alias,
-                _ => NameKind::Previous,
-            };
-            (RecordRef { registry: self, index: e[1] }, kind)
-        })
+        let name_id = entries
+            .get(entry * NAME_ENTRY_WORDS)
+            .copied()
+            .unwrap_or(NONE);
+        entries
+            .chunks_exact(NAME_ENTRY_WORDS)
+            .skip(entry)
+            .take_while(move |e| e[0] == name_id)
+            .map(move |e| {
+                let kind = match e[2] {
+                    0 => NameKind::Name,
+                    1 => NameKind::Alias,
+                    _ => NameKind::Previous,
+                };
+                (
+                    RecordRef {
+                        registry: self,
+                        index: e[1],
+                    },
+                    kind,
+                )
+            })
     }
 
     /// The people table.
@@ -381,13 +452,24 @@ impl CompiledRegistry {
     }
 
     fn meta_word(&self, index: usize) -> u32 {
-        self.section(Section::Meta).get(index).copied().unwrap_or(NONE)
+        self.section(Section::Meta)
+            .get(index)
+            .copied()
+            .unwrap_or(NONE)
     }
 
     /// Where the registry came from.
     pub fn provenance(&self) -> Provenance {
-        let text = |i| self.string(self.meta_word(i)).unwrap_or_default().to_owned();
-        Provenance { source: text(10), version: text(11), sha256: text(12) }
+        let text = |i| {
+            self.string(self.meta_word(i))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Provenance {
+            source: text(10),
+            version: text(11),
+            sha256: text(12),
+        }
     }
 
     /// When the registry was last updated.
@@ -398,7 +480,12 @@ impl CompiledRegistry {
     /// The registry's metadata.
     pub fn metadata(&self) -> Metadata {
         let text = |i| self.string(self.meta_word(i)).map(str::to_owned);
-        let pairs = |i| -> Vec<(u32, u32)> { self.list(self.meta_word(i)).chunks_exact(2).map(|p| (p[0], p[1])).collect() };
+        let pairs = |i| -> Vec<(u32, u32)> {
+            self.list(self.meta_word(i))
+                .chunks_exact(2)
+                .map(|p| (p[0], p[1]))
+                .collect()
+        };
         Metadata {
             id: text(0),
             title: text(1),
@@ -435,7 +522,9 @@ impl CompiledRegistry {
         let table = self.section(Section::References);
         self.list(at)
             .iter()
-            .filter_map(|&index| table.get(index as usize * REFERENCE_WORDS..(index as usize + 1) * REFERENCE_WORDS))
+            .filter_map(|&index| {
+                table.get(index as usize * REFERENCE_WORDS..(index as usize + 1) * REFERENCE_WORDS)
+            })
             .map(|r| Reference {
                 kind: reference_kind(r[0]),
                 data: self.string(r[1]).unwrap_or_default().to_owned(),
@@ -496,7 +585,10 @@ impl<'a> RecordRef<'a> {
     /// The port span.
     pub fn ports(&self) -> Option<PortSpan> {
         let row = self.row();
-        (row[2] & FLAG_HAS_PORTS != 0).then(|| PortSpan { low: row[1] as u16, high: (row[1] >> 16) as u16 })
+        (row[2] & FLAG_HAS_PORTS != 0).then(|| PortSpan {
+            low: row[1] as u16,
+            high: (row[1] >> 16) as u16,
+        })
     }
 
     /// The transport.
@@ -538,20 +630,30 @@ impl<'a> RecordRef<'a> {
             return NONE;
         }
         let details = self.registry.section(Section::Details);
-        details.get(at as usize * DETAIL_WORDS + field).copied().unwrap_or(NONE)
+        details
+            .get(at as usize * DETAIL_WORDS + field)
+            .copied()
+            .unwrap_or(NONE)
     }
 
     /// The aliases.
     pub fn aliases(&self) -> impl Iterator<Item = &'a str> + 'a {
         let registry = self.registry;
-        registry.list(self.detail(0)).iter().filter_map(move |&id| registry.string(id))
+        registry
+            .list(self.detail(0))
+            .iter()
+            .filter_map(move |&id| registry.string(id))
     }
 
     /// The record in full, as the model holds it.
     pub fn to_record(&self) -> Record {
         let registry = self.registry;
         let text = |field| registry.string(self.detail(field)).map(str::to_owned);
-        let date = |field| registry.string(self.detail(field)).and_then(|d| d.parse().ok());
+        let date = |field| {
+            registry
+                .string(self.detail(field))
+                .and_then(|d| d.parse().ok())
+        };
         let commented = match (self.row()[2] >> 9) & 0b11 {
             1 => Some(false),
             2 => Some(true),
@@ -627,12 +729,17 @@ const REFERENCE_KINDS: [ReferenceKind; 6] = [
 ];
 
 fn reference_kind(code: u32) -> ReferenceKind {
-    REFERENCE_KINDS.get(code as usize).copied().unwrap_or(ReferenceKind::Text)
+    REFERENCE_KINDS
+        .get(code as usize)
+        .copied()
+        .unwrap_or(ReferenceKind::Text)
 }
 
 /// FNV-1a over the lower-cased name: short keys, no allocation.
 fn hash(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 fn checksum(words: &[u32]) -> u32 {
@@ -664,7 +771,10 @@ struct Builder {
 
 impl Builder {
     fn build(registry: &Registry, provenance: &Provenance) -> Vec<u32> {
-        let mut b = Builder { string_offsets: vec![0], ..Builder::default() };
+        let mut b = Builder {
+            string_offsets: vec![0],
+            ..Builder::default()
+        };
         // History records follow the top-level ones; their indices are known up front.
         let top = registry.records.len();
         let mut history_at = Vec::with_capacity(top);
@@ -674,7 +784,9 @@ impl Builder {
             next_history += record.extra.history.len() as u32;
         }
         for (index, record) in registry.records.iter().enumerate() {
-            let history: Vec<u32> = (0..record.extra.history.len() as u32).map(|i| history_at[index] + i).collect();
+            let history: Vec<u32> = (0..record.extra.history.len() as u32)
+                .map(|i| history_at[index] + i)
+                .collect();
             b.record(record, &history);
         }
         for record in &registry.records {
@@ -683,7 +795,8 @@ impl Builder {
             }
         }
         let (port_index, port_postings) = port_tables(registry);
-        let (name_entries, name_slots, name_text, name_text_index) = b.name_tables(registry, &history_at);
+        let (name_entries, name_slots, name_text, name_text_index) =
+            b.name_tables(registry, &history_at);
         let (desc_text, desc_offsets) = description_text(registry);
         let people: Vec<u32> = registry
             .people
@@ -767,7 +880,10 @@ impl Builder {
             .iter()
             .map(|r| {
                 let id = (self.references.len() / REFERENCE_WORDS) as u32;
-                let kind = REFERENCE_KINDS.iter().position(|k| *k == r.kind).unwrap_or(3) as u32;
+                let kind = REFERENCE_KINDS
+                    .iter()
+                    .position(|k| *k == r.kind)
+                    .unwrap_or(3) as u32;
                 let (data, title) = (self.string(&r.data), self.optional(r.title.as_deref()));
                 self.references.extend_from_slice(&[kind, data, title]);
                 id
@@ -778,14 +894,20 @@ impl Builder {
 
     fn record(&mut self, record: &Record, history: &[u32]) {
         let transport = record.transport.as_ref().map_or(0, transport_code);
-        let status = STATUSES.iter().position(|s| *s == record.status).unwrap_or(0) as u32;
+        let status = STATUSES
+            .iter()
+            .position(|s| *s == record.status)
+            .unwrap_or(0) as u32;
         let commented = match record.extra.commented {
             None => 0,
             Some(false) => 1,
             Some(true) => 2,
         };
-        let flags = transport | status << 4 | u32::from(record.ports.is_some()) << 8 | commented << 9;
-        let ports = record.ports.map_or(0, |s| u32::from(s.low) | u32::from(s.high) << 16);
+        let flags =
+            transport | status << 4 | u32::from(record.ports.is_some()) << 8 | commented << 9;
+        let ports = record
+            .ports
+            .map_or(0, |s| u32::from(s.low) | u32::from(s.high) << 16);
         let name = self.optional(record.name.as_deref());
         let description = self.optional(record.description.as_deref());
         let other = match &record.transport {
@@ -818,12 +940,17 @@ impl Builder {
             self.details.extend_from_slice(&detail);
             at
         };
-        self.records.extend_from_slice(&[name, ports, flags, description, detail_at, other]);
+        self.records
+            .extend_from_slice(&[name, ports, flags, description, detail_at, other]);
     }
 
     /// Name entries sorted by lower-cased name, the hash table over them, and the
     /// search text of the distinct names.
-    fn name_tables(&mut self, registry: &Registry, history_at: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u8>, Vec<u32>) {
+    fn name_tables(
+        &mut self,
+        registry: &Registry,
+        history_at: &[u32],
+    ) -> (Vec<u32>, Vec<u32>, Vec<u8>, Vec<u32>) {
         let mut entries: Vec<(String, u32, u32)> = Vec::new();
         for (index, record) in registry.records.iter().enumerate() {
             if let Some(name) = &record.name {
@@ -870,10 +997,23 @@ impl Builder {
         let notes: Vec<u32> = meta
             .notes
             .iter()
-            .flat_map(|n| [n.title.as_deref().map_or(NONE, |t| self.string(t)), self.string(&n.markup)])
+            .flat_map(|n| {
+                [
+                    n.title.as_deref().map_or(NONE, |t| self.string(t)),
+                    self.string(&n.markup),
+                ]
+            })
             .collect();
-        let footnotes: Vec<u32> = meta.footnotes.iter().flat_map(|f| [self.string(&f.anchor), self.string(&f.text)]).collect();
-        let prose: Vec<u32> = meta.prose.iter().flat_map(|p| [p.before_record as u32, self.string(&p.text)]).collect();
+        let footnotes: Vec<u32> = meta
+            .footnotes
+            .iter()
+            .flat_map(|f| [self.string(&f.anchor), self.string(&f.text)])
+            .collect();
+        let prose: Vec<u32> = meta
+            .prose
+            .iter()
+            .flat_map(|p| [p.before_record as u32, self.string(&p.text)])
+            .collect();
         let mut words = vec![
             self.optional(meta.id.as_deref()),
             self.optional(meta.title.as_deref()),
@@ -933,7 +1073,12 @@ fn description_text(registry: &Registry) -> (Vec<u8>, Vec<u32>) {
         offsets.push(text.len() as u32);
         if let Some(description) = &record.description {
             // One line each, so that a match never runs from one record into the next.
-            text.extend(description.to_lowercase().bytes().map(|b| if b == b'\n' { b' ' } else { b }));
+            text.extend(
+                description
+                    .to_lowercase()
+                    .bytes()
+                    .map(|b| if b == b'\n' { b' ' } else { b }),
+            );
         }
         text.push(b'\n');
     }
@@ -960,7 +1105,8 @@ impl CompiledRegistry {
         static EMBEDDED: std::sync::OnceLock<CompiledRegistry> = std::sync::OnceLock::new();
         EMBEDDED.get_or_init(|| {
             // Built into the binary and checked by the embedded-registry tests: not input.
-            CompiledRegistry::from_static(portreg_data::compiled(), false).expect("the embedded registry is valid")
+            CompiledRegistry::from_static(portreg_data::compiled(), false)
+                .expect("the embedded registry is valid")
         })
     }
 }
@@ -978,10 +1124,16 @@ mod tests {
             ..Record::default()
         };
         let mut x11 = record("x11", 6000, Transport::Tcp);
-        x11.ports = Some(PortSpan { low: 6000, high: 6063 });
+        x11.ports = Some(PortSpan {
+            low: 6000,
+            high: 6063,
+        });
         let mut http = record("http", 80, Transport::Tcp);
         http.aliases = vec!["www".into()];
-        Registry { records: vec![record("ssh", 22, Transport::Tcp), http, x11], ..Registry::default() }
+        Registry {
+            records: vec![record("ssh", 22, Transport::Tcp), http, x11],
+            ..Registry::default()
+        }
     }
 
     #[test]
@@ -991,7 +1143,10 @@ mod tests {
         assert_eq!(compiled.to_registry(), registry);
         let reopened = CompiledRegistry::from_bytes(&compiled.to_bytes()).unwrap();
         assert_eq!(reopened.to_registry(), registry);
-        assert_eq!(compiled.records_on_port(6010).next().and_then(|r| r.name()), Some("x11"));
+        assert_eq!(
+            compiled.records_on_port(6010).next().and_then(|r| r.name()),
+            Some("x11")
+        );
         let www: Vec<_> = compiled.records_named("WWW").collect();
         assert_eq!(www.len(), 1);
         assert_eq!((www[0].0.name(), www[0].1), (Some("http"), NameKind::Alias));
@@ -1001,17 +1156,29 @@ mod tests {
     #[test]
     fn damaged_data_is_refused() {
         let bytes = CompiledRegistry::compile(&sample(), &Provenance::default()).to_bytes();
-        assert_eq!(CompiledRegistry::from_bytes(&bytes[..bytes.len() - 4]).unwrap_err(), CompiledError::Truncated {
-            found: bytes.len() - 4,
-            expected: bytes.len()
-        });
+        assert_eq!(
+            CompiledRegistry::from_bytes(&bytes[..bytes.len() - 4]).unwrap_err(),
+            CompiledError::Truncated {
+                found: bytes.len() - 4,
+                expected: bytes.len()
+            }
+        );
         let mut flipped = bytes.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert_eq!(CompiledRegistry::from_bytes(&flipped).unwrap_err(), CompiledError::Checksum);
-        assert_eq!(CompiledRegistry::from_bytes(b"hello world!").unwrap_err(), CompiledError::NotCompiled);
+        assert_eq!(
+            CompiledRegistry::from_bytes(&flipped).unwrap_err(),
+            CompiledError::Checksum
+        );
+        assert_eq!(
+            CompiledRegistry::from_bytes(b"hello world!").unwrap_err(),
+            CompiledError::NotCompiled
+        );
         let mut version = bytes;
         version[8] = 9;
-        assert_eq!(CompiledRegistry::from_bytes(&version).unwrap_err(), CompiledError::Version { found: 9 });
+        assert_eq!(
+            CompiledRegistry::from_bytes(&version).unwrap_err(),
+            CompiledError::Version { found: 9 }
+        );
     }
 }

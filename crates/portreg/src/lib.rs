@@ -7,6 +7,7 @@
 
 pub mod compiled;
 pub mod diagnostic;
+pub mod diff;
 pub mod format;
 pub mod lookup;
 pub mod port_range;

@@ -60,29 +60,45 @@ impl FromStr for Query {
         // DNS-SD: `_service._proto`.
         if let Some(rest) = text.strip_prefix('_') {
             if let Some((name, proto)) = rest.split_once("._") {
-                let transport = proto.parse().map_err(|_| QueryError::Transport(proto.to_owned()))?;
-                return Ok(Query::Name { name: name.to_owned(), transport: Some(transport) });
+                let transport = proto
+                    .parse()
+                    .map_err(|_| QueryError::Transport(proto.to_owned()))?;
+                return Ok(Query::Name {
+                    name: name.to_owned(),
+                    transport: Some(transport),
+                });
             }
         }
         // Only the registry's four transports split a query: `914c/g` is a name.
         let (subject, transport) = match text.rsplit_once('/') {
             Some((subject, proto)) if !subject.is_empty() => {
-                match Transport::REGISTRY.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(proto)) {
+                match Transport::REGISTRY
+                    .into_iter()
+                    .find(|t| t.as_str().eq_ignore_ascii_case(proto))
+                {
                     Some(transport) => (subject, Some(transport)),
                     None => (text, None),
                 }
             }
             _ => (text, None),
         };
-        let numeric = subject.bytes().all(|b| b.is_ascii_digit() || b == b'-') && subject.bytes().any(|b| b.is_ascii_digit());
+        let numeric = subject.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+            && subject.bytes().any(|b| b.is_ascii_digit());
         if numeric {
             let span = subject.parse::<PortSpan>().map_err(|e| match e {
-                crate::port_range::InvalidPortSpan::Backwards => QueryError::Range(subject.to_owned()),
-                crate::port_range::InvalidPortSpan::NotAPort => QueryError::Port(subject.to_owned()),
+                crate::port_range::InvalidPortSpan::Backwards => {
+                    QueryError::Range(subject.to_owned())
+                }
+                crate::port_range::InvalidPortSpan::NotAPort => {
+                    QueryError::Port(subject.to_owned())
+                }
             })?;
             return Ok(Query::Ports { span, transport });
         }
-        Ok(Query::Name { name: subject.to_owned(), transport })
+        Ok(Query::Name {
+            name: subject.to_owned(),
+            transport,
+        })
     }
 }
 
@@ -175,14 +191,22 @@ impl PortClass {
     /// The class of `port`.
     pub fn of(port: u16) -> Self {
         let class = RangeClass::of(port);
-        PortClass { port, class, procedure: rules::procedure(class), reserved: rules::is_reserved(port) }
+        PortClass {
+            port,
+            class,
+            procedure: rules::procedure(class),
+            reserved: rules::is_reserved(port),
+        }
     }
 }
 
 impl fmt::Display for PortClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (range, procedure) = rules::describe(self.class);
-        write!(f, "{range}, assigned by {procedure}")
+        match self.class {
+            RangeClass::Dynamic => write!(f, "{range}, {procedure}"),
+            _ => write!(f, "{range}, assigned by {procedure}"),
+        }
     }
 }
 
@@ -209,7 +233,9 @@ impl CompiledRegistry {
             return Role::Historic;
         }
         let transport = record.transport();
-        let taken = earlier.iter().any(|hit| hit.role == Role::Canonical && hit.record.transport() == transport);
+        let taken = earlier
+            .iter()
+            .any(|hit| hit.role == Role::Canonical && hit.record.transport() == transport);
         if taken {
             Role::Alias
         } else {
@@ -245,7 +271,10 @@ impl CompiledRegistry {
                 NameKind::Name => match record.ports() {
                     Some(span) => {
                         let on_port = self.lookup_port(span.low, record.transport().as_ref());
-                        on_port.iter().find(|hit| hit.record == record).map_or(Role::Canonical, |hit| hit.role)
+                        on_port
+                            .iter()
+                            .find(|hit| hit.record == record)
+                            .map_or(Role::Canonical, |hit| hit.role)
                     }
                     None if record.status() == Status::Historic => Role::Historic,
                     None => Role::Canonical,
@@ -260,7 +289,9 @@ impl CompiledRegistry {
     /// Answers a [`Query`].
     pub fn lookup(&self, query: &Query) -> Vec<Hit<'_>> {
         match query {
-            Query::Ports { span, transport } if span.is_single() => self.lookup_port(span.low, transport.as_ref()),
+            Query::Ports { span, transport } if span.is_single() => {
+                self.lookup_port(span.low, transport.as_ref())
+            }
             Query::Ports { span, transport } => self.lookup_span(*span, transport.as_ref()),
             Query::Name { name, transport } => self.lookup_name(name, transport.as_ref()),
         }
@@ -286,7 +317,9 @@ impl CompiledRegistry {
         let (names, name_index) = self.name_text();
         let starts: Vec<u32> = name_index.chunks_exact(2).map(|pair| pair[0]).collect();
         for at in finder.find_iter(names) {
-            let group = starts.partition_point(|&start| start as usize <= at).saturating_sub(1);
+            let group = starts
+                .partition_point(|&start| start as usize <= at)
+                .saturating_sub(1);
             let start = starts[group] as usize;
             let end = starts.get(group + 1).map_or(names.len(), |&s| s as usize) - 1;
             let tier = match (at == start, end - start == needle.len()) {
@@ -302,24 +335,43 @@ impl CompiledRegistry {
         }
         let (descriptions, offsets) = self.description_text();
         for at in finder.find_iter(descriptions) {
-            let record = offsets.partition_point(|&start| start as usize <= at).saturating_sub(1);
+            let record = offsets
+                .partition_point(|&start| start as usize <= at)
+                .saturating_sub(1);
             let before = descriptions[..at].last().copied();
             let after = descriptions.get(at + needle.len()).copied();
             let boundary = |b: Option<u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
             let word = boundary(before) && boundary(after);
-            note(record, if word { MatchTier::DescriptionWord } else { MatchTier::DescriptionSubstring });
+            note(
+                record,
+                if word {
+                    MatchTier::DescriptionWord
+                } else {
+                    MatchTier::DescriptionSubstring
+                },
+            );
         }
         let mut hits: Vec<SearchHit<'_>> = best
             .iter()
             .enumerate()
-            .filter_map(|(index, tier)| Some(SearchHit { record: self.record(index)?, tier: (*tier)? }))
+            .filter_map(|(index, tier)| {
+                Some(SearchHit {
+                    record: self.record(index)?,
+                    tier: (*tier)?,
+                })
+            })
             .collect();
         hits.sort_by(|a, b| {
-            (a.tier, a.record.name().map(str::to_lowercase), a.record.index()).cmp(&(
-                b.tier,
-                b.record.name().map(str::to_lowercase),
-                b.record.index(),
-            ))
+            (
+                a.tier,
+                a.record.name().map(str::to_lowercase),
+                a.record.index(),
+            )
+                .cmp(&(
+                    b.tier,
+                    b.record.name().map(str::to_lowercase),
+                    b.record.index(),
+                ))
         });
         hits.truncate(limit);
         hits
@@ -330,9 +382,9 @@ impl CompiledRegistry {
     /// reserve it.
     pub fn is_free(&self, port: u16, transport: &Transport) -> bool {
         !rules::is_reserved(port)
-            && self
-                .records_on_port(port)
-                .all(|record| record.status() == Status::Unassigned || !record.covers_transport(transport))
+            && self.records_on_port(port).all(|record| {
+                record.status() == Status::Unassigned || !record.covers_transport(transport)
+            })
     }
 
     /// The ports of `span` free on every one of `transports`, as compact spans.
@@ -363,7 +415,9 @@ impl CompiledRegistry {
     pub fn getservbyport(&self, port: u16, protocol: &str) -> Option<&str> {
         let transport: Transport = protocol.parse().ok()?;
         self.records_on_port(port)
-            .find(|record| record.name().is_some() && record.transport().as_ref() == Some(&transport))
+            .find(|record| {
+                record.name().is_some() && record.transport().as_ref() == Some(&transport)
+            })
             .and_then(|record| record.name())
     }
 }
@@ -384,15 +438,60 @@ mod tests {
     #[test]
     fn queries_parse() {
         let tcp = Some(Transport::Tcp);
-        assert_eq!("22".parse(), Ok(Query::Ports { span: PortSpan::single(22), transport: None }));
-        assert_eq!("22/tcp".parse(), Ok(Query::Ports { span: PortSpan::single(22), transport: tcp.clone() }));
-        assert_eq!("6000-6010".parse(), Ok(Query::Ports { span: PortSpan { low: 6000, high: 6010 }, transport: None }));
-        assert_eq!("ssh/udp".parse(), Ok(Query::Name { name: "ssh".into(), transport: Some(Transport::Udp) }));
-        assert_eq!("_ssh._tcp".parse(), Ok(Query::Name { name: "ssh".into(), transport: tcp }));
-        assert_eq!("914c/g".parse(), Ok(Query::Name { name: "914c/g".into(), transport: None }));
-        assert_eq!("70000".parse::<Query>(), Err(QueryError::Port("70000".into())));
+        assert_eq!(
+            "22".parse(),
+            Ok(Query::Ports {
+                span: PortSpan::single(22),
+                transport: None
+            })
+        );
+        assert_eq!(
+            "22/tcp".parse(),
+            Ok(Query::Ports {
+                span: PortSpan::single(22),
+                transport: tcp.clone()
+            })
+        );
+        assert_eq!(
+            "6000-6010".parse(),
+            Ok(Query::Ports {
+                span: PortSpan {
+                    low: 6000,
+                    high: 6010
+                },
+                transport: None
+            })
+        );
+        assert_eq!(
+            "ssh/udp".parse(),
+            Ok(Query::Name {
+                name: "ssh".into(),
+                transport: Some(Transport::Udp)
+            })
+        );
+        assert_eq!(
+            "_ssh._tcp".parse(),
+            Ok(Query::Name {
+                name: "ssh".into(),
+                transport: tcp
+            })
+        );
+        assert_eq!(
+            "914c/g".parse(),
+            Ok(Query::Name {
+                name: "914c/g".into(),
+                transport: None
+            })
+        );
+        assert_eq!(
+            "70000".parse::<Query>(),
+            Err(QueryError::Port("70000".into()))
+        );
         assert_eq!("9-8".parse::<Query>(), Err(QueryError::Range("9-8".into())));
         assert_eq!(" ".parse::<Query>(), Err(QueryError::Empty));
-        assert_eq!("_ssh._xyz/".parse::<Query>(), Err(QueryError::Transport("xyz/".into())));
+        assert_eq!(
+            "_ssh._xyz/".parse::<Query>(),
+            Err(QueryError::Transport("xyz/".into()))
+        );
     }
 }

@@ -340,7 +340,10 @@ mod tests {
     #[test]
     fn reference_labels_take_any_text() {
         // Found by fuzzing: a multi-byte character straddling the "RFC" prefix.
-        assert_eq!(Reference::from_label("RF\u{b5}C-x").kind, ReferenceKind::Text);
+        assert_eq!(
+            Reference::from_label("RF\u{b5}C-x").kind,
+            ReferenceKind::Text
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ pub fn check_service_name(name: &str) -> Vec<NameProblem> {
     for (index, character) in name.chars().enumerate() {
         let position = index + 1;
         if !(character.is_ascii_alphanumeric() || character == '-') {
-            problems.push(NameProblem::Character { character, position });
+            problems.push(NameProblem::Character {
+                character,
+                position,
+            });
         }
         if character == '-' && previous_hyphen {
             problems.push(NameProblem::AdjacentHyphens { position });
@@ -145,7 +148,16 @@ mod tests {
 
     #[test]
     fn valid_names_have_no_problem() {
-        for name in ["ssh", "http", "x11", "a", "abcdefghijklmno", "9pfs", "z39-50", "A-b-C"] {
+        for name in [
+            "ssh",
+            "http",
+            "x11",
+            "a",
+            "abcdefghijklmno",
+            "9pfs",
+            "z39-50",
+            "A-b-C",
+        ] {
             assert_eq!(check_service_name(name), [], "{name}");
         }
     }
@@ -153,21 +165,39 @@ mod tests {
     #[test]
     fn each_rule_has_its_reason() {
         assert_eq!(check_service_name(""), [NameProblem::Empty]);
-        assert_eq!(check_service_name("abcdefghijklmnop"), [NameProblem::TooLong { length: 16 }]);
-        assert_eq!(check_service_name("whois++"), [
-            NameProblem::Character { character: '+', position: 6 },
-            NameProblem::Character { character: '+', position: 7 },
-        ]);
+        assert_eq!(
+            check_service_name("abcdefghijklmnop"),
+            [NameProblem::TooLong { length: 16 }]
+        );
+        assert_eq!(
+            check_service_name("whois++"),
+            [
+                NameProblem::Character {
+                    character: '+',
+                    position: 6
+                },
+                NameProblem::Character {
+                    character: '+',
+                    position: 7
+                },
+            ]
+        );
         assert_eq!(check_service_name("-ab"), [NameProblem::LeadingHyphen]);
         assert_eq!(check_service_name("ab-"), [NameProblem::TrailingHyphen]);
-        assert_eq!(check_service_name("a--b"), [NameProblem::AdjacentHyphens { position: 3 }]);
+        assert_eq!(
+            check_service_name("a--b"),
+            [NameProblem::AdjacentHyphens { position: 3 }]
+        );
         assert_eq!(check_service_name("914"), [NameProblem::NoLetter]);
         assert!(same_name("SSH", "ssh"));
     }
 
     #[test]
     fn procedures_follow_the_ranges() {
-        assert_eq!(procedure(RangeClass::of(80)), "IETF Review or IESG Approval");
+        assert_eq!(
+            procedure(RangeClass::of(80)),
+            "IETF Review or IESG Approval"
+        );
         assert!(procedure(RangeClass::of(8080)).contains("Expert Review"));
         assert!(procedure(RangeClass::of(50000)).starts_with("never assigned"));
         assert!(is_reserved(0) && is_reserved(1024) && !is_reserved(22));

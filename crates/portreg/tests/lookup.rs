@@ -17,20 +17,31 @@ fn embedded() -> &'static CompiledRegistry {
 
 fn first_name(registry: &CompiledRegistry, query: &str) -> Option<String> {
     let query: Query = query.parse().unwrap();
-    registry.lookup(&query).first().and_then(|hit| hit.record.name()).map(str::to_owned)
+    registry
+        .lookup(&query)
+        .first()
+        .and_then(|hit| hit.record.name())
+        .map(str::to_owned)
 }
 
 #[cfg(feature = "embedded")]
 #[test]
 fn embedded_registry_is_valid_and_says_where_it_comes_from() {
-    let verified = CompiledRegistry::from_static(portreg_data::compiled(), true).expect("checksum holds");
+    let verified =
+        CompiledRegistry::from_static(portreg_data::compiled(), true).expect("checksum holds");
     assert_eq!(verified.len(), portreg_data::RECORDS);
     let provenance = verified.provenance();
     assert_eq!(provenance.source, portreg_data::SOURCE);
     assert_eq!(provenance.version, portreg_data::SOURCE_VERSION);
     assert_eq!(provenance.sha256, portreg_data::SOURCE_SHA256);
-    assert_eq!(verified.updated().map(|d| d.to_string()).as_deref(), Some(portreg_data::UPDATED));
-    assert_eq!(portreg_data::FORMAT_VERSION, portreg::compiled::FORMAT_VERSION);
+    assert_eq!(
+        verified.updated().map(|d| d.to_string()).as_deref(),
+        Some(portreg_data::UPDATED)
+    );
+    assert_eq!(
+        portreg_data::FORMAT_VERSION,
+        portreg::compiled::FORMAT_VERSION
+    );
 }
 
 #[cfg(feature = "embedded")]
@@ -40,21 +51,35 @@ fn embedded_lookups() {
     assert_eq!(first_name(registry, "22/tcp").as_deref(), Some("ssh"));
     let x11 = registry.lookup(&"6010/tcp".parse().unwrap());
     assert_eq!(x11[0].record.name(), Some("x11"));
-    assert_eq!(x11[0].record.ports(), Some(PortSpan { low: 6000, high: 6063 }));
+    assert_eq!(
+        x11[0].record.ports(),
+        Some(PortSpan {
+            low: 6000,
+            high: 6063
+        })
+    );
     assert_eq!(x11[0].role, Role::Canonical);
     let http = registry.lookup(&"HTTP".parse().unwrap());
-    assert!(http.iter().all(|hit| hit.record.ports() == Some(PortSpan::single(80))));
+    assert!(http
+        .iter()
+        .all(|hit| hit.record.ports() == Some(PortSpan::single(80))));
     assert!(!http.is_empty());
     let ssh = registry.lookup(&"_ssh._tcp".parse().unwrap());
     assert_eq!(ssh.len(), 1);
-    assert_eq!((ssh[0].record.ports(), ssh[0].record.transport()), (Some(PortSpan::single(22)), Some(Transport::Tcp)));
+    assert_eq!(
+        (ssh[0].record.ports(), ssh[0].record.transport()),
+        (Some(PortSpan::single(22)), Some(Transport::Tcp))
+    );
     assert!(registry.lookup_port(49152, None).is_empty());
     assert_eq!(PortClass::of(49152).class, RangeClass::Dynamic);
     assert!(PortClass::of(1024).reserved && PortClass::of(0).reserved);
     assert!(!registry.is_free(0, &Transport::Tcp) && !registry.is_free(1024, &Transport::Udp));
     // netbase's aliases are merged into the record of the same name, port and transport.
     let www = registry.lookup_name("www", Some(&Transport::Tcp));
-    assert_eq!((www[0].record.name(), www[0].role), (Some("http"), Role::Alias));
+    assert_eq!(
+        (www[0].record.name(), www[0].role),
+        (Some("http"), Role::Alias)
+    );
     assert_eq!(registry.getservbyname("ssh", "tcp"), Some(22));
     assert_eq!(registry.getservbyport(443, "tcp"), Some("https"));
     assert_eq!(registry.getservbyport(49152, "tcp"), None);
@@ -66,13 +91,20 @@ fn embedded_search_ranks_names_before_descriptions() {
     let hits = embedded().search("sql", 200);
     assert!(!hits.is_empty());
     assert!(hits.windows(2).all(|w| w[0].tier <= w[1].tier), "ranked");
-    let mysql = hits.iter().find(|h| h.record.name() == Some("mysql")).expect("mysql found");
+    let mysql = hits
+        .iter()
+        .find(|h| h.record.name() == Some("mysql"))
+        .expect("mysql found");
     assert_eq!(mysql.tier, MatchTier::NameSubstring);
     let exact = embedded().search("SSH", 5);
-    assert_eq!((exact[0].record.name(), exact[0].tier), (Some("ssh"), MatchTier::ExactName));
+    assert_eq!(
+        (exact[0].record.name(), exact[0].tier),
+        (Some("ssh"), MatchTier::ExactName)
+    );
     // Literal: regex syntax means nothing.
     assert!(embedded().search(".*", 5).iter().all(|h| {
-        h.record.name().is_some_and(|n| n.contains(".*")) || h.record.description().is_some_and(|d| d.contains(".*"))
+        h.record.name().is_some_and(|n| n.contains(".*"))
+            || h.record.description().is_some_and(|d| d.contains(".*"))
     }));
     assert!(embedded().search("", 5).is_empty());
 }
@@ -85,7 +117,9 @@ fn compiled_xml() -> Option<(portreg::Registry, CompiledRegistry)> {
 
 #[test]
 fn iana_xml_survives_compilation_whole() {
-    let Some((registry, compiled)) = compiled_xml() else { return };
+    let Some((registry, compiled)) = compiled_xml() else {
+        return;
+    };
     assert_eq!(compiled.to_registry(), registry);
     let reopened = CompiledRegistry::from_bytes(&compiled.to_bytes()).unwrap();
     assert_eq!(reopened.to_registry(), registry);
@@ -94,22 +128,40 @@ fn iana_xml_survives_compilation_whole() {
 
 #[test]
 fn iana_xml_lookups() {
-    let Some((_, compiled)) = compiled_xml() else { return };
+    let Some((_, compiled)) = compiled_xml() else {
+        return;
+    };
     let www = compiled.lookup(&"www".parse().unwrap());
-    assert!(www.iter().any(|hit| hit.record.ports() == Some(PortSpan::single(80))));
+    assert!(www
+        .iter()
+        .any(|hit| hit.record.ports() == Some(PortSpan::single(80))));
     let rdp = compiled.lookup_name("rdp", None);
     assert_eq!(rdp.len(), 2);
-    assert!(rdp.iter().all(|hit| hit.record.ports().is_none() && hit.record.transport().is_none()));
+    assert!(rdp
+        .iter()
+        .all(|hit| hit.record.ports().is_none() && hit.record.transport().is_none()));
     let whois = compiled.lookup_port(63, Some(&Transport::Tcp));
-    let roles: Vec<(Option<&str>, Role)> = whois.iter().map(|h| (h.record.name(), h.role)).collect();
-    assert_eq!(roles, [(Some("whoispp"), Role::Canonical), (Some("whois++"), Role::Historic)]);
+    let roles: Vec<(Option<&str>, Role)> =
+        whois.iter().map(|h| (h.record.name(), h.role)).collect();
+    assert_eq!(
+        roles,
+        [
+            (Some("whoispp"), Role::Canonical),
+            (Some("whois++"), Role::Historic)
+        ]
+    );
     let zero = compiled.lookup_port(0, Some(&Transport::Tcp));
-    assert_eq!((zero[0].record.status(), zero[0].role), (Status::Reserved, Role::Unnamed));
+    assert_eq!(
+        (zero[0].record.status(), zero[0].role),
+        (Status::Reserved, Role::Unnamed)
+    );
 }
 
 #[test]
 fn iana_xml_free_user_ports_match_an_independent_count() {
-    let Some((registry, compiled)) = compiled_xml() else { return };
+    let Some((registry, compiled)) = compiled_xml() else {
+        return;
+    };
     // Independently: mark every port some non-Unassigned record takes, per transport.
     let mut taken = [vec![false; 65_536], vec![false; 65_536]];
     for record in &registry.records {
@@ -125,16 +177,23 @@ fn iana_xml_free_user_ports_match_an_independent_count() {
             }
         }
     }
-    let expected = (1024..=49151usize).filter(|&p| !taken[0][p] && !taken[1][p] && !rules::is_reserved(p as u16)).count();
+    let expected = (1024..=49151usize)
+        .filter(|&p| !taken[0][p] && !taken[1][p] && !rules::is_reserved(p as u16))
+        .count();
     let spans = compiled.free_ports(&[Transport::Tcp, Transport::Udp], RangeClass::User.span());
     let found: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
     assert_eq!(found, expected);
-    assert!(spans.windows(2).all(|w| w[0].high + 1 < w[1].low), "compact, ordered spans");
+    assert!(
+        spans.windows(2).all(|w| w[0].high + 1 < w[1].low),
+        "compact, ordered spans"
+    );
 }
 
 #[test]
 fn every_csv_service_name_is_classified() {
-    let Some(csv) = read_strict(CSV, Format::IanaCsv) else { return };
+    let Some(csv) = read_strict(CSV, Format::IanaCsv) else {
+        return;
+    };
     let names: BTreeSet<String> = csv.records.iter().filter_map(|r| r.name.clone()).collect();
     let mut invalid = 0;
     for name in &names {
@@ -150,17 +209,36 @@ fn every_csv_service_name_is_classified() {
         assert_eq!(problems.is_empty(), valid, "{name}: {problems:?}");
         invalid += usize::from(!valid);
         if !allowed {
-            assert!(problems.iter().any(|p| matches!(p, NameProblem::Character { .. })), "{name}");
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| matches!(p, NameProblem::Character { .. })),
+                "{name}"
+            );
         }
         if name.chars().count() > 15 {
-            assert!(problems.contains(&NameProblem::TooLong { length: name.chars().count() }), "{name}");
+            assert!(
+                problems.contains(&NameProblem::TooLong {
+                    length: name.chars().count()
+                }),
+                "{name}"
+            );
         }
     }
     // The 2026-02-13 registry: 97 distinct names (on 185 records) break the syntax.
     assert_eq!(invalid, 97);
-    let invalid_records = csv.records.iter().filter(|r| r.name.as_deref().is_some_and(|n| !rules::check_service_name(n).is_empty()));
+    let invalid_records = csv.records.iter().filter(|r| {
+        r.name
+            .as_deref()
+            .is_some_and(|n| !rules::check_service_name(n).is_empty())
+    });
     assert_eq!(invalid_records.count(), 185);
-    let reasons = |name: &str| rules::check_service_name(name).iter().map(|p| p.code()).collect::<Vec<_>>();
+    let reasons = |name: &str| {
+        rules::check_service_name(name)
+            .iter()
+            .map(|p| p.code())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(reasons("whois++"), ["character", "character"]);
     assert_eq!(reasons("sql*net"), ["character"]);
     assert_eq!(reasons("z39.50"), ["character"]);

@@ -35,10 +35,7 @@ pub(super) fn split_fields(line: &str) -> Fields<'_> {
     };
     let mut fields = Vec::new();
     let mut start = None;
-    for (index, (byte, c)) in data
-        .char_indices()
-        .enumerate()
-    {
+    for (index, (byte, c)) in data.char_indices().enumerate() {
         let blank = c.is_whitespace();
         match (blank, start) {
             (false, None) => start = Some((index, byte)),

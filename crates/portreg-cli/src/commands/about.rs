@@ -1,0 +1,67 @@
+//! `portreg about`: portreg's version and the registry in use.
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::active::Active;
+use crate::cli::{Common, OutputFormat};
+use crate::output::Output;
+use crate::Exit;
+
+pub fn run(common: &Common) -> Result<Exit> {
+    let active = Active::load(common.registry.as_deref())?;
+    let registry = active.registry();
+    let provenance = registry.provenance();
+    let names: HashSet<String> = registry
+        .records()
+        .flat_map(|r| {
+            r.name()
+                .into_iter()
+                .chain(r.aliases())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let updated = registry.updated().map(|d| d.to_string());
+    let mut out = Output::new(common);
+    match out.format {
+        OutputFormat::Table => {
+            out.text(&format!("portreg {}\n", env!("CARGO_PKG_VERSION")))?;
+            out.fields(&[
+                ("registry", active.origin.clone()),
+                ("source", provenance.source.clone()),
+                ("version", provenance.version.clone()),
+                ("sha256", provenance.sha256.clone()),
+                (
+                    "updated",
+                    updated.clone().unwrap_or_else(|| "unknown".into()),
+                ),
+                ("records", registry.len().to_string()),
+                ("names", names.len().to_string()),
+                ("people", registry.people_count().to_string()),
+                (
+                    "format",
+                    format!(
+                        "compiled registry version {}",
+                        portreg::compiled::FORMAT_VERSION
+                    ),
+                ),
+            ])?;
+        }
+        _ => out.json(&json!({
+            "portreg": env!("CARGO_PKG_VERSION"),
+            "registry": active.origin,
+            "source": provenance.source,
+            "version": provenance.version,
+            "sha256": provenance.sha256,
+            "updated": updated,
+            "records": registry.len(),
+            "names": names.len(),
+            "people": registry.people_count(),
+            "format_version": portreg::compiled::FORMAT_VERSION,
+        }))?,
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,81 @@
+//! `portreg diff OLD NEW`: records added, removed and changed between two registry files.
+
+use anyhow::Result;
+use portreg::diff::diff;
+use portreg::format::record_to_json;
+use portreg::Record;
+use serde_json::json;
+
+use crate::active::read_file;
+use crate::cli::{Common, DiffArgs, OutputFormat};
+use crate::output::{Output, DIM, NAME, WARN};
+use crate::Exit;
+
+pub fn run(args: &DiffArgs, common: &Common) -> Result<Exit> {
+    let old = read_file(&args.old)?;
+    let new = read_file(&args.new)?;
+    let changes = diff(&old.records, &new.records);
+    let mut out = Output::new(common);
+    match out.format {
+        OutputFormat::Table => {
+            out.text(&format!(
+                "{} added, {} removed, {} changed ({} records in {}, {} in {})\n",
+                changes.added.len(),
+                changes.removed.len(),
+                changes.changed.len(),
+                old.records.len(),
+                args.old.display(),
+                new.records.len(),
+                args.new.display()
+            ))?;
+            for record in &changes.added {
+                out.styled_line(&format!("+ {}", summary(record)), NAME)?;
+            }
+            for record in &changes.removed {
+                out.styled_line(&format!("- {}", summary(record)), WARN)?;
+            }
+            for change in &changes.changed {
+                out.styled_line(
+                    &format!("~ {}: {}", summary(&change.new), change.fields.join(", ")),
+                    DIM,
+                )?;
+            }
+        }
+        _ => {
+            let value = json!({
+                "summary": {"added": changes.added.len(), "removed": changes.removed.len(), "changed": changes.changed.len()},
+                "added": changes.added.iter().map(record_to_json).collect::<Vec<_>>(),
+                "removed": changes.removed.iter().map(record_to_json).collect::<Vec<_>>(),
+                "changed": changes.changed.iter().map(|c| json!({
+                    "old": record_to_json(&c.old),
+                    "new": record_to_json(&c.new),
+                    "fields": c.fields,
+                })).collect::<Vec<_>>(),
+            });
+            out.json(&value)?;
+        }
+    }
+    Ok(if changes.is_empty() {
+        Exit::NotFound
+    } else {
+        Exit::Success
+    })
+}
+
+fn summary(record: &Record) -> String {
+    let place = match (record.ports_text(), &record.transport) {
+        (Some(ports), Some(t)) => format!("{ports}/{t}"),
+        (Some(ports), None) => ports,
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "-".to_owned(),
+    };
+    format!(
+        "{} {place} {}",
+        record.name.as_deref().unwrap_or("-"),
+        record
+            .description
+            .as_deref()
+            .unwrap_or("")
+            .replace('\n', " ")
+    )
+}

@@ -1,0 +1,127 @@
+//! `portreg free`: ports free on every given transport.
+
+use anyhow::{bail, Result};
+use portreg::{format, Format, PortSpan, RangeClass, ReadOptions, Transport};
+use serde_json::json;
+
+use crate::active::Active;
+use crate::cli::{Common, FreeArgs, OutputFormat};
+use crate::output::{Output, PLAIN, PORT};
+use crate::Exit;
+
+pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
+    let span = match parse_range(&args.range) {
+        Some(span) => span,
+        None => {
+            eprintln!(
+                "portreg: --range takes user, system, dynamic or LO-HI, not {:?}",
+                args.range
+            );
+            return Ok(Exit::Error);
+        }
+    };
+    let transports = if common.transport.is_empty() {
+        vec![Transport::Tcp, Transport::Udp]
+    } else {
+        common.transport.clone()
+    };
+    let active = Active::load(common.registry.as_deref())?;
+    let mut free = vec![false; 65_536];
+    for found in active.registry().free_ports(&transports, span) {
+        for port in found.low..=found.high {
+            free[usize::from(port)] = true;
+        }
+    }
+    if args.avoid_ephemeral {
+        match ephemeral_range() {
+            Some((low, high)) => free[usize::from(low)..=usize::from(high)].fill(false),
+            None => bail!("cannot read this machine's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range)"),
+        }
+    }
+    if let Some(path) = &args.avoid_nmap {
+        let bytes = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let options = ReadOptions {
+            strict: false,
+            source_name: path.display().to_string(),
+        };
+        let nmap = format::read(&bytes, Format::Nmap, &options)?.registry;
+        for record in &nmap.records {
+            let used = record
+                .extra
+                .frequency
+                .as_deref()
+                .and_then(|f| f.parse::<f64>().ok())
+                .is_some_and(|f| f > 0.0);
+            let ours = record
+                .transport
+                .as_ref()
+                .is_some_and(|t| transports.contains(t));
+            if let (true, true, Some(ports)) = (used, ours, record.ports) {
+                free[usize::from(ports.low)..=usize::from(ports.high)].fill(false);
+            }
+        }
+    }
+    let mut spans: Vec<PortSpan> = Vec::new();
+    let mut remaining = args.count.unwrap_or(usize::MAX);
+    for port in span.low..=span.high {
+        if remaining == 0 {
+            break;
+        }
+        if free[usize::from(port)] {
+            remaining -= 1;
+            match spans.last_mut() {
+                Some(last) if last.high.checked_add(1) == Some(port) => last.high = port,
+                _ => spans.push(PortSpan::single(port)),
+            }
+        }
+    }
+    let total: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
+    let mut out = Output::new(common);
+    match out.format {
+        OutputFormat::Table => {
+            let rows: Vec<_> = spans
+                .iter()
+                .map(|s| {
+                    vec![
+                        (s.to_string(), PORT),
+                        ((usize::from(s.high - s.low) + 1).to_string(), PLAIN),
+                    ]
+                })
+                .collect();
+            out.table(&["PORTS", "COUNT"], &rows)?;
+            let names: Vec<&str> = transports.iter().map(Transport::as_str).collect();
+            eprintln!(
+                "portreg: {total} port(s) free on {} in {span}",
+                names.join(" and ")
+            );
+        }
+        _ => {
+            let value = json!(spans
+                .iter()
+                .map(|s| json!({"port_low": s.low, "port_high": s.high}))
+                .collect::<Vec<_>>());
+            out.json(&value)?;
+        }
+    }
+    Ok(if spans.is_empty() {
+        Exit::NotFound
+    } else {
+        Exit::Success
+    })
+}
+
+fn parse_range(text: &str) -> Option<PortSpan> {
+    match text.to_ascii_lowercase().as_str() {
+        "user" | "registered" => Some(RangeClass::User.span()),
+        "system" | "well-known" => Some(RangeClass::System.span()),
+        "dynamic" | "private" => Some(RangeClass::Dynamic.span()),
+        other => other.parse().ok(),
+    }
+}
+
+fn ephemeral_range() -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+    Some((parts.next()??, parts.next()??))
+}

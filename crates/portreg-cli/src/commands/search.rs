@@ -1,0 +1,57 @@
+//! `portreg search TEXT...`: ranked, literal search over names and descriptions.
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::lookup::table_rows;
+use crate::active::Active;
+use crate::cli::{Common, OutputFormat, SearchArgs};
+use crate::output::{Item, Output};
+use crate::Exit;
+
+pub fn run(args: &SearchArgs, common: &Common) -> Result<Exit> {
+    let text = args.text.join(" ");
+    if text.trim().is_empty() {
+        eprintln!("portreg: give some text to search for");
+        return Ok(Exit::Error);
+    }
+    let active = Active::load(common.registry.as_deref())?;
+    let registry = active.registry();
+    // Filtering by transport after ranking would cut the list short: ask for all.
+    let hits = registry.search(
+        &text,
+        if common.transport.is_empty() {
+            args.limit
+        } else {
+            usize::MAX
+        },
+    );
+    let items: Vec<Item> = hits
+        .iter()
+        .filter(|hit| {
+            common.transport.is_empty()
+                || common
+                    .transport
+                    .iter()
+                    .any(|t| hit.record.covers_transport(t))
+        })
+        .take(args.limit)
+        .map(|hit| Item {
+            record: hit.record.to_record(),
+            extra: vec![("match", Value::from(hit.tier.as_str()))],
+        })
+        .collect();
+    if items.is_empty() {
+        eprintln!("portreg: nothing matches {text:?}");
+        return Ok(Exit::NotFound);
+    }
+    let mut out = Output::new(common);
+    match out.format {
+        OutputFormat::Table => out.table(
+            &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
+            &table_rows(&items),
+        )?,
+        _ => out.machine(&items)?,
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,220 @@
+//! Printing results: aligned tables for people (coloured on a terminal), and JSON,
+//! JSON lines, IANA CSV or services(5) lines for programs.
+
+use std::io::{self, IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use portreg::{format, Format, Record, Registry};
+use serde_json::Value;
+
+use crate::cli::{ColorChoice, Common, OutputFormat};
+
+/// A record to print, with keys that only this command adds to its JSON (`role`, `match`).
+pub struct Item {
+    /// The record.
+    pub record: Record,
+    /// Extra JSON keys.
+    pub extra: Vec<(&'static str, Value)>,
+}
+
+impl Item {
+    /// The record's JSON object with the extra keys.
+    pub fn to_json(&self) -> Value {
+        let mut value = format::record_to_json(&self.record);
+        if let Value::Object(map) = &mut value {
+            for (key, extra) in &self.extra {
+                map.insert((*key).to_owned(), extra.clone());
+            }
+        }
+        value
+    }
+}
+
+/// Where and how output goes.
+pub struct Output {
+    /// The chosen format.
+    pub format: OutputFormat,
+    stream: anstream::AutoStream<io::Stdout>,
+    /// Columns available for a table, when wrapping.
+    width: Option<usize>,
+}
+
+/// Table cell styles.
+pub const HEADER: Style = Style::new().bold();
+/// A service name.
+pub const NAME: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
+    .bold();
+/// A port.
+pub const PORT: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+/// Reserved, unassigned, historic: not in use.
+pub const DIM: Style = Style::new().dimmed();
+/// Warnings inside a table (unauthorized use).
+pub const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+/// No style.
+pub const PLAIN: Style = Style::new();
+
+impl Output {
+    /// Output to standard output as `common` asks.
+    pub fn new(common: &Common) -> Self {
+        let choice = match common.color {
+            ColorChoice::Auto => anstream::ColorChoice::Auto,
+            ColorChoice::Always => anstream::ColorChoice::Always,
+            ColorChoice::Never => anstream::ColorChoice::Never,
+        };
+        let stdout = io::stdout();
+        let width = if stdout.is_terminal() {
+            terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+        } else {
+            std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+        };
+        Output {
+            format: common.format,
+            stream: anstream::AutoStream::new(stdout, choice),
+            width,
+        }
+    }
+
+    /// Writes text as it is.
+    pub fn text(&mut self, text: &str) -> io::Result<()> {
+        self.stream.write_all(text.as_bytes())
+    }
+
+    /// Prints records in a machine format (everything but the table).
+    pub fn machine(&mut self, items: &[Item]) -> io::Result<()> {
+        let text = match self.format {
+            OutputFormat::Json => {
+                let values: Vec<Value> = items.iter().map(Item::to_json).collect();
+                let mut text = serde_json::to_string_pretty(&values).map_err(io::Error::other)?;
+                text.push('\n');
+                text
+            }
+            OutputFormat::Jsonl => items.iter().map(|i| format!("{}\n", i.to_json())).collect(),
+            OutputFormat::Csv | OutputFormat::Services | OutputFormat::Table => {
+                let registry = Registry {
+                    records: items.iter().map(|i| i.record.clone()).collect(),
+                    ..Registry::default()
+                };
+                let format = if self.format == OutputFormat::Csv {
+                    Format::IanaCsv
+                } else {
+                    Format::Services
+                };
+                format::write(&registry, format)
+            }
+        };
+        self.text(&text)
+    }
+
+    /// Prints a JSON value (for commands whose JSON is not a list of records).
+    pub fn json(&mut self, value: &Value) -> io::Result<()> {
+        let text = match self.format {
+            OutputFormat::Jsonl => value.to_string(),
+            _ => serde_json::to_string_pretty(value).map_err(io::Error::other)?,
+        };
+        self.text(&text)?;
+        self.text("\n")
+    }
+
+    /// Prints an aligned table; the last column is wrapped to the terminal width.
+    pub fn table(&mut self, headers: &[&str], rows: &[Vec<(String, Style)>]) -> io::Result<()> {
+        let columns = headers.len();
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (column, (text, _)) in row.iter().enumerate().take(columns - 1) {
+                widths[column] = widths[column].max(text.chars().count());
+            }
+        }
+        let indent: usize = widths[..columns - 1].iter().map(|w| w + 2).sum();
+        let last_width = self.width.map(|w| w.saturating_sub(indent).max(20));
+        let mut line = String::new();
+        for (column, header) in headers.iter().enumerate() {
+            let pad = if column + 1 < columns {
+                widths[column] + 2 - header.chars().count()
+            } else {
+                0
+            };
+            line.push_str(&format!("{HEADER}{header}{HEADER:#}{:pad$}", ""));
+        }
+        writeln!(self.stream, "{}", line.trim_end())?;
+        for row in rows {
+            let mut line = String::new();
+            for (column, (text, style)) in row.iter().enumerate().take(columns - 1) {
+                let pad = widths[column] + 2 - text.chars().count();
+                line.push_str(&format!("{style}{text}{style:#}{:pad$}", ""));
+            }
+            let (last, style) = row.get(columns - 1).cloned().unwrap_or_default();
+            let wrapped = wrap(&last, last_width);
+            for (index, part) in wrapped.iter().enumerate() {
+                if index > 0 {
+                    line = " ".repeat(indent);
+                }
+                line.push_str(&format!("{style}{part}{style:#}"));
+                writeln!(self.stream, "{}", line.trim_end())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints `label  value` lines, aligned, for `info` and `about`.
+    pub fn fields(&mut self, fields: &[(&str, String)]) -> io::Result<()> {
+        let width = fields
+            .iter()
+            .map(|(label, _)| label.len())
+            .max()
+            .unwrap_or(0);
+        for (label, value) in fields {
+            let mut lines = value.lines();
+            let first = lines.next().unwrap_or("");
+            writeln!(self.stream, "  {HEADER}{label:<width$}{HEADER:#}  {first}")?;
+            for more in lines {
+                writeln!(self.stream, "  {:width$}  {more}", "")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a line with a style.
+    pub fn styled_line(&mut self, text: &str, style: Style) -> io::Result<()> {
+        writeln!(self.stream, "{style}{text}{style:#}")
+    }
+}
+
+/// Word-wraps `text` to `width` columns (no wrapping without a width); line breaks in
+/// the text are kept.
+pub fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let Some(width) = width else {
+            lines.push(paragraph.to_owned());
+            continue;
+        };
+        let mut current = String::new();
+        for word in paragraph.split_whitespace() {
+            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        lines.push(current);
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_words() {
+        assert_eq!(wrap("a bb ccc dddd", Some(6)), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("one\ntwo", None), ["one", "two"]);
+        assert_eq!(wrap("", Some(5)), [""]);
+    }
+}
