@@ -39,11 +39,13 @@ impl RegistryDiff {
     }
 }
 
+/// Name (lower-cased), ports and transport.
+type Key = (Option<String>, Option<PortSpan>, Option<Transport>);
+/// A key and which of the records with that key it is.
 type Identity = (Option<String>, Option<PortSpan>, Option<Transport>, usize);
 
 fn identities(records: &[Record]) -> Vec<Identity> {
-    let mut seen: HashMap<(Option<String>, Option<PortSpan>, Option<Transport>), usize> =
-        HashMap::new();
+    let mut seen: HashMap<Key, usize> = HashMap::new();
     records
         .iter()
         .map(|record| {
