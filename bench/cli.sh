@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Whole-process timings of the portreg CLI against `getent services` and a hello-world
+# Rust binary, with hyperfine, and peak memory from /usr/bin/time -v.
+# Usage: bench/cli.sh [RUNS]     (installs hyperfine and time with apt-get if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-1000}
+need=()
+command -v hyperfine >/dev/null || need+=(hyperfine)
+[[ -x /usr/bin/time ]] || need+=(time)
+if ((${#need[@]})); then
+  apt-get install -y -q "${need[@]}" >/dev/null
+fi
+cargo build --release --quiet -p portreg-cli
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf 'fn main() { println!("hello"); }\n' >"$work/hello.rs"
+rustc -O -o "$work/hello" "$work/hello.rs"
+portreg=target/release/portreg
+hyperfine -N --warmup 50 --runs "$runs" --export-markdown "$work/times.md" \
+  "$work/hello" \
+  "getent services 22" \
+  "$portreg 22" \
+  "$portreg ssh" \
+  "$portreg search sql" >/dev/null
+sed "s|$work/||; s|$PWD/||" "$work/times.md"
+echo
+echo "| command | peak RSS (KiB) |"
+echo "|---|---|"
+for command in "$work/hello" "getent services 22" "$portreg 22" "$portreg ssh" "$portreg search sql"; do
+  # shellcheck disable=SC2086
+  rss=$(/usr/bin/time -v $command 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}')
+  echo "| ${command#"$work/"} | $rss |"
+done
