@@ -7,6 +7,8 @@ use anstyle::{AnsiColor, Style};
 use portreg::{format, Format, Record, Registry};
 use serde_json::Value;
 
+use clap::ValueEnum;
+
 use crate::cli::{ColorChoice, Common, OutputFormat};
 
 /// A record to print, with keys that only this command adds to its JSON (`role`, `match`).
@@ -73,6 +75,16 @@ impl Output {
             stream: anstream::AutoStream::new(stdout, choice),
             width,
         }
+    }
+
+    /// Refuses the record-only formats (csv, services) for a command that prints
+    /// something other than records; `Some(exit)` when refused.
+    pub fn records_only_refused(&self, command: &str) -> Option<crate::Exit> {
+        matches!(self.format, OutputFormat::Csv | OutputFormat::Services).then(|| {
+            let format = self.format.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+            eprintln!("portreg: {command} prints table, json or jsonl, not {format}");
+            crate::Exit::Error
+        })
     }
 
     /// Writes text as it is.

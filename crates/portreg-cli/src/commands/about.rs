@@ -26,6 +26,9 @@ pub fn run(common: &Common) -> Result<Exit> {
         .collect();
     let updated = registry.updated().map(|d| d.to_string());
     let mut out = Output::new(common);
+    if let Some(exit) = out.records_only_refused("about") {
+        return Ok(exit);
+    }
     match out.format {
         OutputFormat::Table => {
             out.text(&format!("portreg {}\n", env!("CARGO_PKG_VERSION")))?;

@@ -15,6 +15,9 @@ pub fn run(args: &CheckNameArgs, common: &Common) -> Result<Exit> {
     let taken: Vec<_> = active.registry().lookup_name(&args.name, None);
     let usable = problems.is_empty() && taken.is_empty();
     let mut out = Output::new(common);
+    if let Some(exit) = out.records_only_refused("check-name") {
+        return Ok(exit);
+    }
     match out.format {
         OutputFormat::Table => {
             let verdict = match (problems.is_empty(), taken.is_empty()) {

@@ -16,6 +16,9 @@ pub fn run(args: &DiffArgs, common: &Common) -> Result<Exit> {
     let new = read_file(&args.new)?;
     let changes = diff(&old.records, &new.records);
     let mut out = Output::new(common);
+    if let Some(exit) = out.records_only_refused("diff") {
+        return Ok(exit);
+    }
     match out.format {
         OutputFormat::Table => {
             out.text(&format!(

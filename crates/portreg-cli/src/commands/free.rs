@@ -78,6 +78,9 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
     }
     let total: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
     let mut out = Output::new(common);
+    if let Some(exit) = out.records_only_refused("free") {
+        return Ok(exit);
+    }
     match out.format {
         OutputFormat::Table => {
             let rows: Vec<_> = spans
@@ -95,6 +98,11 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
                 "portreg: {total} port(s) free on {} in {span}",
                 names.join(" and ")
             );
+        }
+        OutputFormat::Jsonl => {
+            for span in &spans {
+                out.json(&json!({"port_low": span.low, "port_high": span.high}))?;
+            }
         }
         _ => {
             let value = json!(spans

@@ -34,6 +34,9 @@ pub fn run(args: &InfoArgs, common: &Common) -> Result<Exit> {
     ports.dedup();
     let machine = Machine::read();
     let mut out = Output::new(common);
+    if let Some(exit) = out.records_only_refused("info") {
+        return Ok(exit);
+    }
     if out.format == OutputFormat::Table {
         for item in &items {
             print_record(
