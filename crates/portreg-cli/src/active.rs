@@ -6,10 +6,12 @@ use anyhow::{bail, Context, Result};
 use portreg::compiled::{CompiledRegistry, Provenance};
 use portreg::{format, Format, ReadOptions, Registry};
 
+use crate::store::Store;
+
 /// The registry in use and what to call it.
 pub struct Active {
     registry: Source,
-    /// `embedded`, or the file's path.
+    /// `embedded`, `installed (PATH)`, or the file's path.
     pub origin: String,
 }
 
@@ -19,13 +21,12 @@ enum Source {
 }
 
 impl Active {
-    /// The registry `--registry` names, or the embedded one.
+    /// The registry `--registry` names; else the one `portreg update` installed, when it
+    /// is not older than the embedded one; else the embedded one. An installed registry
+    /// that cannot be used is reported and passed over.
     pub fn load(file: Option<&Path>) -> Result<Active> {
         match file {
-            None => Ok(Active {
-                registry: Source::Embedded(CompiledRegistry::embedded()),
-                origin: "embedded".into(),
-            }),
+            None => Ok(Self::installed().unwrap_or_else(Self::embedded)),
             Some(path) => {
                 let bytes = std::fs::read(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
@@ -45,6 +46,40 @@ impl Active {
                     registry: Source::Loaded(Box::new(compiled)),
                     origin: name,
                 })
+            }
+        }
+    }
+
+    /// The registry built into portreg.
+    pub fn embedded() -> Active {
+        Active {
+            registry: Source::Embedded(CompiledRegistry::embedded()),
+            origin: "embedded".into(),
+        }
+    }
+
+    fn installed() -> Option<Active> {
+        let store = Store::locate()?;
+        match store.load_current() {
+            Ok(Some(installed)) => {
+                let embedded = CompiledRegistry::embedded();
+                let not_older = match (installed.updated(), embedded.updated()) {
+                    (Some(installed), Some(embedded)) => installed >= embedded,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                not_older.then(|| Active {
+                    registry: Source::Loaded(Box::new(installed)),
+                    origin: format!("installed ({})", store.current_path().display()),
+                })
+            }
+            Ok(None) => None,
+            Err(error) => {
+                eprintln!(
+                    "portreg: warning: the installed registry cannot be used ({error:#}); using the built-in one \
+                     (`portreg update` installs a fresh one)"
+                );
+                None
             }
         }
     }

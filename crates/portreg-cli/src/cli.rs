@@ -92,6 +92,9 @@ pub enum Command {
     /// Check a service name against RFC 6335 and the registry.
     #[command(after_help = CHECK_NAME_EXAMPLES)]
     CheckName(CheckNameArgs),
+    /// Install the newest registry from IANA (or a URL or file), or go back to the previous one.
+    #[command(after_help = UPDATE_EXAMPLES)]
+    Update(UpdateArgs),
     /// portreg's version and the registry in use.
     #[command(after_help = ABOUT_EXAMPLES)]
     About,
@@ -149,6 +152,19 @@ Examples:
   portreg check-name whois++ -f json
 
 Exit codes: 0 valid and free, 1 invalid or taken, 2 usage error.";
+
+const UPDATE_EXAMPLES: &str = "\
+The registry is kept in $PORTREG_DATA_DIR, else $XDG_DATA_HOME/portreg, else
+~/.local/share/portreg, with the one it replaced.
+
+Examples:
+  portreg update                   install IANA's current registry
+  portreg update --check           only say whether a newer one is available
+  portreg update --file service-names-port-numbers.xml
+  portreg update --rollback        go back to the registry in use before
+
+Exit codes: 0 installed (or, with --check, a newer one is available), 1 already current,
+2 refused or failed (the registry in use is left as it was).";
 
 const ABOUT_EXAMPLES: &str = "\
 Examples:
@@ -225,6 +241,36 @@ pub struct DiffArgs {
 pub struct CheckNameArgs {
     /// The service name to check.
     pub name: String,
+}
+
+/// IANA's registry in its master form.
+pub const IANA_URL: &str =
+    "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml";
+
+/// `portreg update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Where to download the registry from.
+    #[arg(long, value_name = "URL", default_value = IANA_URL, conflicts_with_all = ["file", "rollback"])]
+    pub url: String,
+    /// Install a registry file (any format portreg reads) instead of downloading.
+    #[arg(long, value_name = "PATH", conflicts_with = "rollback")]
+    pub file: Option<PathBuf>,
+    /// Only say whether a newer registry is available; install nothing.
+    #[arg(long, conflicts_with = "rollback")]
+    pub check: bool,
+    /// Install even a registry older than the one in use.
+    #[arg(long)]
+    pub allow_older: bool,
+    /// Put the previous registry back in use.
+    #[arg(long)]
+    pub rollback: bool,
+    /// Give up on a download after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// List every record added, removed and changed.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// `portreg convert`.

@@ -4,6 +4,7 @@ mod active;
 mod cli;
 mod commands;
 mod output;
+mod store;
 
 use std::process::ExitCode;
 

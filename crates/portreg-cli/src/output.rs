@@ -81,7 +81,11 @@ impl Output {
     /// something other than records; `Some(exit)` when refused.
     pub fn records_only_refused(&self, command: &str) -> Option<crate::Exit> {
         matches!(self.format, OutputFormat::Csv | OutputFormat::Services).then(|| {
-            let format = self.format.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+            let format = self
+                .format
+                .to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default();
             eprintln!("portreg: {command} prints table, json or jsonl, not {format}");
             crate::Exit::Error
         })

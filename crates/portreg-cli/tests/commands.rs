@@ -382,7 +382,12 @@ fn completions_and_man_page() {
 
 #[test]
 fn record_formats_only_where_there_are_records() {
-    for command in [&["about"][..], &["free"], &["check-name", "x"], &["info", "22"]] {
+    for command in [
+        &["about"][..],
+        &["free"],
+        &["check-name", "x"],
+        &["info", "22"],
+    ] {
         let mut args = command.to_vec();
         args.extend(["-f", "csv"]);
         let run = portreg(&args);
@@ -390,5 +395,8 @@ fn record_formats_only_where_there_are_records() {
         assert!(run.stderr.contains("prints table, json or jsonl, not csv"));
     }
     let lines = portreg(&["free", "--range", "1020-1030", "-f", "jsonl"]);
-    assert!(lines.stdout.lines().all(|l| serde_json::from_str::<Value>(l).unwrap()["port_low"].is_u64()));
+    assert!(lines
+        .stdout
+        .lines()
+        .all(|l| serde_json::from_str::<Value>(l).unwrap()["port_low"].is_u64()));
 }

@@ -124,6 +124,19 @@ pub struct CompiledRegistry {
 enum Words {
     Static(&'static [u32]),
     Owned(Vec<u32>),
+    /// Bytes kept as they came (a memory-mapped file), four-byte aligned.
+    Shared(Box<dyn AsRef<[u8]> + Send + Sync>),
+}
+
+impl Words {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Words::Static(words) => words,
+            Words::Owned(words) => words,
+            // Alignment and length were checked when the buffer was taken.
+            Words::Shared(bytes) => bytemuck::try_cast_slice((**bytes).as_ref()).unwrap_or(&[]),
+        }
+    }
 }
 
 impl fmt::Debug for CompiledRegistry {
@@ -156,6 +169,23 @@ impl CompiledRegistry {
         Self::open(Words::Owned(words), true)
     }
 
+    /// Opens compiled data from a buffer kept as it is (a memory-mapped file, say).
+    /// Aligned data on a little-endian machine is read in place, and then only the pages
+    /// a lookup touches are read; otherwise it is copied. The checksum, which reads every
+    /// page, is verified when `verify` is set (always for copied data).
+    pub fn from_shared<B: AsRef<[u8]> + Send + Sync + 'static>(
+        bytes: B,
+        verify: bool,
+    ) -> Result<Self, CompiledError> {
+        let in_place = cfg!(target_endian = "little")
+            && bytemuck::try_cast_slice::<u8, u32>(bytes.as_ref()).is_ok();
+        if in_place {
+            Self::open(Words::Shared(Box::new(bytes)), verify)
+        } else {
+            Self::from_bytes(bytes.as_ref())
+        }
+    }
+
     /// Compiles a registry in memory.
     pub fn compile(registry: &Registry, provenance: &Provenance) -> Self {
         let words = Builder::build(registry, provenance);
@@ -165,10 +195,7 @@ impl CompiledRegistry {
     }
 
     fn open(words: Words, verify: bool) -> Result<Self, CompiledError> {
-        let data = match &words {
-            Words::Static(w) => *w,
-            Words::Owned(w) => w.as_slice(),
-        };
+        let data = words.as_slice();
         if data.len() < HEADER_WORDS + SECTION_COUNT * 2 || data[..2] != MAGIC {
             return Err(CompiledError::NotCompiled);
         }
@@ -220,10 +247,7 @@ impl CompiledRegistry {
     }
 
     fn words(&self) -> &[u32] {
-        match &self.words {
-            Words::Static(w) => w,
-            Words::Owned(w) => w,
-        }
+        self.words.as_slice()
     }
 
     fn section(&self, section: Section) -> &[u32] {
@@ -1143,6 +1167,9 @@ mod tests {
         assert_eq!(compiled.to_registry(), registry);
         let reopened = CompiledRegistry::from_bytes(&compiled.to_bytes()).unwrap();
         assert_eq!(reopened.to_registry(), registry);
+        let words: Vec<u32> = compiled.words().to_vec();
+        let shared = CompiledRegistry::from_shared(WordBytes(words), true).unwrap();
+        assert_eq!(shared.to_registry(), registry);
         assert_eq!(
             compiled.records_on_port(6010).next().and_then(|r| r.name()),
             Some("x11")
@@ -1151,6 +1178,15 @@ mod tests {
         assert_eq!(www.len(), 1);
         assert_eq!((www[0].0.name(), www[0].1), (Some("http"), NameKind::Alias));
         assert_eq!(compiled.records_named("nope").count(), 0);
+    }
+
+    /// Aligned bytes, as a memory map gives them.
+    struct WordBytes(Vec<u32>);
+
+    impl AsRef<[u8]> for WordBytes {
+        fn as_ref(&self) -> &[u8] {
+            bytemuck::cast_slice(&self.0)
+        }
     }
 
     #[test]

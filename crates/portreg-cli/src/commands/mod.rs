@@ -8,6 +8,7 @@ mod free;
 mod info;
 mod lookup;
 mod search;
+mod update;
 
 use std::io::Write;
 
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Some(Command::Diff(args)) => diff::run(args, common),
         Some(Command::CheckName(args)) => check_name::run(args, common),
         Some(Command::About) => about::run(common),
+        Some(Command::Update(args)) => update::run(args, common),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {
             clap_complete::generate(

@@ -1,0 +1,256 @@
+//! `portreg update`: install the newest registry, checked before it replaces anything.
+
+use std::io::{IsTerminal, Read};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use portreg::compiled::{CompiledRegistry, Provenance};
+use portreg::diff::diff;
+use portreg::{format, Format, ReadOptions, Registry};
+use sha2::{Digest, Sha256};
+
+use crate::active::Active;
+use crate::cli::{Common, UpdateArgs};
+use crate::store::{ServerState, Store};
+use crate::Exit;
+
+/// The share of the records in use that a new registry must have at least.
+const MIN_SHARE: f64 = 0.9;
+/// The largest registry download accepted.
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+pub fn run(args: &UpdateArgs, _common: &Common) -> Result<Exit> {
+    let Some(store) = Store::locate() else {
+        eprintln!("portreg: no data directory: set PORTREG_DATA_DIR, XDG_DATA_HOME or HOME");
+        return Ok(Exit::Error);
+    };
+    let _lock = store.lock()?;
+    if args.rollback {
+        store.rollback()?;
+        let active = Active::load(None)?;
+        let registry = active.registry();
+        println!(
+            "portreg: back to the registry of {} ({} records), {}",
+            date(registry),
+            registry.len(),
+            active.origin
+        );
+        return Ok(Exit::Success);
+    }
+    let in_use = Active::load(None)?;
+    let fetched = match &args.file {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let name = path.display().to_string();
+            Fetched {
+                bytes,
+                state: ServerState {
+                    source: Some(name.clone()),
+                    ..ServerState::default()
+                },
+                name,
+            }
+        }
+        None => match download(&args.url, &store.state(), args.timeout) {
+            Ok(Some(fetched)) => fetched,
+            Ok(None) => {
+                println!(
+                    "portreg: already current: {} has not changed since the last update",
+                    args.url
+                );
+                return Ok(Exit::NotFound);
+            }
+            Err(error) => return refuse(&format!("{error:#}")),
+        },
+    };
+    let registry = match validate(&fetched, &in_use, args.allow_older) {
+        Ok(registry) => registry,
+        Err(reason) => return refuse(&reason),
+    };
+    let sha256 = hex(&Sha256::digest(&fetched.bytes));
+    let current = in_use.registry();
+    if current.provenance().sha256 == sha256 {
+        println!(
+            "portreg: already current: the registry in use is this one ({})",
+            date(current)
+        );
+        return Ok(Exit::NotFound);
+    }
+    let new_date = registry
+        .meta
+        .updated
+        .as_ref()
+        .map_or("an unknown date".to_owned(), ToString::to_string);
+    if args.check {
+        println!(
+            "portreg: a different registry is available: {new_date}, {} records (in use: {}, {} records)",
+            registry.records.len(),
+            date(current),
+            current.len()
+        );
+        return Ok(Exit::Success);
+    }
+    let provenance = Provenance {
+        source: fetched.name.clone(),
+        version: format!("updated {new_date}"),
+        sha256,
+    };
+    let compiled = CompiledRegistry::compile(&registry, &provenance);
+    store.install(&compiled.to_bytes(), &fetched.state)?;
+    let changes = diff(&current.to_registry().records, &registry.records);
+    println!(
+        "portreg: installed the registry of {new_date} ({} records) from {} into {}",
+        registry.records.len(),
+        fetched.name,
+        store.dir().display()
+    );
+    println!(
+        "  since the registry in use before ({}, {}): {} added, {} removed, {} changed",
+        in_use.origin,
+        date(current),
+        changes.added.len(),
+        changes.removed.len(),
+        changes.changed.len()
+    );
+    if args.verbose {
+        let line = |sign: &str, r: &portreg::Record| {
+            let place = r.ports_text().unwrap_or_else(|| "-".into());
+            let transport = r
+                .transport
+                .as_ref()
+                .map_or(String::new(), |t| format!("/{t}"));
+            println!(
+                "  {sign} {} {place}{transport}",
+                r.name.as_deref().unwrap_or("-")
+            );
+        };
+        changes.added.iter().for_each(|r| line("+", r));
+        changes.removed.iter().for_each(|r| line("-", r));
+        for change in &changes.changed {
+            line("~", &change.new);
+        }
+    }
+    println!("  `portreg update --rollback` goes back to it");
+    Ok(Exit::Success)
+}
+
+/// A downloaded or read registry file.
+struct Fetched {
+    bytes: Vec<u8>,
+    state: ServerState,
+    name: String,
+}
+
+fn refuse(reason: &str) -> Result<Exit> {
+    eprintln!("portreg: update refused: {reason}; the registry in use is unchanged");
+    Ok(Exit::Error)
+}
+
+fn date(registry: &CompiledRegistry) -> String {
+    registry
+        .updated()
+        .map_or("an unknown date".to_owned(), |d| d.to_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Downloads `url`, conditionally when the last update came from it; `None` when the
+/// server says it has not changed.
+fn download(url: &str, last: &ServerState, timeout: u64) -> Result<Option<Fetched>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(timeout)))
+        .http_status_as_error(false)
+        .user_agent(concat!("portreg/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if last.source.as_deref() == Some(url) {
+        if let Some(etag) = &last.etag {
+            request = request.header("If-None-Match", etag);
+        }
+        if let Some(modified) = &last.last_modified {
+            request = request.header("If-Modified-Since", modified);
+        }
+    }
+    let mut response = request
+        .call()
+        .with_context(|| format!("cannot download {url}"))?;
+    let status = response.status().as_u16();
+    if status == 304 {
+        return Ok(None);
+    }
+    if status != 200 {
+        anyhow::bail!("{url} answered HTTP {status}");
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let state = ServerState {
+        source: Some(url.to_owned()),
+        etag: header("etag"),
+        last_modified: header("last-modified"),
+        stamp: None,
+    };
+    let length = header("content-length").and_then(|l| l.parse::<u64>().ok());
+    let progress = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(length.unwrap_or(0))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut bytes = Vec::with_capacity(length.unwrap_or(0).min(MAX_BYTES) as usize);
+    let reader = response.body_mut().with_config().limit(MAX_BYTES).reader();
+    progress
+        .wrap_read(reader)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("download of {url} broke off"))?;
+    progress.finish_and_clear();
+    if length.is_some_and(|l| l != bytes.len() as u64) {
+        anyhow::bail!(
+            "download of {url} is incomplete: {} of {} bytes",
+            bytes.len(),
+            length.unwrap_or(0)
+        );
+    }
+    Ok(Some(Fetched {
+        bytes,
+        state,
+        name: url.to_owned(),
+    }))
+}
+
+/// Reads the new registry strictly and checks it against the one in use.
+fn validate(fetched: &Fetched, in_use: &Active, allow_older: bool) -> Result<Registry, String> {
+    let name = &fetched.name;
+    let format =
+        Format::detect(&fetched.bytes).ok_or_else(|| format!("{name} is not a registry file"))?;
+    let options = ReadOptions {
+        strict: true,
+        source_name: name.clone(),
+    };
+    let registry = format::read(&fetched.bytes, format, &options)
+        .map_err(|e| format!("{name} does not read: {e}"))?
+        .registry;
+    let current = in_use.registry();
+    let needed = (current.len() as f64 * MIN_SHARE).ceil() as usize;
+    if registry.records.len() < needed {
+        return Err(format!(
+            "{name} has {} records, fewer than 90% of the {} in use",
+            registry.records.len(),
+            current.len()
+        ));
+    }
+    match (&registry.meta.updated, current.updated()) {
+        (Some(new), Some(old)) if *new < old && !allow_older => Err(format!(
+            "{name} is of {new}, older than the registry in use ({old}); --allow-older installs it anyway"
+        )),
+        (None, _) if !allow_older => Err(format!("{name} says nothing of its date; --allow-older installs it anyway")),
+        _ => Ok(registry),
+    }
+}
