@@ -159,7 +159,7 @@ impl CompiledRegistry {
 
     /// Opens compiled data from bytes read from a file, always verifying the checksum.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CompiledError> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(CompiledError::NotCompiled);
         }
         let words = bytes
