@@ -9,6 +9,7 @@ pub mod compiled;
 pub mod diagnostic;
 pub mod diff;
 pub mod format;
+pub mod info;
 pub mod lookup;
 pub mod port_range;
 pub mod record;

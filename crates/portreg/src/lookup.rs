@@ -9,7 +9,7 @@ use memchr::memmem;
 
 use crate::compiled::{CompiledRegistry, NameKind, RecordRef};
 use crate::port_range::{PortSpan, RangeClass};
-use crate::record::Status;
+use crate::record::{Record, Reference, ReferenceKind, Status};
 use crate::rules;
 use crate::transport::Transport;
 
@@ -419,6 +419,65 @@ impl CompiledRegistry {
                 record.name().is_some() && record.transport().as_ref() == Some(&transport)
             })
             .and_then(|record| record.name())
+    }
+}
+
+/// A record that answers a query, owned, with its role.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// The record.
+    pub record: Record,
+    /// How it answers.
+    pub role: Role,
+}
+
+/// The records that answer `query` on any of `transports` (all when empty). The
+/// Unassigned and Reserved rows of a range come only with `all`; a port that RFC 6335
+/// reserves and the registry does not list is answered with a Reserved record.
+pub fn answer(
+    registry: &CompiledRegistry,
+    query: &Query,
+    transports: &[Transport],
+    all: bool,
+) -> Vec<Answer> {
+    let is_range = matches!(query, Query::Ports { span, .. } if !span.is_single());
+    let mut answers: Vec<Answer> = registry
+        .lookup(query)
+        .into_iter()
+        .filter(|hit| {
+            transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
+        })
+        .filter(|hit| all || !is_range || hit.role != Role::Unnamed)
+        .map(|hit| Answer {
+            record: hit.record.to_record(),
+            role: hit.role,
+        })
+        .collect();
+    if let Query::Ports { span, transport } = query {
+        if answers.is_empty() && span.is_single() && rules::is_reserved(span.low) {
+            let wanted: Vec<Transport> = match (transport, transports.is_empty()) {
+                (Some(t), _) => vec![t.clone()],
+                (None, false) => transports.to_vec(),
+                (None, true) => vec![Transport::Tcp, Transport::Udp],
+            };
+            answers.extend(wanted.into_iter().map(|t| Answer {
+                record: reserved_by_rule(span.low, t),
+                role: Role::Unnamed,
+            }));
+        }
+    }
+    answers
+}
+
+/// RFC 6335 reserves ports 0, 1024 and 49151 even where a source does not list them.
+fn reserved_by_rule(port: u16, transport: Transport) -> Record {
+    Record {
+        ports: Some(PortSpan::single(port)),
+        transport: Some(transport),
+        description: Some("Reserved".to_owned()),
+        status: Status::Reserved,
+        references: vec![Reference::new(ReferenceKind::Rfc, "rfc6335")],
+        ..Record::default()
     }
 }
 

@@ -33,7 +33,7 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
         }
     }
     if args.avoid_ephemeral {
-        match ephemeral_range() {
+        match portreg::info::Machine::read().ephemeral {
             Some((low, high)) => free[usize::from(low)..=usize::from(high)].fill(false),
             None => bail!("cannot read this machine's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range)"),
         }
@@ -126,10 +126,4 @@ fn parse_range(text: &str) -> Option<PortSpan> {
         "dynamic" | "private" => Some(RangeClass::Dynamic.span()),
         other => other.parse().ok(),
     }
-}
-
-fn ephemeral_range() -> Option<(u16, u16)> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
-    Some((parts.next()??, parts.next()??))
 }

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use portreg::compiled::CompiledRegistry;
-use portreg::lookup::{Hit, PortClass, Query, Role};
-use portreg::{PortSpan, Record, Reference, ReferenceKind, Status, Transport};
+use portreg::lookup::{self, PortClass, Query, Role};
+use portreg::{Record, Status, Transport};
 use serde_json::Value;
 
 use crate::active::Active;
@@ -53,60 +53,20 @@ pub fn run(args: &LookupArgs, common: &Common) -> Result<Exit> {
     })
 }
 
-/// The records that answer one query, with their roles.
+/// The records that answer one query, as items with their roles.
 pub fn answer(
     registry: &CompiledRegistry,
     query: &Query,
     transports: &[Transport],
     all: bool,
 ) -> Vec<Item> {
-    let is_range = matches!(query, Query::Ports { span, .. } if !span.is_single());
-    let hits: Vec<Hit<'_>> = registry
-        .lookup(query)
+    lookup::answer(registry, query, transports, all)
         .into_iter()
-        .filter(|hit| {
-            transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
+        .map(|a| Item {
+            record: a.record,
+            extra: vec![("role", Value::from(a.role.as_str()))],
         })
-        .filter(|hit| all || !is_range || hit.role != Role::Unnamed)
-        .collect();
-    let mut items: Vec<Item> = hits
-        .iter()
-        .map(|hit| item(hit.record.to_record(), hit.role))
-        .collect();
-    if let Query::Ports { span, transport } = query {
-        if items.is_empty() && span.is_single() && PortClass::of(span.low).reserved {
-            let wanted: Vec<Transport> = match (transport, transports.is_empty()) {
-                (Some(t), _) => vec![t.clone()],
-                (None, false) => transports.to_vec(),
-                (None, true) => vec![Transport::Tcp, Transport::Udp],
-            };
-            items.extend(
-                wanted
-                    .into_iter()
-                    .map(|t| item(reserved_by_rule(span.low, t), Role::Unnamed)),
-            );
-        }
-    }
-    items
-}
-
-/// RFC 6335 reserves ports 0, 1024 and 49151 even where a source does not list them.
-fn reserved_by_rule(port: u16, transport: Transport) -> Record {
-    Record {
-        ports: Some(PortSpan::single(port)),
-        transport: Some(transport),
-        description: Some("Reserved".to_owned()),
-        status: Status::Reserved,
-        references: vec![Reference::new(ReferenceKind::Rfc, "rfc6335")],
-        ..Record::default()
-    }
-}
-
-fn item(record: Record, role: Role) -> Item {
-    Item {
-        record,
-        extra: vec![("role", Value::from(role.as_str()))],
-    }
+        .collect()
 }
 
 fn why_none(query: &Query) -> String {

@@ -1,0 +1,198 @@
+//! Everything about records for a person: people resolved through the registry's people
+//! table, references as links, and what the rules and this machine say about a port.
+//! The same for `portreg info` and the HTTP API.
+
+use serde_json::{json, Value};
+
+use crate::compiled::CompiledRegistry;
+use crate::format::record_to_json;
+use crate::lookup::{answer, Answer, PortClass, Query};
+use crate::record::{Record, Reference, ReferenceKind};
+use crate::transport::Transport;
+
+/// A person as `Name (Org) <mail>`, from the people table where it has the id; `&` in
+/// addresses (the registry's spam guard) shown as `@`. Inline legacy contacts pass through.
+pub fn person_label(registry: &CompiledRegistry, id: &str) -> String {
+    match registry.person(id) {
+        Some(person) => {
+            let mut text = person
+                .name
+                .clone()
+                .or_else(|| person.org.clone())
+                .unwrap_or_else(|| id.to_owned());
+            if let (Some(_), Some(org)) = (&person.name, &person.org) {
+                text.push_str(&format!(" ({org})"));
+            }
+            if let Some(uri) = &person.uri {
+                text.push_str(&format!(
+                    " <{}>",
+                    uri.trim_start_matches("mailto:").replace('&', "@")
+                ));
+            }
+            text
+        }
+        None => id.replace('&', "@"),
+    }
+}
+
+/// Labels of several people.
+pub fn person_labels(registry: &CompiledRegistry, ids: &[String]) -> Vec<String> {
+    ids.iter().map(|id| person_label(registry, id)).collect()
+}
+
+/// A reference as a link where it has one (`https://www.rfc-editor.org/rfc/rfc6335`),
+/// a footnote with its text, a person with their label, or the text.
+pub fn reference_link(registry: &CompiledRegistry, reference: &Reference) -> String {
+    match reference.kind {
+        ReferenceKind::Rfc => format!(
+            "https://www.rfc-editor.org/rfc/{}",
+            reference.data.to_lowercase()
+        ),
+        ReferenceKind::Draft => {
+            let name = match reference.data.strip_prefix("RFC-") {
+                // An RFC-to-be names its draft without the `draft-` and with a version.
+                Some(rest) => format!(
+                    "draft-{}",
+                    rest.trim_end_matches(|c: char| c.is_ascii_digit())
+                        .trim_end_matches('-')
+                ),
+                None => reference.data.clone(),
+            };
+            format!("https://datatracker.ietf.org/doc/{name}/")
+        }
+        ReferenceKind::Uri => reference.data.clone(),
+        ReferenceKind::Note => {
+            let footnote = registry
+                .metadata()
+                .footnotes
+                .into_iter()
+                .find(|f| f.anchor == reference.data);
+            format!(
+                "note {}: {}",
+                reference.data,
+                footnote
+                    .map(|f| f.text.replace('\n', " "))
+                    .unwrap_or_default()
+            )
+        }
+        ReferenceKind::Text => reference.data.clone(),
+        ReferenceKind::Person => person_label(registry, &reference.data),
+    }
+}
+
+/// Links of several references.
+pub fn reference_links(registry: &CompiledRegistry, references: &[Reference]) -> Vec<String> {
+    references
+        .iter()
+        .map(|r| reference_link(registry, r))
+        .collect()
+}
+
+/// What this machine (Linux) says about ports; unknown elsewhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Machine {
+    /// `net.ipv4.ip_unprivileged_port_start`: ports below need privileges to bind.
+    pub unprivileged_start: Option<u16>,
+    /// `net.ipv4.ip_local_port_range`: the ephemeral ports.
+    pub ephemeral: Option<(u16, u16)>,
+}
+
+impl Machine {
+    /// Reads `/proc/sys/net/ipv4`.
+    pub fn read() -> Self {
+        let read = |path: &str| std::fs::read_to_string(path).ok();
+        let unprivileged_start = read("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .and_then(|t| t.trim().parse().ok());
+        let ephemeral = read("/proc/sys/net/ipv4/ip_local_port_range").and_then(|t| {
+            let mut parts = t.split_whitespace().map(|p| p.parse::<u16>().ok());
+            Some((parts.next()??, parts.next()??))
+        });
+        Machine {
+            unprivileged_start,
+            ephemeral,
+        }
+    }
+
+    /// Whether binding `port` needs privileges here.
+    pub fn privileged(&self, port: u16) -> Option<bool> {
+        self.unprivileged_start.map(|start| port < start)
+    }
+
+    /// Whether `port` is in this machine's ephemeral range.
+    pub fn ephemeral(&self, port: u16) -> Option<bool> {
+        self.ephemeral
+            .map(|(low, high)| (low..=high).contains(&port))
+    }
+}
+
+/// The answers to an info query and the ports they concern.
+pub struct Info {
+    /// The records, with their roles.
+    pub answers: Vec<Answer>,
+    /// The ports to describe: the queried port, or the first port of each record.
+    pub ports: Vec<u16>,
+}
+
+impl Info {
+    /// Everything about `query`.
+    pub fn gather(registry: &CompiledRegistry, query: &Query, transports: &[Transport]) -> Info {
+        let answers = answer(registry, query, transports, true);
+        let mut ports: Vec<u16> = match query {
+            Query::Ports { span, .. } => vec![span.low],
+            Query::Name { .. } => answers
+                .iter()
+                .filter_map(|a| a.record.ports.map(|s| s.low))
+                .collect(),
+        };
+        ports.sort_unstable();
+        ports.dedup();
+        Info { answers, ports }
+    }
+
+    /// The JSON of `portreg info --format json` and `GET /v1/info/{query}`:
+    /// `{"records": [record + role, people, links], "ports": [facts]}`.
+    pub fn to_json(&self, registry: &CompiledRegistry, machine: &Machine) -> Value {
+        let records: Vec<Value> = self
+            .answers
+            .iter()
+            .map(|answer| {
+                let mut value = record_to_json(&answer.record);
+                if let Value::Object(map) = &mut value {
+                    map.insert("role".into(), Value::from(answer.role.as_str()));
+                    map.insert("people".into(), people_json(registry, &answer.record));
+                    map.insert(
+                        "links".into(),
+                        json!(reference_links(registry, &answer.record.references)),
+                    );
+                }
+                value
+            })
+            .collect();
+        let ports: Vec<Value> = self
+            .ports
+            .iter()
+            .map(|&port| port_json(port, machine))
+            .collect();
+        json!({"records": records, "ports": ports})
+    }
+}
+
+fn people_json(registry: &CompiledRegistry, record: &Record) -> Value {
+    json!({
+        "assignees": person_labels(registry, record.effective_assignees()),
+        "contacts": person_labels(registry, &record.contacts),
+    })
+}
+
+/// What the rules and this machine say about a port, as JSON.
+pub fn port_json(port: u16, machine: &Machine) -> Value {
+    let class = PortClass::of(port);
+    json!({
+        "port": port,
+        "range_class": class.class,
+        "procedure": class.procedure,
+        "reserved": class.reserved,
+        "privileged": machine.privileged(port),
+        "ephemeral": machine.ephemeral(port),
+    })
+}
