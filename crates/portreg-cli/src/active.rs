@@ -84,6 +84,21 @@ impl Active {
         }
     }
 
+    /// The registry, owned or `'static`, for a server to keep.
+    pub fn into_shared(
+        self,
+    ) -> (
+        Box<dyn std::ops::Deref<Target = CompiledRegistry> + Send + Sync>,
+        String,
+    ) {
+        let registry: Box<dyn std::ops::Deref<Target = CompiledRegistry> + Send + Sync> =
+            match self.registry {
+                Source::Embedded(registry) => Box::new(registry),
+                Source::Loaded(registry) => Box::new(registry),
+            };
+        (registry, self.origin)
+    }
+
     /// The compiled registry.
     pub fn registry(&self) -> &CompiledRegistry {
         match &self.registry {

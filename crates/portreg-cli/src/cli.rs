@@ -95,6 +95,9 @@ pub enum Command {
     /// Install the newest registry from IANA (or a URL or file), or go back to the previous one.
     #[command(after_help = UPDATE_EXAMPLES)]
     Update(UpdateArgs),
+    /// Serve the HTTP API and the web page.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
     /// portreg's version and the registry in use.
     #[command(after_help = ABOUT_EXAMPLES)]
     About,
@@ -165,6 +168,16 @@ Examples:
 
 Exit codes: 0 installed (or, with --check, a newer one is available), 1 already current,
 2 refused or failed (the registry in use is left as it was).";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  portreg serve                              http://127.0.0.1:7070/
+  portreg serve --listen 0.0.0.0:8080 --registry service-names-port-numbers.xml
+  RUST_LOG=warn portreg serve                 no access log
+
+API: /v1/ports/{port|lo-hi}, /v1/services/{name}, /v1/search?q=, /v1/free, /v1/check-name/{name},
+/v1/info/{query}, /v1/registry, /healthz; described at /openapi.json. Stops on Ctrl-C or SIGTERM
+after the requests in flight.";
 
 const ABOUT_EXAMPLES: &str = "\
 Examples:
@@ -271,6 +284,17 @@ pub struct UpdateArgs {
     /// List every record added, removed and changed.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// `portreg serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDRESS:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Access log lines as JSON.
+    #[arg(long)]
+    pub log_json: bool,
 }
 
 /// `portreg convert`.

@@ -196,3 +196,54 @@ pub fn port_json(port: u16, machine: &Machine) -> Value {
         "ephemeral": machine.ephemeral(port),
     })
 }
+
+/// A service name checked against RFC 6335 and the registry.
+pub struct NameCheck {
+    /// The name as given.
+    pub name: String,
+    /// Every way it breaks the syntax.
+    pub problems: Vec<crate::rules::NameProblem>,
+    /// The records that already carry it (any case), with their roles.
+    pub taken_by: Vec<Answer>,
+}
+
+impl NameCheck {
+    /// Checks `name`.
+    pub fn run(registry: &CompiledRegistry, name: &str) -> NameCheck {
+        let taken_by = registry
+            .lookup_name(name, None)
+            .into_iter()
+            .map(|hit| Answer {
+                record: hit.record.to_record(),
+                role: hit.role,
+            })
+            .collect();
+        NameCheck {
+            name: name.to_owned(),
+            problems: crate::rules::check_service_name(name),
+            taken_by,
+        }
+    }
+
+    /// Valid and free: the name can be requested.
+    pub fn usable(&self) -> bool {
+        self.problems.is_empty() && self.taken_by.is_empty()
+    }
+
+    /// `{"name", "valid", "free", "problems": [{"code", "message"}], "taken_by": [records]}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "valid": self.problems.is_empty(),
+            "free": self.taken_by.is_empty(),
+            "problems": self.problems.iter().map(|p| json!({"code": p.code(), "message": p.to_string()})).collect::<Vec<_>>(),
+            "taken_by": self.taken_by.iter().map(|a| {
+                let mut value = record_to_json(&a.record);
+                if let Value::Object(map) = &mut value {
+                    map.insert("role".into(), Value::from(a.role.as_str()));
+                }
+                value
+            }).collect::<Vec<_>>(),
+        })
+    }
+}

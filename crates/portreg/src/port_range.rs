@@ -80,6 +80,7 @@ impl fmt::Display for PortSpan {
 
 /// The three port ranges of RFC 6335 §6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RangeClass {
     /// System (Well Known) ports, 0-1023: IETF Review or IESG Approval.
@@ -97,6 +98,17 @@ impl RangeClass {
             0..=1023 => RangeClass::System,
             1024..=49151 => RangeClass::User,
             _ => RangeClass::Dynamic,
+        }
+    }
+
+    /// A range by name (`user`, `system`, `dynamic`, or the legacy `registered`,
+    /// `well-known`, `private`), or `LO-HI`, or one port.
+    pub fn parse_range(text: &str) -> Option<PortSpan> {
+        match text.to_ascii_lowercase().as_str() {
+            "user" | "registered" => Some(RangeClass::User.span()),
+            "system" | "well-known" => Some(RangeClass::System.span()),
+            "dynamic" | "private" => Some(RangeClass::Dynamic.span()),
+            other => other.parse().ok(),
         }
     }
 

@@ -132,6 +132,7 @@ impl Record {
 
 /// What an entry is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Assigned to a service.
@@ -228,6 +229,7 @@ impl<'de> Deserialize<'de> for RegistryDate {
 
 /// What a reference points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReferenceKind {
     /// An RFC (`rfc6335`).
@@ -273,6 +275,7 @@ impl ReferenceKind {
 
 /// A typed reference.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reference {
     /// What it points at.
     #[serde(rename = "type")]

@@ -10,7 +10,7 @@ use crate::output::{Output, PLAIN, PORT};
 use crate::Exit;
 
 pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
-    let span = match parse_range(&args.range) {
+    let span = match RangeClass::parse_range(&args.range) {
         Some(span) => span,
         None => {
             eprintln!(
@@ -117,13 +117,4 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
     } else {
         Exit::Success
     })
-}
-
-fn parse_range(text: &str) -> Option<PortSpan> {
-    match text.to_ascii_lowercase().as_str() {
-        "user" | "registered" => Some(RangeClass::User.span()),
-        "system" | "well-known" => Some(RangeClass::System.span()),
-        "dynamic" | "private" => Some(RangeClass::Dynamic.span()),
-        other => other.parse().ok(),
-    }
 }

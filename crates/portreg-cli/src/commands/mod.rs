@@ -8,6 +8,7 @@ mod free;
 mod info;
 mod lookup;
 mod search;
+mod serve;
 mod update;
 
 use std::io::Write;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Some(Command::Diff(args)) => diff::run(args, common),
         Some(Command::CheckName(args)) => check_name::run(args, common),
         Some(Command::About) => about::run(common),
+        Some(Command::Serve(args)) => serve::run(args, common),
         Some(Command::Update(args)) => update::run(args, common),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {

@@ -8,34 +8,62 @@ use crate::record::{Record, RecordExtra, Reference, RegistryDate, Status};
 use crate::registry::Registry;
 use crate::transport::Transport;
 
-/// The JSON shape of a record. Keys after `range_class` carry format detail that lets
-/// a record round-trip; they may be added to, never changed in meaning.
+/// The JSON shape of a record (DESIGN §4). Keys after `range_class` carry format detail
+/// that lets a record round-trip; keys may be added, never changed in meaning.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
-struct JsonRecord {
-    name: Option<String>,
-    port_low: Option<u16>,
-    port_high: Option<u16>,
-    transport: Option<Transport>,
-    description: Option<String>,
-    status: Status,
-    aliases: Vec<String>,
-    assignees: Vec<String>,
-    contacts: Vec<String>,
-    registered: Option<RegistryDate>,
-    modified: Option<RegistryDate>,
-    references: Vec<Reference>,
-    service_code: Option<String>,
-    unauthorized_use: Option<String>,
-    notes: Option<String>,
-    range_class: Option<RangeClass>,
-    description_markup: Option<String>,
-    notes_markup: Option<String>,
-    banners: Vec<String>,
-    history: Vec<JsonRecord>,
-    frequency: Option<String>,
-    ports_as_written: Option<String>,
-    commented: Option<bool>,
+pub struct JsonRecord {
+    /// Service name; null for Reserved, Unassigned and nameless private-use rows.
+    pub name: Option<String>,
+    /// First port; null for a name-only record.
+    pub port_low: Option<u16>,
+    /// Last port; equal to `port_low` for one port.
+    pub port_high: Option<u16>,
+    /// `tcp`, `udp`, `sctp`, `dccp` (services files may name others); null when none.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub transport: Option<Transport>,
+    /// Plain-text description, lines separated by `\n`.
+    pub description: Option<String>,
+    /// What the entry is.
+    pub status: Status,
+    /// Other names of the entry.
+    pub aliases: Vec<String>,
+    /// Assignees: the registry's explicit ones, else the contacts.
+    pub assignees: Vec<String>,
+    /// Contacts: person ids, or inline `Name <mail>` lines of the legacy list.
+    pub contacts: Vec<String>,
+    /// Registration date, `YYYY-MM` or `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub registered: Option<RegistryDate>,
+    /// Last modification date.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub modified: Option<RegistryDate>,
+    /// Typed references.
+    pub references: Vec<Reference>,
+    /// DCCP service code.
+    pub service_code: Option<String>,
+    /// Reported unauthorized use.
+    pub unauthorized_use: Option<String>,
+    /// Assignment notes.
+    pub notes: Option<String>,
+    /// `system`, `user` or `dynamic`, from `port_low`.
+    pub range_class: Option<RangeClass>,
+    /// IANA XML inner markup of the description, where it has elements.
+    pub description_markup: Option<String>,
+    /// IANA XML inner markup of the notes, where they have elements.
+    pub notes_markup: Option<String>,
+    /// Legacy banner lines about the entry.
+    pub banners: Vec<String>,
+    /// Earlier assignments of the port (legacy "Previously assigned" blocks).
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
+    pub history: Vec<JsonRecord>,
+    /// nmap-services open frequency, as written.
+    pub frequency: Option<String>,
+    /// The port span as the source wrote it, where unusual (`4748-4748`).
+    pub ports_as_written: Option<String>,
+    /// Whether the legacy list wrote the entry as a comment.
+    pub commented: Option<bool>,
 }
 
 impl From<&Record> for JsonRecord {

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use crate::diagnostic::{Diagnostic, Diagnostics, ParseError};
 use crate::registry::Registry;
 
-pub use json::{record_from_json, record_to_json};
+pub use json::{record_from_json, record_to_json, JsonRecord};
 
 /// A registry format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

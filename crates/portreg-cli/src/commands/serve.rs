@@ -1,0 +1,35 @@
+//! `portreg serve`: the HTTP API and the web page.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use portreg_server::AppState;
+use tracing_subscriber::EnvFilter;
+
+use crate::active::Active;
+use crate::cli::{Common, ServeArgs};
+use crate::Exit;
+
+pub fn run(args: &ServeArgs, common: &Common) -> Result<Exit> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.log_json {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    let (registry, origin) = Active::load(common.registry.as_deref())?.into_shared();
+    let state = Arc::new(AppState::new(registry, origin));
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, registry = %state.origin, records = state.registry().len(), "serving http://{address}/");
+        portreg_server::serve(listener, state, portreg_server::shutdown_signal()).await.context("server failed")
+    })?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,310 @@
+//! The JSON API, version 1. Every answer comes from the same library calls as the
+//! command line's; errors are problem details.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use portreg::format::{record_to_json, JsonRecord};
+use portreg::info::{Info, Machine, NameCheck};
+use portreg::lookup::{answer, Query as Lookup};
+use portreg::{PortSpan, RangeClass, Transport};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::problem::Problem;
+use crate::AppState;
+
+type Answer = Result<Response, Problem>;
+
+/// `?transport=tcp,udp` and `?all=true`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LookupParams {
+    /// Only these transports, comma-separated.
+    pub transport: Option<String>,
+    /// With a range, also the Unassigned and Reserved rows.
+    pub all: Option<bool>,
+}
+
+/// `?q=&limit=&transport=`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// The text to find, literally, in any case.
+    pub q: Option<String>,
+    /// At most this many results (default 20, at most 1000).
+    pub limit: Option<usize>,
+    /// Only these transports, comma-separated.
+    pub transport: Option<String>,
+}
+
+/// `?transport=&range=&count=`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FreeParams {
+    /// Free on every one of these transports (default `tcp,udp`).
+    pub transport: Option<String>,
+    /// `user` (default), `system`, `dynamic`, or `LO-HI`.
+    pub range: Option<String>,
+    /// Only the first N free ports.
+    pub count: Option<usize>,
+}
+
+/// A span of free ports.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Span {
+    /// First port.
+    pub port_low: u16,
+    /// Last port.
+    pub port_high: u16,
+}
+
+/// The registry in use.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegistryInfo {
+    /// `embedded`, `installed (PATH)` or a file.
+    pub registry: String,
+    /// Where the data came from.
+    pub source: String,
+    /// The source's version.
+    pub version: String,
+    /// SHA-256 of the source file(s).
+    pub sha256: String,
+    /// The registry's date.
+    pub updated: Option<String>,
+    /// How many records.
+    pub records: usize,
+    /// How many distinct names and aliases.
+    pub names: usize,
+    /// How many people.
+    pub people: usize,
+}
+
+fn transports(text: Option<&str>) -> Result<Vec<Transport>, Problem> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|t| {
+            t.trim()
+                .parse()
+                .map_err(|_| Problem::bad_request(format!("{t:?} is not a transport protocol")))
+        })
+        .collect()
+}
+
+fn params<T: Default>(params: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
+    params
+        .map(|Query(p)| p)
+        .map_err(|e| Problem::bad_request(format!("bad query string: {}", e.body_text())))
+}
+
+fn path(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+    path.map(|Path(p)| p)
+        .map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))
+}
+
+fn records(state: &AppState, query: &Lookup, transports: &[Transport], all: bool) -> Vec<Value> {
+    answer(state.registry(), query, transports, all)
+        .iter()
+        .map(|a| {
+            let mut value = record_to_json(&a.record);
+            if let Value::Object(map) = &mut value {
+                map.insert("role".into(), Value::from(a.role.as_str()));
+            }
+            value
+        })
+        .collect()
+}
+
+fn found(values: Vec<Value>, what: &str) -> Answer {
+    if values.is_empty() {
+        return Err(Problem::not_found(format!("no record for {what}")));
+    }
+    Ok(Json(values).into_response())
+}
+
+/// Records on a port or a range.
+#[utoipa::path(get, path = "/v1/ports/{ports}", params(("ports" = String, Path, description = "A port (`22`) or a range (`6000-6010`)"), LookupParams),
+    responses((status = 200, description = "The records, each with a `role`", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn ports(
+    State(state): State<Arc<AppState>>,
+    spec: Result<Path<String>, PathRejection>,
+    query: Result<Query<LookupParams>, QueryRejection>,
+) -> Answer {
+    let spec = path(spec)?;
+    let query = params(query)?;
+    let span: PortSpan = spec
+        .parse()
+        .map_err(|e| Problem::bad_request(format!("{spec:?}: expected {e}")))?;
+    let transports = transports(query.transport.as_deref())?;
+    let lookup = Lookup::Ports {
+        span,
+        transport: None,
+    };
+    found(
+        records(&state, &lookup, &transports, query.all.unwrap_or(false)),
+        &spec,
+    )
+}
+
+/// Records of a service name.
+#[utoipa::path(get, path = "/v1/services/{name}", params(("name" = String, Path, description = "A name, any case; `_ssh._tcp` too"), LookupParams),
+    responses((status = 200, description = "The records, each with a `role`", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn services(
+    State(state): State<Arc<AppState>>,
+    name: Result<Path<String>, PathRejection>,
+    query: Result<Query<LookupParams>, QueryRejection>,
+) -> Answer {
+    let name = path(name)?;
+    let query = params(query)?;
+    let lookup: Lookup = name
+        .parse()
+        .map_err(|e| Problem::bad_request(format!("{e}")))?;
+    if matches!(lookup, Lookup::Ports { .. }) {
+        return Err(Problem::bad_request(format!(
+            "{name:?} is a port: ask /v1/ports/{name}"
+        )));
+    }
+    let transports = transports(query.transport.as_deref())?;
+    found(records(&state, &lookup, &transports, true), &name)
+}
+
+/// Ranked search over names and descriptions.
+#[utoipa::path(get, path = "/v1/search", params(SearchParams),
+    responses((status = 200, description = "Records, best first, each with a `match` tier", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<SearchParams>, QueryRejection>,
+) -> Answer {
+    let query = params(query)?;
+    let text = query.q.as_deref().unwrap_or("").trim().to_owned();
+    if text.is_empty() {
+        return Err(Problem::bad_request("give the text to search for as ?q="));
+    }
+    let limit = query.limit.unwrap_or(20).min(1000);
+    let transports = transports(query.transport.as_deref())?;
+    let values: Vec<Value> = state
+        .registry()
+        .search(
+            &text,
+            if transports.is_empty() {
+                limit
+            } else {
+                usize::MAX
+            },
+        )
+        .iter()
+        .filter(|hit| {
+            transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
+        })
+        .take(limit)
+        .map(|hit| {
+            let mut value = record_to_json(&hit.record.to_record());
+            if let Value::Object(map) = &mut value {
+                map.insert("match".into(), Value::from(hit.tier.as_str()));
+            }
+            value
+        })
+        .collect();
+    found(values, &format!("{text:?}"))
+}
+
+/// Ports free on every given transport.
+#[utoipa::path(get, path = "/v1/free", params(FreeParams),
+    responses((status = 200, description = "Free ports as compact spans", body = [Span]), (status = 400, body = Problem)))]
+pub async fn free(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<FreeParams>, QueryRejection>,
+) -> Answer {
+    let query = params(query)?;
+    let range = query.range.as_deref().unwrap_or("user");
+    let span = RangeClass::parse_range(range).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "range {range:?}: expected user, system, dynamic or LO-HI"
+        ))
+    })?;
+    let mut transports = transports(query.transport.as_deref())?;
+    if transports.is_empty() {
+        transports = vec![Transport::Tcp, Transport::Udp];
+    }
+    let mut remaining = query.count.unwrap_or(usize::MAX);
+    let mut spans = Vec::new();
+    for found in state.registry().free_ports(&transports, span) {
+        if remaining == 0 {
+            break;
+        }
+        let take = (usize::from(found.high - found.low) + 1).min(remaining);
+        remaining -= take;
+        spans.push(Span {
+            port_low: found.low,
+            port_high: found.low + (take - 1) as u16,
+        });
+    }
+    Ok(Json(spans).into_response())
+}
+
+/// A service name against RFC 6335 and the registry.
+#[utoipa::path(get, path = "/v1/check-name/{name}", params(("name" = String, Path, description = "The name to check")),
+    responses((status = 200, description = "`{name, valid, free, problems, taken_by}`"), (status = 400, body = Problem)))]
+pub async fn check_name(
+    State(state): State<Arc<AppState>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let name = path(name)?;
+    Ok(Json(NameCheck::run(state.registry(), &name).to_json()).into_response())
+}
+
+/// Everything about a port or a name, as `portreg info` shows it.
+#[utoipa::path(get, path = "/v1/info/{query}", params(("query" = String, Path, description = "`22`, `22/tcp`, `ssh`, `_ssh._tcp`")),
+    responses((status = 200, description = "`{records, ports}`: records with people and links, port facts"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn info(
+    State(state): State<Arc<AppState>>,
+    subject: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let subject = path(subject)?;
+    let query: Lookup = subject
+        .parse()
+        .map_err(|e| Problem::bad_request(format!("{e}")))?;
+    let info = Info::gather(state.registry(), &query, &[]);
+    if info.answers.is_empty() && info.ports.is_empty() {
+        return Err(Problem::not_found(format!("no record for {subject}")));
+    }
+    Ok(Json(info.to_json(state.registry(), &Machine::read())).into_response())
+}
+
+/// The registry in use.
+#[utoipa::path(get, path = "/v1/registry", responses((status = 200, body = RegistryInfo)))]
+pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> {
+    let registry = state.registry();
+    let provenance = registry.provenance();
+    let names: std::collections::HashSet<String> = registry
+        .records()
+        .flat_map(|r| {
+            r.name()
+                .into_iter()
+                .chain(r.aliases())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Json(RegistryInfo {
+        registry: state.origin.clone(),
+        source: provenance.source,
+        version: provenance.version,
+        sha256: provenance.sha256,
+        updated: registry.updated().map(|d| d.to_string()),
+        records: registry.len(),
+        names: names.len(),
+        people: registry.people_count(),
+    })
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}

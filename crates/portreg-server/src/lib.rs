@@ -1,0 +1,232 @@
+//! portreg's HTTP API (version 1), its OpenAPI document and its web page, on tokio and
+//! axum. `portreg serve` runs it; tests build the [`router`] directly.
+
+mod api;
+mod problem;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use portreg::compiled::CompiledRegistry;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+
+pub use problem::Problem;
+
+/// The longest request URI answered (path and query).
+pub const MAX_URI_LENGTH: usize = 2048;
+/// Requests served at once; more wait.
+pub const MAX_CONCURRENT: usize = 1024;
+/// A request not answered by then gets 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares: the registry and its identity.
+pub struct AppState {
+    registry: Box<dyn Deref<Target = CompiledRegistry> + Send + Sync>,
+    /// `embedded`, `installed (PATH)` or a file.
+    pub origin: String,
+    etag: HeaderValue,
+}
+
+impl AppState {
+    /// State over a registry (`&'static` for the embedded one, boxed otherwise).
+    pub fn new(
+        registry: Box<dyn Deref<Target = CompiledRegistry> + Send + Sync>,
+        origin: String,
+    ) -> Self {
+        let provenance = registry.provenance();
+        let updated = registry
+            .updated()
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let identity = format!(
+            "{} {} {} {} {}",
+            env!("CARGO_PKG_VERSION"),
+            provenance.sha256,
+            provenance.version,
+            updated,
+            registry.len()
+        );
+        let etag = HeaderValue::from_str(&format!(
+            "W/\"{:08x}\"",
+            crc32fast::hash(identity.as_bytes())
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""));
+        AppState {
+            registry,
+            origin,
+            etag,
+        }
+    }
+
+    /// The registry answering.
+    pub fn registry(&self) -> &CompiledRegistry {
+        &self.registry
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "portreg",
+        description = "The port-number registry: what a port or a service name is.",
+        version = "1"
+    ),
+    paths(
+        api::ports,
+        api::services,
+        api::search,
+        api::free,
+        api::check_name,
+        api::info,
+        api::registry,
+        api::healthz
+    ),
+    components(schemas(
+        portreg::format::JsonRecord,
+        portreg::Status,
+        portreg::Reference,
+        portreg::ReferenceKind,
+        portreg::RangeClass,
+        Problem,
+        api::Span,
+        api::RegistryInfo
+    ))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+const PAGE: &str = include_str!("../assets/index.html");
+
+/// The whole application: API, OpenAPI document, page, and the layers around them.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/healthz", get(api::healthz))
+        .route("/v1/ports/{ports}", get(api::ports))
+        .route("/v1/services/{name}", get(api::services))
+        .route("/v1/search", get(api::search))
+        .route("/v1/free", get(api::free))
+        .route("/v1/check-name/{name}", get(api::check_name))
+        .route("/v1/info/{query}", get(api::info))
+        .route("/v1/registry", get(api::registry))
+        .fallback(|| async { Problem::not_found("no such resource; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only GET is answered; see /openapi.json",
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), caching))
+        .layer(middleware::from_fn(limit_uri))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn page() -> impl IntoResponse {
+    Html(PAGE)
+}
+
+/// Refuses over-long URIs before any handler parses them.
+async fn limit_uri(request: Request, next: Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if length > MAX_URI_LENGTH {
+        return Problem::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URI has {length} bytes; at most {MAX_URI_LENGTH}"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Answers are the same while the registry is: an ETag from its identity, a `304` for a
+/// client that has the answer, and a short public cache lifetime.
+async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let cacheable = request.method() == Method::GET;
+    let matches = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|tag| *tag == state.etag);
+    if cacheable && matches {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, state.etag.clone());
+        return response;
+    }
+    let mut response = next.run(request).await;
+    if cacheable && response.status() == StatusCode::OK {
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, state.etag.clone());
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+    }
+    response
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}
