@@ -134,7 +134,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(middleware::from_fn_with_state(state.clone(), caching))
-        .layer(middleware::from_fn(limit_uri))
+        .layer(middleware::from_fn(check_uri))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -153,18 +153,25 @@ async fn page() -> impl IntoResponse {
     Html(PAGE)
 }
 
-/// Refuses over-long URIs before any handler parses them.
-async fn limit_uri(request: Request, next: Next) -> Response {
+/// Refuses over-long URIs, and paths or query strings that are not UTF-8 once decoded,
+/// before any handler parses them.
+async fn check_uri(request: Request, next: Next) -> Response {
     let length = request
         .uri()
         .path_and_query()
         .map_or(0, |p| p.as_str().len());
     if length > MAX_URI_LENGTH {
-        return Problem::new(
-            StatusCode::URI_TOO_LONG,
-            format!("the URI has {length} bytes; at most {MAX_URI_LENGTH}"),
-        )
-        .into_response();
+        let detail = format!("the URI has {length} bytes; at most {MAX_URI_LENGTH}");
+        return Problem::new(StatusCode::URI_TOO_LONG, detail).into_response();
+    }
+    let utf8 = |text: &str| {
+        percent_encoding::percent_decode_str(&text.replace('+', " "))
+            .decode_utf8()
+            .is_ok()
+    };
+    if !utf8(request.uri().path()) || !request.uri().query().is_none_or(utf8) {
+        let detail = "the path or the query string is not UTF-8 once percent-decoded";
+        return Problem::bad_request(detail).into_response();
     }
     next.run(request).await
 }

@@ -1,0 +1,111 @@
+//! The web page in a real headless browser: Debian's chromium, driven through
+//! chromedriver (WebDriver). Skips, saying why, where they are not installed;
+//! `PORTREG_REQUIRE_BROWSER=1` (set by CI, which installs them) makes that a failure.
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn type_ssh_see_22_open_the_detail_view() {
+    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
+        if std::env::var("PORTREG_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("PORTREG_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing");
+        }
+        eprintln!("skipped: {CHROMIUM} and {CHROMEDRIVER} (Debian's chromium, chromium-driver) are not installed");
+        return;
+    }
+    let base = support::start();
+    let port = free_port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    // ureq and the WebDriver client bring different TLS back ends: pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--window-size=1200,900"],
+            }),
+        );
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::rustls().expect("tls").capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(client) => break client,
+                Err(error) if started.elapsed() < Duration::from_secs(20) => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("cannot reach chromedriver: {error}"),
+            }
+        };
+        client.goto(&format!("{base}/")).await.unwrap();
+        let search = client.find(Locator::Css("#q")).await.unwrap();
+        search.send_keys("ssh").await.unwrap();
+        let row = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("tr.hit[data-query='22/tcp']"))
+            .await
+            .expect("22/tcp shows up as you type");
+        let text = row.text().await.unwrap();
+        assert!(text.contains("22") && text.contains("ssh"), "{text}");
+        row.click().await.unwrap();
+        let detail = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//section[@id='detail' and not(@hidden)]//h2[contains(., 'Port 22')]"))
+            .await
+            .expect("the detail view opens");
+        let _ = detail;
+        let detail_text = client.find(Locator::Css("#detail")).await.unwrap().text().await.unwrap();
+        assert!(detail_text.contains("The Secure Shell (SSH) Protocol"), "{detail_text}");
+        assert!(detail_text.contains("system: assigned by IETF Review or IESG Approval"), "{detail_text}");
+        // The free-port finder answers too.
+        client.find(Locator::Css("#free-form button")).await.unwrap().click().await.unwrap();
+        let free = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//p[@id='free-result' and starts-with(., 'Free on')]"))
+            .await
+            .expect("free ports listed");
+        assert!(free.text().await.unwrap().contains("tcp,udp"));
+        client.close().await.unwrap();
+    });
+    drop(driver);
+}
