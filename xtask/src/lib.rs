@@ -134,31 +134,8 @@ pub fn embedded_registry(wireshark: &Source, netbase: &Source) -> Result<Registr
     registry.meta.title = Some(
         "Service Name and Transport Protocol Port Number Registry (Wireshark's copy)".to_owned(),
     );
-    registry.meta.updated = wireshark
-        .modified
-        .map(civil_date)
-        .map(|d| d.parse())
-        .transpose()
-        .ok()
-        .flatten();
+    registry.meta.updated = wireshark.modified.map(portreg::RegistryDate::of);
     Ok(registry)
-}
-
-/// `YYYY-MM-DD` of a time, UTC (days-to-civil of Howard Hinnant's date algorithms).
-pub fn civil_date(time: SystemTime) -> String {
-    let days = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// The generated files of `crates/portreg-data`.
@@ -231,16 +208,4 @@ pub fn fetch_and_generate(work: &Path) -> Result<Generated> {
     let wireshark = fetch(WIRESHARK, &work.join("wireshark"))?;
     let netbase = fetch(NETBASE, &work.join("netbase"))?;
     generate(&wireshark, &netbase)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(SystemTime::UNIX_EPOCH), "1970-01-01");
-        let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_724_870_243);
-        assert_eq!(civil_date(time), "2024-08-28");
-    }
 }

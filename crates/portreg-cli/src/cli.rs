@@ -95,6 +95,9 @@ pub enum Command {
     /// Install the newest registry from IANA (or a URL or file), or go back to the previous one.
     #[command(after_help = UPDATE_EXAMPLES)]
     Update(UpdateArgs),
+    /// Run a registry as an assignment authority: requests, review, history, publish.
+    #[command(after_help = AUTHORITY_EXAMPLES)]
+    Authority(AuthorityArgs),
     /// Serve the HTTP API and the web page.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
@@ -168,6 +171,22 @@ Examples:
 
 Exit codes: 0 installed (or, with --check, a newer one is available), 1 already current,
 2 refused or failed (the registry in use is left as it was).";
+
+const AUTHORITY_EXAMPLES: &str = "\
+The store is a SQLite file: --db PATH, else authority.sqlite in portreg's data directory.
+
+Examples:
+  portreg authority init --from service-names-port-numbers.xml
+  portreg authority request --name billing-api -t tcp --port 40404 --description 'Billing API' \\
+      --assignee 'Billing team' --contact 'ops@example.org'
+  portreg authority request --name metrics-push -t tcp,udp --any-port --range user ...
+  portreg authority list
+  portreg authority review 1 --approve --reviewer 'Ada'
+  portreg authority deassign billing-api --reason 'service retired'
+  portreg authority history billing-api
+  portreg authority publish --to iana-xml -o registry.xml
+
+Exit codes: 0 done, 1 refused (a rule, a conflict, nothing found), 2 usage or store error.";
 
 const SERVE_EXAMPLES: &str = "\
 Examples:
@@ -284,6 +303,151 @@ pub struct UpdateArgs {
     /// List every record added, removed and changed.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// `portreg authority`.
+#[derive(Debug, Args)]
+pub struct AuthorityArgs {
+    /// The store (a SQLite file); default authority.sqlite in portreg's data directory.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Who is acting, for the audit trail; default $USER.
+    #[arg(long, global = true, value_name = "PERSON")]
+    pub actor: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuthorityCommand,
+}
+
+/// The authority's commands.
+#[derive(Debug, Subcommand)]
+pub enum AuthorityCommand {
+    /// Create the store, optionally loaded with a registry file of any format.
+    Init {
+        /// The registry to start from (IANA XML with its people, the legacy list, ...).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
+    /// File a request, with the fields of IANA's application form; prints its id.
+    Request(RequestArgs),
+    /// Approve or reject a pending request.
+    Review {
+        /// The request's id.
+        id: i64,
+        /// Create the assignment.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// Turn it down.
+        #[arg(long)]
+        reject: bool,
+        /// Who decides.
+        #[arg(long, value_name = "PERSON")]
+        reviewer: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// De-assign a service (or one record, #ID): its ports become Reserved.
+    Deassign {
+        /// The service name, or #ID of a record.
+        subject: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke a service: de-assign it with a reviewer and a reason.
+    Revoke {
+        /// The service name, or #ID of a record.
+        subject: String,
+        /// Who decides.
+        #[arg(long, value_name = "PERSON")]
+        reviewer: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Transfer a service to another person.
+    Transfer {
+        /// The service name.
+        name: String,
+        /// The new assignee and contact.
+        #[arg(long, value_name = "PERSON")]
+        to: String,
+    },
+    /// Who did what, when and why.
+    History {
+        /// Only what concerns this name or port.
+        subject: Option<String>,
+        /// Only since this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// Write the registry as it stands.
+    Publish {
+        /// The format.
+        #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+        to: Format,
+        /// Where to write; standard output when not given.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// The pending requests (or all of them, or the records).
+    List {
+        /// Every request, decided ones too.
+        #[arg(long, conflicts_with = "records")]
+        all: bool,
+        /// The records instead.
+        #[arg(long)]
+        records: bool,
+    },
+    /// One request (by id) or the records of a name.
+    Show {
+        /// A request id or a service name.
+        subject: String,
+    },
+    /// Copy the store with SQLite's online backup.
+    Backup {
+        /// The new file.
+        file: PathBuf,
+    },
+}
+
+/// `portreg authority request`; the transports are the global `-t tcp,udp`.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The service name (RFC 6335).
+    #[arg(long)]
+    pub name: String,
+    /// The port wanted.
+    #[arg(long, conflicts_with = "any_port")]
+    pub port: Option<u16>,
+    /// Let the authority pick a free port in --range.
+    #[arg(long)]
+    pub any_port: bool,
+    /// Where --any-port picks: user (default), system, or LO-HI.
+    #[arg(long, requires = "any_port")]
+    pub range: Option<String>,
+    /// What the service does.
+    #[arg(long)]
+    pub description: String,
+    /// Who the assignment is to.
+    #[arg(long, value_name = "PERSON")]
+    pub assignee: String,
+    /// Who to contact about it.
+    #[arg(long, value_name = "PERSON")]
+    pub contact: String,
+    /// A reference: RFC6335, a URI, a draft.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// DNS-SD TXT keys.
+    #[arg(long, value_name = "TEXT")]
+    pub txt_keys: Option<String>,
+    /// For a System port: ietf-review or iesg-approval.
+    #[arg(long, value_parser = ["ietf-review", "iesg-approval"])]
+    pub procedure: Option<String>,
+    /// Take a Reserved port.
+    #[arg(long)]
+    pub reuse: bool,
 }
 
 /// `portreg serve`.

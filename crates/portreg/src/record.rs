@@ -181,6 +181,28 @@ impl RegistryDate {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The UTC day of `time`, `YYYY-MM-DD` (days-to-civil of Howard Hinnant's algorithms).
+    pub fn of(time: std::time::SystemTime) -> RegistryDate {
+        let days = time
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 86_400) as i64;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        RegistryDate(format!("{year:04}-{month:02}-{day:02}"))
+    }
+
+    /// Today, UTC.
+    pub fn today() -> RegistryDate {
+        RegistryDate::of(std::time::SystemTime::now())
+    }
 }
 
 impl FromStr for RegistryDate {
@@ -331,6 +353,16 @@ impl Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_of_times() {
+        assert_eq!(
+            RegistryDate::of(std::time::UNIX_EPOCH).as_str(),
+            "1970-01-01"
+        );
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_724_870_243);
+        assert_eq!(RegistryDate::of(time).as_str(), "2024-08-28");
+    }
 
     #[test]
     fn dates_take_both_precisions() {

@@ -1,6 +1,7 @@
 //! One module a command; `run` dispatches.
 
 mod about;
+mod authority;
 mod check_name;
 mod convert;
 mod diff;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Some(Command::CheckName(args)) => check_name::run(args, common),
         Some(Command::About) => about::run(common),
         Some(Command::Serve(args)) => serve::run(args, common),
+        Some(Command::Authority(args)) => authority::run(args, common),
         Some(Command::Update(args)) => update::run(args, common),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {

@@ -1,0 +1,295 @@
+//! `portreg authority ...`: the assignment authority over a SQLite store.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use portreg::format;
+use portreg_authority::{Authority, AuthorityError, Decision, NewRequest, RequestState};
+use serde_json::Value;
+
+use super::lookup::table_rows;
+use crate::active::read_file;
+use crate::cli::{AuthorityArgs, AuthorityCommand, Common, OutputFormat, RequestArgs};
+use crate::output::{Item, Output, PLAIN, PORT};
+use crate::store::Store;
+use crate::Exit;
+
+pub fn run(args: &AuthorityArgs, common: &Common) -> Result<Exit> {
+    let db = match &args.db {
+        Some(path) => path.clone(),
+        None => match Store::locate() {
+            Some(store) => store.dir().join("authority.sqlite"),
+            None => {
+                eprintln!("portreg: no data directory for the store: give --db PATH");
+                return Ok(Exit::Error);
+            }
+        },
+    };
+    let actor = args
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    match outcome(&args.command, &db, &actor, common) {
+        Ok(exit) => Ok(exit),
+        Err(error) => match error.downcast::<AuthorityError>() {
+            Ok(AuthorityError::Store(message)) => {
+                eprintln!("portreg: {message}");
+                Ok(Exit::Error)
+            }
+            Ok(refusal) => {
+                eprintln!("portreg: {refusal}");
+                Ok(Exit::NotFound)
+            }
+            Err(other) => Err(other),
+        },
+    }
+}
+
+fn outcome(command: &AuthorityCommand, db: &PathBuf, actor: &str, common: &Common) -> Result<Exit> {
+    let mut out = Output::new(common);
+    match command {
+        AuthorityCommand::Init { from } => {
+            let registry = from.as_deref().map(read_file).transpose()?;
+            if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            Authority::init(db, registry.as_ref(), actor)?;
+            let records = registry.as_ref().map_or(0, |r| r.records.len());
+            println!("portreg: created {} with {records} records", db.display());
+        }
+        AuthorityCommand::Request(request) => {
+            let mut authority = Authority::open(db)?;
+            let id = authority.request(&new_request(request, common, actor))?;
+            let filed = authority.request_by_id(id)?;
+            let place = filed
+                .request
+                .port
+                .map_or("name only".to_owned(), |p| format!("port {p}"));
+            let transports: Vec<&str> = filed
+                .request
+                .transports
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
+            println!(
+                "request {id} filed: {} {place}/{} (pending review)",
+                filed.request.name,
+                transports.join(",")
+            );
+        }
+        AuthorityCommand::Review {
+            id,
+            approve,
+            reviewer,
+            reason,
+            ..
+        } => {
+            let decision = if *approve {
+                Decision::Approve
+            } else {
+                Decision::Reject
+            };
+            let created =
+                Authority::open(db)?.review(*id, decision, reviewer, reason.as_deref())?;
+            match decision {
+                Decision::Reject => println!("request {id} rejected"),
+                Decision::Approve => {
+                    println!("request {id} approved: {} record(s) created", created.len());
+                    let items: Vec<Item> = created
+                        .into_iter()
+                        .map(|record| Item {
+                            record,
+                            extra: Vec::new(),
+                        })
+                        .collect();
+                    out.table(
+                        &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
+                        &table_rows(&items),
+                    )?;
+                }
+            }
+        }
+        AuthorityCommand::Deassign { subject, reason } => {
+            let count = Authority::open(db)?.deassign(subject, actor, reason.as_deref())?;
+            println!("{subject}: {count} record(s) de-assigned, their ports Reserved");
+        }
+        AuthorityCommand::Revoke {
+            subject,
+            reviewer,
+            reason,
+        } => {
+            let count = Authority::open(db)?.revoke(subject, reviewer, reason)?;
+            println!("{subject}: {count} record(s) revoked, their ports Reserved");
+        }
+        AuthorityCommand::Transfer { name, to } => {
+            let count = Authority::open(db)?.transfer(name, to, actor)?;
+            println!("{name}: {count} record(s) transferred to {to}");
+        }
+        AuthorityCommand::History { subject, since } => {
+            let entries = Authority::open(db)?.history(subject.as_deref(), since.as_deref())?;
+            if out.format == OutputFormat::Table {
+                let rows: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            (e.at.clone(), PLAIN),
+                            (e.actor.clone(), PLAIN),
+                            (e.action.clone(), PORT),
+                            (e.subject.clone(), PLAIN),
+                            (e.outcome.clone(), PLAIN),
+                            (e.detail.clone(), PLAIN),
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &["AT", "ACTOR", "ACTION", "SUBJECT", "OUTCOME", "DETAIL"],
+                    &rows,
+                )?;
+            } else {
+                out.json(&Value::Array(entries.iter().map(|e| e.to_json()).collect()))?;
+            }
+            if entries.is_empty() {
+                return Ok(Exit::NotFound);
+            }
+        }
+        AuthorityCommand::Publish { to, output } => {
+            let registry = Authority::open(db)?.registry()?;
+            let text = format::write(&registry, *to);
+            match output {
+                Some(path) => {
+                    std::fs::write(path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "portreg: published {} records as {to} to {}",
+                        registry.records.len(),
+                        path.display()
+                    );
+                }
+                None => out.text(&text)?,
+            }
+        }
+        AuthorityCommand::List { all, records } => {
+            let authority = Authority::open(db)?;
+            if *records {
+                let items: Vec<Item> = authority
+                    .registry()?
+                    .records
+                    .into_iter()
+                    .map(|record| Item {
+                        record,
+                        extra: Vec::new(),
+                    })
+                    .collect();
+                return print_records(&mut out, &items);
+            }
+            let requests = authority.requests(if *all {
+                None
+            } else {
+                Some(RequestState::Pending)
+            })?;
+            if out.format == OutputFormat::Table {
+                let rows: Vec<_> = requests
+                    .iter()
+                    .map(|r| {
+                        let transports: Vec<&str> =
+                            r.request.transports.iter().map(|t| t.as_str()).collect();
+                        vec![
+                            (r.id.to_string(), PORT),
+                            (format!("{:?}", r.state).to_lowercase(), PLAIN),
+                            (r.request.name.clone(), PLAIN),
+                            (r.request.port.map_or("-".into(), |p| p.to_string()), PLAIN),
+                            (transports.join(","), PLAIN),
+                            (r.request.assignee.clone(), PLAIN),
+                            (r.request.description.clone(), PLAIN),
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &[
+                        "ID",
+                        "STATE",
+                        "NAME",
+                        "PORT",
+                        "TRANSPORT",
+                        "ASSIGNEE",
+                        "DESCRIPTION",
+                    ],
+                    &rows,
+                )?;
+            } else {
+                out.json(&Value::Array(
+                    requests.iter().map(|r| r.to_json()).collect(),
+                ))?;
+            }
+            if requests.is_empty() {
+                return Ok(Exit::NotFound);
+            }
+        }
+        AuthorityCommand::Show { subject } => {
+            let authority = Authority::open(db)?;
+            match subject.parse::<i64>() {
+                Ok(id) => {
+                    let request = authority.request_by_id(id)?;
+                    out.json(&request.to_json())?;
+                }
+                Err(_) => {
+                    let records = authority.records_named(subject)?;
+                    if records.is_empty() {
+                        return Err(AuthorityError::NotFound(format!(
+                            "no service named {subject:?}"
+                        ))
+                        .into());
+                    }
+                    let items: Vec<Item> = records
+                        .into_iter()
+                        .map(|record| Item {
+                            record,
+                            extra: Vec::new(),
+                        })
+                        .collect();
+                    return print_records(&mut out, &items);
+                }
+            }
+        }
+        AuthorityCommand::Backup { file } => {
+            Authority::open(db)?.backup(file)?;
+            println!("portreg: backed {} up to {}", db.display(), file.display());
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn print_records(out: &mut Output, items: &[Item]) -> Result<Exit> {
+    match out.format {
+        OutputFormat::Table => out.table(
+            &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
+            &table_rows(items),
+        )?,
+        _ => out.machine(items)?,
+    }
+    Ok(if items.is_empty() {
+        Exit::NotFound
+    } else {
+        Exit::Success
+    })
+}
+
+fn new_request(args: &RequestArgs, common: &Common, actor: &str) -> NewRequest {
+    NewRequest {
+        name: args.name.clone(),
+        transports: common.transport.clone(),
+        port: args.port,
+        any_port: args.any_port,
+        range: args.range.clone(),
+        description: args.description.clone(),
+        assignee: args.assignee.clone(),
+        contact: args.contact.clone(),
+        reference: args.reference.clone(),
+        txt_keys: args.txt_keys.clone(),
+        procedure: args.procedure.clone(),
+        reuse: args.reuse,
+        actor: actor.to_owned(),
+    }
+}
