@@ -1,6 +1,6 @@
 //! `portreg authority ...`: the assignment authority over a SQLite store.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use portreg::format;
@@ -46,7 +46,7 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> Result<Exit> {
     }
 }
 
-fn outcome(command: &AuthorityCommand, db: &PathBuf, actor: &str, common: &Common) -> Result<Exit> {
+fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) -> Result<Exit> {
     let mut out = Output::new(common);
     match command {
         AuthorityCommand::Init { from } => {

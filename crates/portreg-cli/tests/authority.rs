@@ -1,0 +1,317 @@
+//! `portreg authority` as processes use it: the acceptance path, many processes racing for
+//! one port or one name, and approvals killed at random points.
+
+mod harness;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portreg_authority::{Authority, RequestState};
+
+struct Db(PathBuf);
+
+impl Db {
+    fn new(name: &str) -> Db {
+        let path = std::env::temp_dir().join(format!(
+            "portreg-cli-authority-{name}-{}.sqlite",
+            std::process::id()
+        ));
+        let db = Db(path);
+        db.remove();
+        db
+    }
+
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+
+    fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn portreg(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_portreg"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn request_args<'a>(db: &'a str, name: &'a str, port: &'a str) -> Vec<&'a str> {
+    vec![
+        "authority",
+        "--db",
+        db,
+        "request",
+        "--name",
+        name,
+        "-t",
+        "tcp",
+        "--port",
+        port,
+        "--description",
+        "test",
+        "--assignee",
+        "T",
+        "--contact",
+        "T",
+    ]
+}
+
+#[test]
+fn request_review_publish_and_refuse() {
+    let db = Db::new("cli");
+    let path = db.arg();
+    assert_eq!(
+        portreg(&["authority", "--db", &path, "init"]).status.code(),
+        Some(0)
+    );
+    let again = portreg(&["authority", "--db", &path, "init"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("already exists"));
+    let filed = portreg(&request_args(&path, "zq-acc-one", "40404"));
+    assert_eq!(filed.status.code(), Some(0), "{}", text(&filed.stderr));
+    let stdout = text(&filed.stdout);
+    assert!(
+        stdout.starts_with("request 1 filed: zq-acc-one port 40404/tcp"),
+        "{stdout}"
+    );
+    let pending = portreg(&["authority", "--db", &path, "list", "-f", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&pending.stdout).unwrap();
+    assert_eq!(list[0]["state"], "pending");
+    let approved = portreg(&[
+        "authority",
+        "--db",
+        &path,
+        "review",
+        "1",
+        "--approve",
+        "--reviewer",
+        "R",
+    ]);
+    assert_eq!(
+        approved.status.code(),
+        Some(0),
+        "{}",
+        text(&approved.stderr)
+    );
+    let csv = portreg(&["authority", "--db", &path, "publish", "--to", "iana-csv"]);
+    assert!(text(&csv.stdout).contains("\nzq-acc-one,40404,tcp,test,"));
+    let dynamic = portreg(&request_args(&path, "zq-acc-dyn", "50000"));
+    assert_eq!(dynamic.status.code(), Some(1));
+    assert!(text(&dynamic.stderr).contains("Dynamic range"));
+    let history = portreg(&[
+        "authority",
+        "--db",
+        &path,
+        "history",
+        "zq-acc-one",
+        "-f",
+        "json",
+    ]);
+    let entries: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        entries.as_array().unwrap().len(),
+        2,
+        "the request and its approval"
+    );
+    let missing = portreg(&["authority", "--db", "/no/such/dir/x.sqlite", "list"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// Starts `processes` shells at once, each filing a request and approving it.
+fn race(db: &str, attempts: &[(String, String)]) -> Vec<bool> {
+    let children: Vec<_> = attempts
+        .iter()
+        .map(|(name, port)| {
+            let script = format!(
+                "id=$(\"$PORTREG\" authority --db '{db}' request --name {name} -t tcp --port {port} --description race \
+                 --assignee T --contact T | grep -oE '[0-9]+' | head -n1) && \
+                 \"$PORTREG\" authority --db '{db}' review \"$id\" --approve --reviewer R"
+            );
+            Command::new("sh")
+                .args(["-c", &script])
+                .env("PORTREG", env!("CARGO_BIN_EXE_portreg"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|mut child| child.wait().unwrap().success())
+        .collect()
+}
+
+#[test]
+fn many_processes_one_port_one_name_exactly_one_wins() {
+    let db = Db::new("race");
+    let path = db.arg();
+    assert_eq!(
+        portreg(&["authority", "--db", &path, "init"]).status.code(),
+        Some(0)
+    );
+    let same_port: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("zq-race-{i}"), "40404".to_owned()))
+        .collect();
+    let won = race(&path, &same_port);
+    assert_eq!(
+        won.iter().filter(|w| **w).count(),
+        1,
+        "one port: exactly one approval"
+    );
+    let same_name: Vec<(String, String)> = (0..8)
+        .map(|i| ("zq-same".to_owned(), (41000 + i).to_string()))
+        .collect();
+    let won = race(&path, &same_name);
+    assert_eq!(
+        won.iter().filter(|w| **w).count(),
+        1,
+        "one name: exactly one approval"
+    );
+    let authority = Authority::open(&db.0).unwrap();
+    let history = authority.history(None, None).unwrap();
+    let requests = history.iter().filter(|e| e.action == "request").count();
+    assert_eq!(requests, 16, "every request attempt is in the audit trail");
+    let filed = authority.requests(None).unwrap().len();
+    let approvals = history.iter().filter(|e| e.action == "approve").count();
+    assert_eq!(
+        approvals, filed,
+        "every approval attempt is in the audit trail"
+    );
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.action == "approve" && e.outcome == "ok")
+            .count(),
+        2
+    );
+    assert_eq!(authority.integrity().unwrap(), "ok");
+}
+
+/// Sends SIGKILL to a whole process group.
+fn kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pid}")])
+        .status();
+}
+
+#[test]
+fn approvals_killed_at_random_points_leave_nothing_half_done() {
+    let db = Db::new("crash");
+    let path = db.arg();
+    assert_eq!(
+        portreg(&["authority", "--db", &path, "init"]).status.code(),
+        Some(0)
+    );
+    let total = 150;
+    for i in 0..total {
+        let port = (42000 + i).to_string();
+        let out = portreg(&request_args(&path, &format!("zq-crash-{i}"), &port));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let log = std::env::temp_dir().join(format!("portreg-crash-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let mut seed = Instant::now().elapsed().as_nanos() as u64 | 1;
+    let started = Instant::now();
+    let mut interrupted = 0;
+    loop {
+        let pending: Vec<i64> = Authority::open(&db.0)
+            .unwrap()
+            .requests(Some(RequestState::Pending))
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        if pending.is_empty() || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        let ids: Vec<String> = pending.iter().map(ToString::to_string).collect();
+        let script = format!(
+            "for id in {}; do \"$PORTREG\" authority --db '{path}' review $id --approve --reviewer R >/dev/null 2>&1 && echo $id >> '{}'; done",
+            ids.join(" "),
+            log.display()
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .env("PORTREG", env!("CARGO_BIN_EXE_portreg"))
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        // xorshift: a kill somewhere between 10 and 80 ms in.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(10 + seed % 70));
+        kill_group(child.id());
+        let status = child.wait().unwrap();
+        interrupted += usize::from(status.code().is_none());
+        check_consistent(&db.0, &log);
+    }
+    assert!(
+        interrupted >= 3,
+        "only {interrupted} runs were killed before they finished"
+    );
+    let authority = Authority::open(&db.0).unwrap();
+    assert!(
+        authority
+            .requests(Some(RequestState::Pending))
+            .unwrap()
+            .is_empty(),
+        "all approved in the end"
+    );
+    check_consistent(&db.0, &log);
+    let _ = std::fs::remove_file(&log);
+}
+
+/// Every approval reported done is there; every approved request has all its records
+/// and every pending one none; the database is sound.
+fn check_consistent(db: &Path, log: &Path) {
+    let authority = Authority::open(db).unwrap();
+    assert_eq!(authority.integrity().unwrap(), "ok");
+    let reported: Vec<i64> = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    for request in authority.requests(None).unwrap() {
+        let records = authority.records_named(&request.request.name).unwrap();
+        match request.state {
+            RequestState::Approved => assert_eq!(
+                records.len(),
+                1,
+                "request {} approved with its record",
+                request.id
+            ),
+            _ => {
+                assert!(
+                    records.is_empty(),
+                    "request {} not approved and no record",
+                    request.id
+                );
+                assert!(
+                    !reported.contains(&request.id),
+                    "request {} was reported done",
+                    request.id
+                );
+            }
+        }
+    }
+}
