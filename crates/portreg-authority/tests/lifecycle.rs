@@ -5,21 +5,7 @@ use std::path::PathBuf;
 
 use portreg::{format, Format, ReadOptions, Registry, Status, Transport};
 use portreg_authority::{Authority, AuthorityError, Decision, NewRequest};
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if dir.join("data").is_dir() {
-        return Some(dir.join(relative));
-    }
-    if std::env::var("PORTREG_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("PORTREG_REQUIRE_SHARED=1 but {} is missing", dir.display());
-    }
-    eprintln!(
-        "skipped: {} is missing (the shared registry files)",
-        dir.display()
-    );
-    None
-}
+use portreg_testing::shared;
 
 struct TempDb(PathBuf);
 

@@ -281,16 +281,6 @@ pub async fn info(
 pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> {
     let registry = state.registry();
     let provenance = registry.provenance();
-    let names: std::collections::HashSet<String> = registry
-        .records()
-        .flat_map(|r| {
-            r.name()
-                .into_iter()
-                .chain(r.aliases())
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-        })
-        .collect();
     Json(RegistryInfo {
         registry: state.origin.clone(),
         source: provenance.source,
@@ -298,7 +288,7 @@ pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> 
         sha256: provenance.sha256,
         updated: registry.updated().map(|d| d.to_string()),
         records: registry.len(),
-        names: names.len(),
+        names: registry.name_count(),
         people: registry.people_count(),
     })
 }

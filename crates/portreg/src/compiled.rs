@@ -451,6 +451,11 @@ impl CompiledRegistry {
             })
     }
 
+    /// How many distinct names (service names, aliases and earlier names, any case).
+    pub fn name_count(&self) -> usize {
+        self.section(Section::NameTextIndex).len() / 2
+    }
+
     /// The people table.
     pub fn people(&self) -> Vec<Person> {
         self.section(Section::People)

@@ -1,7 +1,5 @@
 //! `portreg about`: portreg's version and the registry in use.
 
-use std::collections::HashSet;
-
 use anyhow::Result;
 use serde_json::json;
 
@@ -14,16 +12,6 @@ pub fn run(common: &Common) -> Result<Exit> {
     let active = Active::load(common.registry.as_deref())?;
     let registry = active.registry();
     let provenance = registry.provenance();
-    let names: HashSet<String> = registry
-        .records()
-        .flat_map(|r| {
-            r.name()
-                .into_iter()
-                .chain(r.aliases())
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-        })
-        .collect();
     let updated = registry.updated().map(|d| d.to_string());
     let mut out = Output::new(common);
     if let Some(exit) = out.records_only_refused("about") {
@@ -42,7 +30,7 @@ pub fn run(common: &Common) -> Result<Exit> {
                     updated.clone().unwrap_or_else(|| "unknown".into()),
                 ),
                 ("records", registry.len().to_string()),
-                ("names", names.len().to_string()),
+                ("names", registry.name_count().to_string()),
                 ("people", registry.people_count().to_string()),
                 (
                     "format",
@@ -61,7 +49,7 @@ pub fn run(common: &Common) -> Result<Exit> {
             "sha256": provenance.sha256,
             "updated": updated,
             "records": registry.len(),
-            "names": names.len(),
+            "names": registry.name_count(),
             "people": registry.people_count(),
             "format_version": portreg::compiled::FORMAT_VERSION,
         }))?,

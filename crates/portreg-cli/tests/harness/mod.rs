@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// What a run printed and how it ended.
@@ -55,16 +54,5 @@ pub fn portreg_with_input(args: &[&str], stdin: Option<&[u8]>) -> Run {
 
 /// A file under `../shared`, or `None` after saying why the test skips.
 pub fn shared(relative: &str) -> Option<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if dir.join("data").is_dir() {
-        return Some(dir.join(relative).display().to_string());
-    }
-    if std::env::var("PORTREG_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("PORTREG_REQUIRE_SHARED=1 but {} is missing", dir.display());
-    }
-    eprintln!(
-        "skipped: {} is missing (the shared registry files)",
-        dir.display()
-    );
-    None
+    portreg_testing::shared(relative).map(|path| path.display().to_string())
 }

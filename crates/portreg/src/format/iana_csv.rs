@@ -101,9 +101,16 @@ fn field_column(row: &csv::StringRecord, column: usize) -> usize {
 }
 
 fn record(row: &csv::StringRecord) -> Result<Record, (usize, &'static str)> {
+    let cells: Vec<&str> = row.iter().collect();
+    record_from_columns(&cells)
+}
+
+/// A record from IANA's 12 columns (the CSV's, and the plain-text table's); an error
+/// names the column and what it should hold.
+pub(super) fn record_from_columns(row: &[&str]) -> Result<Record, (usize, &'static str)> {
     let field = |index: usize| Some(row[index].to_owned()).filter(|value| !value.is_empty());
-    let contacts = brackets(&row[5]).ok_or((5, "person ids in brackets"))?;
-    let assignees = brackets(&row[4]).ok_or((4, "person ids in brackets"))?;
+    let contacts = brackets(row[5]).ok_or((5, "person ids in brackets"))?;
+    let assignees = brackets(row[4]).ok_or((4, "person ids in brackets"))?;
     let mut record = Record {
         name: field(0),
         ports: field(1)
@@ -134,7 +141,7 @@ fn record(row: &csv::StringRecord) -> Result<Record, (usize, &'static str)> {
             .map(|d| d.parse())
             .transpose()
             .map_err(|_| (7, "a date YYYY-MM or YYYY-MM-DD"))?,
-        references: brackets(&row[8])
+        references: brackets(row[8])
             .ok_or((8, "references in brackets"))?
             .iter()
             .map(|label| Reference::from_label(label))

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::iana_csv::brackets;
+use super::iana_csv::record_from_columns;
 use super::services::one_line;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::record::{Record, Reference};
@@ -201,46 +201,8 @@ fn read_footnotes(lines: &[Vec<char>], registry: &mut Registry) {
 }
 
 fn record(cells: &[String]) -> Result<Record, (usize, &'static str)> {
-    let field = |i: usize| Some(cells[i].clone()).filter(|c| !c.is_empty());
-    let contacts = brackets(&cells[5]).ok_or((5, "person ids in brackets"))?;
-    let assignees = brackets(&cells[4]).ok_or((4, "person ids in brackets"))?;
-    let mut record = Record {
-        name: field(0),
-        ports: field(1)
-            .map(|p| p.parse())
-            .transpose()
-            .map_err(|_| (1, "a port or range"))?,
-        transport: field(2)
-            .map(|t| t.parse())
-            .transpose()
-            .map_err(|_| (2, "a transport protocol"))?,
-        description: field(3),
-        assignees: if assignees == contacts {
-            Vec::new()
-        } else {
-            assignees
-        },
-        contacts,
-        registered: field(6)
-            .map(|d| d.parse())
-            .transpose()
-            .map_err(|_| (6, "a date YYYY-MM or YYYY-MM-DD"))?,
-        modified: field(7)
-            .map(|d| d.parse())
-            .transpose()
-            .map_err(|_| (7, "a date YYYY-MM or YYYY-MM-DD"))?,
-        references: brackets(&cells[8])
-            .ok_or((8, "references in brackets"))?
-            .iter()
-            .map(|label| Reference::from_label(label))
-            .collect(),
-        service_code: field(9),
-        unauthorized_use: field(10),
-        notes: field(11),
-        ..Record::default()
-    };
-    record.status = record.derive_status();
-    Ok(record)
+    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+    record_from_columns(&cells)
 }
 
 /// A fixed-width table: where each column starts.

@@ -9,18 +9,7 @@ use portreg::{format, Format, ReadOptions, Registry};
 
 /// The `../shared` folder beside the repository, if present.
 pub fn shared() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if dir.join("data").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("PORTREG_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("PORTREG_REQUIRE_SHARED=1 but {} is missing", dir.display());
-    }
-    eprintln!(
-        "skipped: {} is missing (the shared registry files)",
-        dir.display()
-    );
-    None
+    portreg_testing::shared("")
 }
 
 /// A file under `../shared`, or `None` (the test then returns early, having said why).
