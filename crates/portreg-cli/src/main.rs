@@ -1,37 +1,5 @@
-//! The `portreg` command line.
+//! `portreg`: lookups, search, info, free ports, diff, names, conversion.
 
-mod active;
-mod cli;
-mod commands;
-mod output;
-mod store;
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-/// Exit codes: 0 done or found, 1 nothing found, 2 usage or input error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// The command did what was asked, or found something.
-    Success = 0,
-    /// Nothing found (or, for `check-name`, the name is not usable).
-    NotFound = 1,
-    /// Bad usage or unreadable input.
-    Error = 2,
-}
-
-fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    let exit = commands::run(args).unwrap_or_else(|error| {
-        if error
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-        {
-            return Exit::Success;
-        }
-        eprintln!("portreg: {error:#}");
-        Exit::Error
-    });
-    ExitCode::from(exit as u8)
+fn main() -> std::process::ExitCode {
+    portreg_cli::main::<false>()
 }

@@ -259,8 +259,8 @@ impl CompiledRegistry {
         bytemuck::cast_slice(self.section(section))
     }
 
-    /// A pooled string; `None` for the absent marker or a damaged index.
-    fn string(&self, id: u32) -> Option<&str> {
+    /// A pooled string's bytes; `None` for the absent marker or a damaged index.
+    fn string_bytes(&self, id: u32) -> Option<&[u8]> {
         if id == NONE {
             return None;
         }
@@ -269,7 +269,12 @@ impl CompiledRegistry {
             *offsets.get(id as usize)? as usize,
             *offsets.get(id as usize + 1)? as usize,
         );
-        std::str::from_utf8(self.bytes_of(Section::StringBytes).get(start..end)?).ok()
+        self.bytes_of(Section::StringBytes).get(start..end)
+    }
+
+    /// A pooled string; `None` for the absent marker or a damaged index.
+    fn string(&self, id: u32) -> Option<&str> {
+        std::str::from_utf8(self.string_bytes(id)?).ok()
     }
 
     fn list(&self, at: u32) -> &[u32] {
@@ -393,10 +398,8 @@ impl CompiledRegistry {
             }
             let start = entry as usize - 1;
             let name_id = *entries.get(start * NAME_ENTRY_WORDS)?;
-            if self
-                .string(name_id)
-                .is_some_and(|candidate| candidate.as_bytes() == &*lower)
-            {
+            // Bytes against bytes: no UTF-8 check on the hot path.
+            if self.string_bytes(name_id) == Some(&*lower) {
                 return Some((start, name_id));
             }
             slot = (slot + 1) & mask;

@@ -13,6 +13,7 @@ mod serve;
 mod update;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::CommandFactory;
@@ -20,8 +21,9 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Command};
 use crate::Exit;
 
-/// Runs the command the arguments name.
-pub fn run(cli: Cli) -> Result<Exit> {
+/// Runs the command the arguments name. Without `ADMIN`, the administrative commands are
+/// handed over to `portreg-admin`, and their code is not even linked in.
+pub fn run<const ADMIN: bool>(cli: Cli) -> Result<Exit> {
     let common = &cli.common;
     match &cli.command {
         None => lookup::run(&cli.lookup, common),
@@ -32,9 +34,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Some(Command::Diff(args)) => diff::run(args, common),
         Some(Command::CheckName(args)) => check_name::run(args, common),
         Some(Command::About) => about::run(common),
-        Some(Command::Serve(args)) => serve::run(args, common),
-        Some(Command::Authority(args)) => authority::run(args, common),
-        Some(Command::Update(args)) => update::run(args, common),
+        Some(Command::Serve(args)) if ADMIN => serve::run(args, common),
+        Some(Command::Authority(args)) if ADMIN => authority::run(args, common),
+        Some(Command::Update(args)) if ADMIN => update::run(args, common),
+        Some(Command::Serve(_) | Command::Authority(_) | Command::Update(_)) => hand_over(),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {
             clap_complete::generate(
@@ -51,5 +54,37 @@ pub fn run(cli: Cli) -> Result<Exit> {
             std::io::stdout().write_all(&page)?;
             Ok(Exit::Success)
         }
+    }
+}
+
+/// Runs the same arguments with `portreg-admin`: beside this executable, else on the PATH.
+fn hand_over() -> Result<Exit> {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("portreg-admin"));
+    let program: PathBuf = beside
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("portreg-admin"));
+    let mut command = std::process::Command::new(&program);
+    command.args(std::env::args_os().skip(1));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        anyhow::bail!(
+            "cannot run {} ({error}); it comes with portreg",
+            program.display()
+        );
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .map_err(|e| anyhow::anyhow!("cannot run {} ({e})", program.display()))?;
+        Ok(match status.code() {
+            Some(0) => Exit::Success,
+            Some(1) => Exit::NotFound,
+            _ => Exit::Error,
+        })
     }
 }

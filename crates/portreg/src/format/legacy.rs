@@ -555,7 +555,7 @@ pub(super) fn write(registry: &Registry) -> String {
 fn same_group(a: &Record, b: &Record) -> bool {
     is_commented(a) == is_commented(b)
         && a.contacts == b.contacts
-        && contact_references(a) == contact_references(b)
+        && a.references == b.references
         && a.extra.history.is_empty()
 }
 
@@ -564,11 +564,6 @@ fn is_commented(record: &Record) -> bool {
         .extra
         .commented
         .unwrap_or(record.status == Status::Unassigned)
-}
-
-/// References that the entry line itself does not carry go on `#` lines.
-fn contact_references(record: &Record) -> &[Reference] {
-    &record.references
 }
 
 fn write_entry(out: &mut String, record: &Record) {
