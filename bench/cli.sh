@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process timings of the portreg CLI against `getent services` and a hello-world
 # Rust binary, with hyperfine, and peak memory from /usr/bin/time -v.
-# Usage: bench/cli.sh [RUNS]     (installs hyperfine and time with apt-get if missing)
+# Usage: [STATIC=1] bench/cli.sh [RUNS]   (installs hyperfine and time with apt-get if missing)
+# STATIC=1 also times a static-PIE build of portreg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000}
@@ -17,10 +18,18 @@ trap 'rm -rf "$work"' EXIT
 printf 'fn main() { println!("hello"); }\n' >"$work/hello.rs"
 rustc -O -o "$work/hello" "$work/hello.rs"
 portreg=target/release/portreg
+extra=()
+if [[ ${STATIC:-0} == 1 ]]; then
+  # The same binary linked as a static PIE: no dynamic loader work at start-up.
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet -p portreg-cli \
+    --target x86_64-unknown-linux-gnu --target-dir target/static
+  extra+=("target/static/x86_64-unknown-linux-gnu/release/portreg 22")
+fi
 hyperfine -N --warmup 50 --runs "$runs" --export-markdown "$work/times.md" \
   "$work/hello" \
   "getent services 22" \
   "$portreg 22" \
+  "${extra[@]}" \
   "$portreg ssh" \
   "$portreg search sql" >/dev/null
 sed "s|$work/||; s|$PWD/||" "$work/times.md"
