@@ -4,7 +4,8 @@
 use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
-use portreg::{format, Format, Record, Registry};
+use portreg::lookup::Role;
+use portreg::{format, Format, Record, Registry, Status};
 use serde_json::Value;
 
 use clap::ValueEnum;
@@ -17,6 +18,15 @@ pub struct Item {
     pub record: Record,
     /// Extra JSON keys.
     pub extra: Vec<(&'static str, Value)>,
+}
+
+impl From<Record> for Item {
+    fn from(record: Record) -> Self {
+        Item {
+            record,
+            extra: Vec::new(),
+        }
+    }
 }
 
 impl Item {
@@ -94,6 +104,18 @@ impl Output {
     /// Writes text as it is.
     pub fn text(&mut self, text: &str) -> io::Result<()> {
         self.stream.write_all(text.as_bytes())
+    }
+
+    /// Prints records: a table of port, transport, name, status and description (records
+    /// that differ only in transport on one row), or the chosen machine format.
+    pub fn records(&mut self, items: &[Item]) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Table => self.table(
+                &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
+                &table_rows(items),
+            ),
+            _ => self.machine(items),
+        }
     }
 
     /// Prints records in a machine format (everything but the table).
@@ -194,6 +216,80 @@ impl Output {
     pub fn styled_line(&mut self, text: &str, style: Style) -> io::Result<()> {
         writeln!(self.stream, "{style}{text}{style:#}")
     }
+}
+
+/// Table rows, one per record, with records that differ only in transport merged
+/// (`tcp,udp`).
+fn table_rows(items: &[Item]) -> Vec<Vec<(String, Style)>> {
+    let mut rows: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for item in items {
+        let record = &item.record;
+        let role = item
+            .extra
+            .iter()
+            .find(|(k, _)| *k == "role")
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let key = vec![
+            record.ports.map_or("-".to_owned(), |s| s.to_string()),
+            name_cell(record),
+            status_cell(record, role),
+            description_cell(record),
+        ];
+        let transport = record
+            .transport
+            .as_ref()
+            .map_or("any".to_owned(), |t| t.to_string());
+        match rows.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, transports)) if !transports.contains(&transport) => transports.push(transport),
+            Some(_) => rows.push((key, vec![transport])),
+            None => rows.push((key, vec![transport])),
+        }
+    }
+    rows.into_iter()
+        .map(|(key, transports)| {
+            let quiet = matches!(
+                key[2].as_str(),
+                "reserved" | "unassigned" | "historic" | "deassigned"
+            );
+            vec![
+                (key[0].clone(), PORT),
+                (transports.join(","), PLAIN),
+                (key[1].clone(), if quiet { DIM } else { NAME }),
+                (key[2].clone(), if quiet { DIM } else { PLAIN }),
+                (key[3].clone(), PLAIN),
+            ]
+        })
+        .collect()
+}
+
+fn name_cell(record: &Record) -> String {
+    let name = record.name.clone().unwrap_or_else(|| "-".to_owned());
+    if record.aliases.is_empty() {
+        name
+    } else {
+        format!("{name} ({})", record.aliases.join(", "))
+    }
+}
+
+fn status_cell(record: &Record, role: &str) -> String {
+    if role == Role::Alias.as_str() && record.status == Status::Assigned {
+        "alias".to_owned()
+    } else {
+        record.status.as_str().to_owned()
+    }
+}
+
+fn description_cell(record: &Record) -> String {
+    let mut text = record
+        .description
+        .clone()
+        .unwrap_or_default()
+        .replace('\n', " ");
+    if let Some(unauthorized) = &record.unauthorized_use {
+        text.push_str(&format!(" [unauthorized use: {unauthorized}]"));
+    }
+    text.trim().to_owned()
 }
 
 /// Word-wraps `text` to `width` columns (no wrapping without a width); line breaks in

@@ -7,7 +7,6 @@ use portreg::format;
 use portreg_authority::{Authority, AuthorityError, Decision, NewRequest, RequestState};
 use serde_json::Value;
 
-use super::lookup::table_rows;
 use crate::active::read_file;
 use crate::cli::{AuthorityArgs, AuthorityCommand, Common, OutputFormat, RequestArgs};
 use crate::output::{Item, Output, PLAIN, PORT};
@@ -97,17 +96,8 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
                 Decision::Reject => println!("request {id} rejected"),
                 Decision::Approve => {
                     println!("request {id} approved: {} record(s) created", created.len());
-                    let items: Vec<Item> = created
-                        .into_iter()
-                        .map(|record| Item {
-                            record,
-                            extra: Vec::new(),
-                        })
-                        .collect();
-                    out.table(
-                        &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
-                        &table_rows(&items),
-                    )?;
+                    let items: Vec<Item> = created.into_iter().map(Item::from).collect();
+                    out.records(&items)?;
                 }
             }
         }
@@ -177,10 +167,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
                     .registry()?
                     .records
                     .into_iter()
-                    .map(|record| Item {
-                        record,
-                        extra: Vec::new(),
-                    })
+                    .map(Item::from)
                     .collect();
                 return print_records(&mut out, &items);
             }
@@ -242,13 +229,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
                         ))
                         .into());
                     }
-                    let items: Vec<Item> = records
-                        .into_iter()
-                        .map(|record| Item {
-                            record,
-                            extra: Vec::new(),
-                        })
-                        .collect();
+                    let items: Vec<Item> = records.into_iter().map(Item::from).collect();
                     return print_records(&mut out, &items);
                 }
             }
@@ -262,13 +243,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
 }
 
 fn print_records(out: &mut Output, items: &[Item]) -> Result<Exit> {
-    match out.format {
-        OutputFormat::Table => out.table(
-            &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
-            &table_rows(items),
-        )?,
-        _ => out.machine(items)?,
-    }
+    out.records(items)?;
     Ok(if items.is_empty() {
         Exit::NotFound
     } else {

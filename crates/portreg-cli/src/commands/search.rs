@@ -3,9 +3,8 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use super::lookup::table_rows;
 use crate::active::Active;
-use crate::cli::{Common, OutputFormat, SearchArgs};
+use crate::cli::{Common, SearchArgs};
 use crate::output::{Item, Output};
 use crate::Exit;
 
@@ -45,13 +44,6 @@ pub fn run(args: &SearchArgs, common: &Common) -> Result<Exit> {
         eprintln!("portreg: nothing matches {text:?}");
         return Ok(Exit::NotFound);
     }
-    let mut out = Output::new(common);
-    match out.format {
-        OutputFormat::Table => out.table(
-            &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
-            &table_rows(&items),
-        )?,
-        _ => out.machine(&items)?,
-    }
+    Output::new(common).records(&items)?;
     Ok(Exit::Success)
 }
