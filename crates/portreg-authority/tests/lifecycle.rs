@@ -421,3 +421,30 @@ fn bad_stores_are_refused_and_left_as_they_were() {
         Err(AuthorityError::Store(_))
     ));
 }
+
+#[test]
+fn an_older_store_is_migrated() {
+    let db = TempDb::new("migrate");
+    drop(Authority::init(&db.0, None, "tester").unwrap());
+    {
+        // Back to schema version 1: without the span index.
+        let connection = rusqlite::Connection::open(&db.0).unwrap();
+        connection
+            .execute_batch("DROP INDEX records_by_span; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let authority = Authority::open(&db.0).unwrap();
+    drop(authority);
+    let connection = rusqlite::Connection::open(&db.0).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    let index: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'records_by_span'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!((version, index), (2, 1));
+}
