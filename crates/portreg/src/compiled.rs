@@ -463,19 +463,26 @@ impl CompiledRegistry {
     pub fn people(&self) -> Vec<Person> {
         self.section(Section::People)
             .chunks_exact(PERSON_WORDS)
-            .map(|p| Person {
-                id: self.string(p[0]).unwrap_or_default().to_owned(),
-                name: self.string(p[1]).map(str::to_owned),
-                org: self.string(p[2]).map(str::to_owned),
-                uri: self.string(p[3]).map(str::to_owned),
-                updated: self.string(p[4]).and_then(|d| d.parse().ok()),
-            })
+            .map(|row| self.person_row(row))
             .collect()
+    }
+
+    fn person_row(&self, row: &[u32]) -> Person {
+        Person {
+            id: self.string(row[0]).unwrap_or_default().to_owned(),
+            name: self.string(row[1]).map(str::to_owned),
+            org: self.string(row[2]).map(str::to_owned),
+            uri: self.string(row[3]).map(str::to_owned),
+            updated: self.string(row[4]).and_then(|d| d.parse().ok()),
+        }
     }
 
     /// The person with this id.
     pub fn person(&self, id: &str) -> Option<Person> {
-        self.people().into_iter().find(|p| p.id == id)
+        self.section(Section::People)
+            .chunks_exact(PERSON_WORDS)
+            .find(|row| self.string_bytes(row[0]) == Some(id.as_bytes()))
+            .map(|row| self.person_row(row))
     }
 
     /// How many people the people table has.
