@@ -102,11 +102,6 @@ impl Diagnostics {
         Ok(())
     }
 
-    /// Whether the first problem stops the read.
-    pub fn is_strict(&self) -> bool {
-        self.strict
-    }
-
     /// The warnings collected so far.
     pub fn into_warnings(self) -> Vec<Diagnostic> {
         self.warnings
