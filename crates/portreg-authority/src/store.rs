@@ -430,15 +430,8 @@ impl Authority {
         let today = RegistryDate::today();
         self.change(actor, "deassign", subject, |tx| {
             let note = |r: &Record| {
-                let by = r
-                    .effective_assignees()
-                    .first()
-                    .map_or(String::new(), |p| format!(" by [{p}]"));
                 let why = reason.map_or(String::new(), |r| format!(" ({r})"));
-                format!(
-                    "De-assigned on {today}, previously {}{by}{why}",
-                    r.name.as_deref().unwrap_or("-")
-                )
+                format!("De-assigned on {today}, {}{why}", previously(r))
             };
             let count = release(tx, subject, &note)?;
             Ok((
@@ -456,13 +449,9 @@ impl Authority {
         let today = RegistryDate::today();
         self.change(reviewer, "revoke", subject, |tx| {
             let note = |r: &Record| {
-                let by = r
-                    .effective_assignees()
-                    .first()
-                    .map_or(String::new(), |p| format!(" by [{p}]"));
                 format!(
-                    "Revoked on {today} by {reviewer}: {reason}; previously {}{by}",
-                    r.name.as_deref().unwrap_or("-")
+                    "Revoked on {today} by {reviewer}: {reason}; {}",
+                    previously(r)
                 )
             };
             let count = release(tx, subject, &note)?;
@@ -608,6 +597,15 @@ impl Authority {
             .connection
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
     }
+}
+
+/// "previously NAME by [Person]", as IANA notes a de-assignment.
+fn previously(record: &Record) -> String {
+    let by = record
+        .effective_assignees()
+        .first()
+        .map_or(String::new(), |p| format!(" by [{p}]"));
+    format!("previously {}{by}", record.name.as_deref().unwrap_or("-"))
 }
 
 fn refused(error: AuthorityError) -> AuthorityError {

@@ -189,19 +189,8 @@ pub async fn search(
     let transports = transports(query.transport.as_deref())?;
     let values: Vec<Value> = state
         .registry()
-        .search(
-            &text,
-            if transports.is_empty() {
-                limit
-            } else {
-                usize::MAX
-            },
-        )
+        .search(&text, &transports, limit)
         .iter()
-        .filter(|hit| {
-            transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
-        })
-        .take(limit)
         .map(|hit| {
             let mut value = record_to_json(&hit.record.to_record());
             if let Value::Object(map) = &mut value {

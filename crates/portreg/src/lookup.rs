@@ -297,10 +297,10 @@ impl CompiledRegistry {
         }
     }
 
-    /// Records whose names or descriptions contain `text` (literally, any case), best
-    /// first: exact name, name prefix, name substring, description word, description
-    /// substring; ties in name order.
-    pub fn search(&self, text: &str, limit: usize) -> Vec<SearchHit<'_>> {
+    /// Records whose names or descriptions contain `text` (literally, any case), on any of
+    /// `transports` (all when empty), best first: exact name, name prefix, name substring,
+    /// description word, description substring; ties in name order.
+    pub fn search(&self, text: &str, transports: &[Transport], limit: usize) -> Vec<SearchHit<'_>> {
         let needle = text.trim().to_lowercase();
         if needle.is_empty() || needle.contains('\n') {
             return Vec::new();
@@ -359,6 +359,9 @@ impl CompiledRegistry {
                     record: self.record(index)?,
                     tier: (*tier)?,
                 })
+            })
+            .filter(|hit| {
+                transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
             })
             .collect();
         hits.sort_by(|a, b| {

@@ -86,6 +86,16 @@ impl Record {
             .or_else(|| self.ports.map(|span| span.to_string()))
     }
 
+    /// Where the record stands, for people: `6000-6063/tcp`, `6000`, `name only, tcp`.
+    pub fn place(&self) -> String {
+        match (self.ports_text(), &self.transport) {
+            (Some(ports), Some(t)) => format!("{ports}/{t}"),
+            (Some(ports), None) => ports,
+            (None, Some(t)) => format!("name only, {t}"),
+            (None, None) => "name only".to_owned(),
+        }
+    }
+
     /// The range class of the record's first port.
     pub fn range_class(&self) -> Option<RangeClass> {
         self.ports.map(|span| RangeClass::of(span.low))

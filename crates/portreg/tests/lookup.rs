@@ -88,7 +88,7 @@ fn embedded_lookups() {
 #[cfg(feature = "embedded")]
 #[test]
 fn embedded_search_ranks_names_before_descriptions() {
-    let hits = embedded().search("sql", 200);
+    let hits = embedded().search("sql", &[], 200);
     assert!(!hits.is_empty());
     assert!(hits.windows(2).all(|w| w[0].tier <= w[1].tier), "ranked");
     let mysql = hits
@@ -96,17 +96,17 @@ fn embedded_search_ranks_names_before_descriptions() {
         .find(|h| h.record.name() == Some("mysql"))
         .expect("mysql found");
     assert_eq!(mysql.tier, MatchTier::NameSubstring);
-    let exact = embedded().search("SSH", 5);
+    let exact = embedded().search("SSH", &[], 5);
     assert_eq!(
         (exact[0].record.name(), exact[0].tier),
         (Some("ssh"), MatchTier::ExactName)
     );
     // Literal: regex syntax means nothing.
-    assert!(embedded().search(".*", 5).iter().all(|h| {
+    assert!(embedded().search(".*", &[], 5).iter().all(|h| {
         h.record.name().is_some_and(|n| n.contains(".*"))
             || h.record.description().is_some_and(|d| d.contains(".*"))
     }));
-    assert!(embedded().search("", 5).is_empty());
+    assert!(embedded().search("", &[], 5).is_empty());
 }
 
 fn compiled_xml() -> Option<(portreg::Registry, CompiledRegistry)> {

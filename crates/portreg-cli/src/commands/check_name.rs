@@ -31,12 +31,7 @@ pub fn run(args: &CheckNameArgs, common: &Common) -> Result<Exit> {
         }
         for taker in &check.taken_by {
             let record = &taker.record;
-            let place = match (record.ports_text(), &record.transport) {
-                (Some(ports), Some(t)) => format!("{ports}/{t}"),
-                (Some(ports), None) => ports,
-                (None, Some(t)) => format!("name only, {t}"),
-                (None, None) => "name only".to_owned(),
-            };
+            let place = record.place();
             let line = format!(
                 "  taken by {} ({place}, {}): {}",
                 record.name.as_deref().unwrap_or("-"),

@@ -62,12 +62,7 @@ fn print_record(
     record: &Record,
     role: Role,
 ) -> Result<()> {
-    let place = match (record.ports_text(), &record.transport) {
-        (Some(ports), Some(t)) => format!("{ports}/{t}"),
-        (Some(ports), None) => ports,
-        (None, Some(t)) => format!("name only, {t}"),
-        (None, None) => "name only".to_owned(),
-    };
+    let place = record.place();
     let name = record.name.as_deref().unwrap_or("(no name)");
     out.styled_line(
         &format!(

@@ -16,25 +16,9 @@ pub fn run(args: &SearchArgs, common: &Common) -> Result<Exit> {
     }
     let active = Active::load(common.registry.as_deref())?;
     let registry = active.registry();
-    // Filtering by transport after ranking would cut the list short: ask for all.
-    let hits = registry.search(
-        &text,
-        if common.transport.is_empty() {
-            args.limit
-        } else {
-            usize::MAX
-        },
-    );
-    let items: Vec<Item> = hits
+    let items: Vec<Item> = registry
+        .search(&text, &common.transport, args.limit)
         .iter()
-        .filter(|hit| {
-            common.transport.is_empty()
-                || common
-                    .transport
-                    .iter()
-                    .any(|t| hit.record.covers_transport(t))
-        })
-        .take(args.limit)
         .map(|hit| Item {
             record: hit.record.to_record(),
             extra: vec![("match", Value::from(hit.tier.as_str()))],
