@@ -220,19 +220,14 @@ pub async fn free(
     if transports.is_empty() {
         transports = vec![Transport::Tcp, Transport::Udp];
     }
-    let mut remaining = query.count.unwrap_or(usize::MAX);
-    let mut spans = Vec::new();
-    for found in state.registry().free_ports(&transports, span) {
-        if remaining == 0 {
-            break;
-        }
-        let take = (usize::from(found.high - found.low) + 1).min(remaining);
-        remaining -= take;
-        spans.push(Span {
-            port_low: found.low,
-            port_high: found.low + (take - 1) as u16,
-        });
-    }
+    let free = state.registry().free_ports(&transports, span);
+    let spans: Vec<Span> = PortSpan::compact(free.iter().flat_map(|s| s.low..=s.high), query.count)
+        .into_iter()
+        .map(|s| Span {
+            port_low: s.low,
+            port_high: s.high,
+        })
+        .collect();
     Ok(Json(spans).into_response())
 }
 

@@ -392,16 +392,10 @@ impl CompiledRegistry {
 
     /// The ports of `span` free on every one of `transports`, as compact spans.
     pub fn free_ports(&self, transports: &[Transport], span: PortSpan) -> Vec<PortSpan> {
-        let mut spans: Vec<PortSpan> = Vec::new();
-        for port in span.low..=span.high {
-            if transports.iter().all(|t| self.is_free(port, t)) {
-                match spans.last_mut() {
-                    Some(last) if last.high.checked_add(1) == Some(port) => last.high = port,
-                    _ => spans.push(PortSpan::single(port)),
-                }
-            }
-        }
-        spans
+        PortSpan::compact(
+            (span.low..=span.high).filter(|&port| transports.iter().all(|t| self.is_free(port, t))),
+            None,
+        )
     }
 
     /// Like libc's `getservbyname`: the port of the service `name` on `protocol`.

@@ -33,6 +33,19 @@ impl PortSpan {
         self.low <= port && port <= self.high
     }
 
+    /// Ascending ports gathered into as few spans as they make, then cut to the first
+    /// `count` ports (all without a count).
+    pub fn compact(ports: impl IntoIterator<Item = u16>, count: Option<usize>) -> Vec<PortSpan> {
+        let mut spans: Vec<PortSpan> = Vec::new();
+        for port in ports.into_iter().take(count.unwrap_or(usize::MAX)) {
+            match spans.last_mut() {
+                Some(last) if last.high.checked_add(1) == Some(port) => last.high = port,
+                _ => spans.push(PortSpan::single(port)),
+            }
+        }
+        spans
+    }
+
     /// Whether the span is a single port.
     pub fn is_single(&self) -> bool {
         self.low == self.high
@@ -152,6 +165,23 @@ mod tests {
             }
             .to_string(),
             "6000-6063"
+        );
+    }
+
+    #[test]
+    fn compacts_ports() {
+        let spans = PortSpan::compact([1, 2, 3, 7, 9, 10], None);
+        assert_eq!(
+            spans,
+            [
+                PortSpan { low: 1, high: 3 },
+                PortSpan::single(7),
+                PortSpan { low: 9, high: 10 }
+            ]
+        );
+        assert_eq!(
+            PortSpan::compact([1, 2, 3, 7], Some(2)),
+            [PortSpan { low: 1, high: 2 }]
         );
     }
 

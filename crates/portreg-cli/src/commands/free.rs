@@ -62,20 +62,10 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
             }
         }
     }
-    let mut spans: Vec<PortSpan> = Vec::new();
-    let mut remaining = args.count.unwrap_or(usize::MAX);
-    for port in span.low..=span.high {
-        if remaining == 0 {
-            break;
-        }
-        if free[usize::from(port)] {
-            remaining -= 1;
-            match spans.last_mut() {
-                Some(last) if last.high.checked_add(1) == Some(port) => last.high = port,
-                _ => spans.push(PortSpan::single(port)),
-            }
-        }
-    }
+    let spans = PortSpan::compact(
+        (span.low..=span.high).filter(|&port| free[usize::from(port)]),
+        args.count,
+    );
     let total: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
     let mut out = Output::new(common);
     if let Some(exit) = out.records_only_refused("free") {
