@@ -113,6 +113,23 @@ fn request_review_publish_and_refuse() {
     );
     let csv = portreg(&["authority", "--db", &path, "publish", "--to", "iana-csv"]);
     assert!(text(&csv.stdout).contains("\nzq-acc-one,40404,tcp,test,"));
+    // Every other command takes the published registry.
+    let published = format!("{path}.xml");
+    let out = portreg(&[
+        "authority",
+        "--db",
+        &path,
+        "publish",
+        "--to",
+        "iana-xml",
+        "-o",
+        &published,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lookup = portreg(&["40404", "--registry", &published, "-f", "json"]);
+    let records: serde_json::Value = serde_json::from_slice(&lookup.stdout).unwrap();
+    assert_eq!(records[0]["name"], "zq-acc-one");
+    let _ = std::fs::remove_file(&published);
     let dynamic = portreg(&request_args(&path, "zq-acc-dyn", "50000"));
     assert_eq!(dynamic.status.code(), Some(1));
     assert!(text(&dynamic.stderr).contains("Dynamic range"));
