@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portreg::Format;
+use portreg::format::Format;
 
 fuzz_target!(|data: &[u8]| {
     portreg_fuzz::exercise(data, Format::IanaCsv);

@@ -1,6 +1,6 @@
 //! The body shared by every fuzz target.
 
-use portreg::{format, Format, ReadOptions};
+use portreg::format::{self, Format, ReadOptions};
 
 /// Reads `data` as `format` in both modes and writes any result in every format.
 pub fn exercise(data: &[u8], format: Format) {

@@ -1,16 +1,24 @@
 //! Development tasks. `cargo xtask gen-data` regenerates the embedded registry in
-//! `crates/portreg-data` from Debian packages, with portreg's own readers; the drift test
-//! in `tests/drift.rs` does the same and fails when the committed data differs.
+//! `crates/portreg-data` from IANA's XML, with portreg's own reader and compiler, and
+//! netbase's aliases from the Debian package; the drift test in `tests/drift.rs` does the
+//! same from the shared copy of the pinned XML and fails when the committed data differs.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use portreg::compiled::{CompiledRegistry, Provenance};
-use portreg::{format, Format, ReadOptions, Registry};
+use portreg::format::{self, Format, ReadOptions};
+use portreg::{CompiledRegistry, Provenance, Registry};
 use sha2::{Digest, Sha256};
+
+/// IANA's registry in its master form.
+pub const IANA_URL: &str =
+    "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml";
+
+/// The IANA XML the committed data is generated from: its SHA-256, and its date.
+pub const PINNED_IANA_SHA256: &str =
+    "4bbf00ef4dd194ea3098d090b42a832c0f8aef704699956a4a7e24576a49631b";
 
 /// A file inside a Debian package, at a pinned version.
 #[derive(Clone, Copy, Debug)]
@@ -23,14 +31,6 @@ pub struct Package {
     pub path: &'static str,
 }
 
-/// Wireshark's services file: IANA's registry up to 2024-08, ranges kept, one name per
-/// port and transport, with descriptions.
-pub const WIRESHARK: Package = Package {
-    name: "libwireshark-data",
-    version: "4.0.17-0+deb12u3",
-    path: "usr/share/wireshark/services",
-};
-
 /// Debian's `/etc/services`, for its aliases (`www` for `http`).
 pub const NETBASE: Package = Package {
     name: "netbase",
@@ -38,30 +38,33 @@ pub const NETBASE: Package = Package {
     path: "etc/services",
 };
 
-/// A fetched file.
+/// A source file and where it came from.
 pub struct Source {
-    /// Where it came from.
-    pub package: Package,
+    /// Where it came from, for people.
+    pub origin: String,
     /// Its bytes.
     pub bytes: Vec<u8>,
-    /// Its modification time inside the package.
-    pub modified: Option<SystemTime>,
 }
 
 impl Source {
     /// The SHA-256 of the file, hex.
     pub fn sha256(&self) -> String {
-        Sha256::digest(&self.bytes)
-            .iter()
-            .fold(String::new(), |mut hex, byte| {
-                let _ = write!(hex, "{byte:02x}");
-                hex
-            })
+        sha256_hex(&self.bytes)
     }
 }
 
+/// SHA-256, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
 /// Downloads a package with `apt-get download` into `work` and takes the file out of it.
-pub fn fetch(package: Package, work: &Path) -> Result<Source> {
+pub fn fetch_package(package: Package, work: &Path) -> Result<Source> {
     std::fs::create_dir_all(work)?;
     let spec = format!("{}={}", package.name, package.version);
     let status = Command::new("apt-get")
@@ -91,29 +94,55 @@ pub fn fetch(package: Package, work: &Path) -> Result<Source> {
     }
     let file = unpacked.join(package.path);
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
     Ok(Source {
-        package,
+        origin: format!(
+            "Debian package {} {} ({})",
+            package.name, package.version, package.path
+        ),
         bytes,
-        modified,
     })
 }
 
-/// The embedded registry: Wireshark's records, with netbase's aliases added to the
-/// record of the same name, port and transport (nothing else is taken from netbase).
-/// Its date is that of Wireshark's file inside the package.
-pub fn embedded_registry(wireshark: &Source, netbase: &Source) -> Result<Registry> {
-    let read = |source: &Source, format: Format| {
-        let options = ReadOptions {
-            strict: true,
-            source_name: format!("{}:{}", source.package.name, source.package.path),
-        };
-        format::read(&source.bytes, format, &options)
-            .map(|o| o.registry)
-            .map_err(anyhow::Error::from)
+/// Reads IANA's XML from a file.
+pub fn iana_from_file(path: &Path) -> Result<Source> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Source {
+        origin: "IANA service-names-port-numbers.xml".to_owned(),
+        bytes,
+    })
+}
+
+/// Downloads IANA's published XML.
+pub fn iana_from_web() -> Result<Source> {
+    let mut response = ureq::get(IANA_URL)
+        .call()
+        .with_context(|| format!("cannot download {IANA_URL}"))?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(portreg::MAX_REGISTRY_BYTES)
+        .read_to_vec()
+        .with_context(|| format!("download of {IANA_URL} broke off"))?;
+    Ok(Source {
+        origin: "IANA service-names-port-numbers.xml".to_owned(),
+        bytes,
+    })
+}
+
+fn read_strict(source: &Source, format: Format) -> Result<Registry> {
+    let options = ReadOptions {
+        strict: true,
+        source_name: source.origin.clone(),
     };
-    let mut registry = read(wireshark, Format::Wireshark)?;
-    let aliases = read(netbase, Format::Services)?;
+    Ok(format::read(&source.bytes, format, &options)?.registry)
+}
+
+/// The embedded registry: IANA's records, every field, with netbase's aliases added to
+/// the record of the same name (any case), port and transport (nothing else is taken
+/// from netbase).
+pub fn embedded_registry(iana: &Source, netbase: &Source) -> Result<Registry> {
+    let mut registry = read_strict(iana, Format::IanaXml)?;
+    let aliases = read_strict(netbase, Format::Services)?;
     for entry in aliases.records.iter().filter(|r| !r.aliases.is_empty()) {
         let same = registry.records.iter_mut().filter(|r| {
             r.ports == entry.ports
@@ -131,10 +160,6 @@ pub fn embedded_registry(wireshark: &Source, netbase: &Source) -> Result<Registr
             }
         }
     }
-    registry.meta.title = Some(
-        "Service Name and Transport Protocol Port Number Registry (Wireshark's copy)".to_owned(),
-    );
-    registry.meta.updated = wireshark.modified.map(portreg::RegistryDate::of);
     Ok(registry)
 }
 
@@ -146,51 +171,45 @@ pub struct Generated {
     pub rust: String,
 }
 
-/// Generates the embedded registry from its two sources.
-pub fn generate(wireshark: &Source, netbase: &Source) -> Result<Generated> {
-    let registry = embedded_registry(wireshark, netbase)?;
-    let provenance = Provenance {
-        source: format!(
-            "Debian package {} ({}), aliases from Debian package {} ({})",
-            wireshark.package.name,
-            wireshark.package.path,
-            netbase.package.name,
-            netbase.package.path
-        ),
-        version: format!(
-            "{} {}; {} {}",
-            wireshark.package.name,
-            wireshark.package.version,
-            netbase.package.name,
-            netbase.package.version
-        ),
-        sha256: format!("{} {}", wireshark.sha256(), netbase.sha256()),
-    };
-    let compiled = CompiledRegistry::compile(&registry, &provenance);
+/// Generates the embedded registry from IANA's XML and netbase.
+pub fn generate(iana: &Source, netbase: &Source) -> Result<Generated> {
+    let registry = embedded_registry(iana, netbase)?;
     let updated = registry
         .meta
         .updated
         .as_ref()
         .map_or(String::new(), |d| d.to_string());
+    let provenance = Provenance {
+        source: format!("{}; aliases from {}", iana.origin, netbase.origin),
+        version: format!("IANA {updated}; netbase {}", NETBASE.version),
+        sha256: format!("{} {}", iana.sha256(), netbase.sha256()),
+    };
+    let compiled = CompiledRegistry::compile(&registry, &provenance);
     let rust = format!(
         "// @generated by `cargo xtask gen-data`; do not edit.\n\n\
          /// Where the embedded registry comes from.\n\
          pub const SOURCE: &str = {source:?};\n\
-         /// The packages' versions.\n\
+         /// The sources' versions.\n\
          pub const SOURCE_VERSION: &str = {version:?};\n\
+         /// SHA-256 of IANA's XML.\n\
+         pub const IANA_SHA256: &str = {iana_sha:?};\n\
          /// SHA-256 of the source files, in the order of [`SOURCE`].\n\
          pub const SOURCE_SHA256: &str = {sha:?};\n\
-         /// The registry's date: that of Wireshark's file inside its package.\n\
+         /// The registry's date, as IANA's XML gives it.\n\
          pub const UPDATED: &str = {updated:?};\n\
          /// How many records the embedded registry holds.\n\
          pub const RECORDS: usize = {records};\n\
+         /// How many people its people table holds.\n\
+         pub const PEOPLE: usize = {people};\n\
          /// The compiled form's version.\n\
          pub const FORMAT_VERSION: u32 = {version_number};\n",
         source = provenance.source,
         version = provenance.version,
+        iana_sha = iana.sha256(),
         sha = provenance.sha256,
         records = registry.records.len(),
-        version_number = portreg::compiled::FORMAT_VERSION,
+        people = registry.people.len(),
+        version_number = portreg::COMPILED_FORMAT_VERSION,
     );
     Ok(Generated {
         registry: compiled.to_bytes(),
@@ -203,9 +222,18 @@ pub fn data_crate() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/portreg-data")
 }
 
-/// Fetches both packages into `work` and generates the data.
-pub fn fetch_and_generate(work: &Path) -> Result<Generated> {
-    let wireshark = fetch(WIRESHARK, &work.join("wireshark"))?;
-    let netbase = fetch(NETBASE, &work.join("netbase"))?;
-    generate(&wireshark, &netbase)
+/// Generates the data from IANA's XML and the netbase package fetched into `work`.
+pub fn generate_from(iana: &Source, work: &Path) -> Result<Generated> {
+    let netbase = fetch_package(NETBASE, &work.join("netbase"))?;
+    generate(iana, &netbase)
+}
+
+/// Checks a downloaded registry as `portreg update` checks a new one against the
+/// registry in use: here, the one committed.
+pub fn check_download(iana: &Source) -> Result<()> {
+    let registry = read_strict(iana, Format::IanaXml)?;
+    let committed = std::fs::read(data_crate().join("data/registry.bin"))?;
+    let current = CompiledRegistry::from_bytes(&committed)?;
+    portreg::check_replacement(&registry, &current, false)?;
+    Ok(())
 }

@@ -1,18 +1,41 @@
-//! `cargo xtask gen-data [--check]`: regenerate (or check) the embedded registry.
+//! `cargo xtask gen-data [--iana FILE] [--check]`: regenerate (or check) the embedded
+//! registry.
+
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["gen-data", rest @ ..] => gen_data(rest.contains(&"--check")),
-        _ => bail!("usage: cargo xtask gen-data [--check]\n  regenerates crates/portreg-data from Debian packages"),
-    }
-}
+const USAGE: &str = "usage: cargo xtask gen-data [--iana FILE] [--check]
+  regenerates crates/portreg-data from IANA's XML (FILE, else downloaded from iana.org and
+  checked as `portreg update` checks a registry) and Debian's netbase aliases;
+  --check only compares with what is committed";
 
-fn gen_data(check: bool) -> Result<()> {
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() != Some("gen-data") {
+        bail!("{USAGE}");
+    }
+    let (mut iana, mut check) = (None, false);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--iana" => match args.next() {
+                Some(path) => iana = Some(PathBuf::from(path)),
+                None => bail!("--iana needs a FILE\n{USAGE}"),
+            },
+            _ => bail!("unknown argument {arg:?}\n{USAGE}"),
+        }
+    }
+    let iana = match iana {
+        Some(path) => xtask::iana_from_file(&path)?,
+        None => {
+            let downloaded = xtask::iana_from_web()?;
+            xtask::check_download(&downloaded)?;
+            downloaded
+        }
+    };
     let work = std::env::temp_dir().join(format!("portreg-gen-data-{}", std::process::id()));
-    let generated = xtask::fetch_and_generate(&work);
+    let generated = xtask::generate_from(&iana, &work);
     let _ = std::fs::remove_dir_all(&work);
     let generated = generated?;
     let dir = xtask::data_crate();
@@ -33,6 +56,12 @@ fn gen_data(check: bool) -> Result<()> {
             std::fs::write(&path, &bytes)?;
             eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
         }
+    }
+    if !check {
+        eprintln!(
+            "the pinned SHA-256 is now {}: update PINNED_IANA_SHA256 if it changed",
+            iana.sha256()
+        );
     }
     Ok(())
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use portreg::{format, Format, ReadOptions, Transport};
+use portreg::format::{self, Format, ReadOptions};
+use portreg::Transport;
 use portreg_authority::{Authority, Decision, NewRequest};
 
 fn store(name: &str) -> PathBuf {

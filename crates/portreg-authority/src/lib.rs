@@ -24,8 +24,8 @@ pub struct NewRequest {
     pub port: Option<u16>,
     /// Pick a free port in `range`.
     pub any_port: bool,
-    /// The range to pick in (`user`, `system`, `LO-HI`).
-    pub range: Option<String>,
+    /// The range to pick in; the User range when `None`.
+    pub range: Option<portreg::PortSpan>,
     /// What the service is.
     pub description: String,
     /// Who the assignment is to.
@@ -56,14 +56,34 @@ pub enum AuthorityError {
     /// No such request, record or name.
     #[error("not found: {0}")]
     NotFound(String),
-    /// The database cannot be used; the file is left as it was.
-    #[error("{0}")]
-    Store(String),
+    /// The store cannot be used (not a store, a newer schema, an unreadable path); the
+    /// file is left as it was.
+    #[error("{}: {what}", path.display())]
+    Store {
+        /// The store's file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        what: String,
+        /// SQLite's own error, where it has one.
+        #[source]
+        source: Option<rusqlite::Error>,
+    },
+    /// A record in the store does not read back.
+    #[error("a damaged record in the store: {0}")]
+    DamagedRecord(String),
+    /// SQLite failed during an operation.
+    #[error("database error")]
+    Database(#[from] rusqlite::Error),
 }
 
-impl From<rusqlite::Error> for AuthorityError {
-    fn from(error: rusqlite::Error) -> Self {
-        AuthorityError::Store(format!("database error: {error}"))
+impl AuthorityError {
+    /// Whether the authority said no (a rule, a conflict, nothing found), as opposed to
+    /// a store that cannot be used.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            AuthorityError::Refused(_) | AuthorityError::Conflict(_) | AuthorityError::NotFound(_)
+        )
     }
 }
 

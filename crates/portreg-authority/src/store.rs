@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use portreg::format::{record_from_json, record_to_json};
-use portreg::registry::{Footnote, Note, Prose};
 use portreg::rules::{self, check_service_name};
+use portreg::{Footnote, Note, Prose};
 use portreg::{
     Metadata, Person, PortSpan, RangeClass, Record, Reference, Registry, RegistryDate, Status,
     Transport,
@@ -181,7 +181,23 @@ fn now() -> String {
 }
 
 fn store_error(path: &Path, what: impl std::fmt::Display) -> AuthorityError {
-    AuthorityError::Store(format!("{}: {what}", path.display()))
+    AuthorityError::Store {
+        path: path.to_owned(),
+        what: what.to_string(),
+        source: None,
+    }
+}
+
+/// A store error that keeps SQLite's error as its source.
+fn sqlite_error<'a>(
+    path: &'a Path,
+    what: &'a str,
+) -> impl FnOnce(rusqlite::Error) -> AuthorityError + 'a {
+    move |source| AuthorityError::Store {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        source: Some(source),
+    }
 }
 
 impl Authority {
@@ -262,15 +278,15 @@ impl Authority {
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Authority> {
         let connection =
-            Connection::open_with_flags(path, flags).map_err(|e| store_error(path, e))?;
+            Connection::open_with_flags(path, flags).map_err(sqlite_error(path, "cannot open"))?;
         connection
             .busy_timeout(Duration::from_secs(60))
-            .map_err(|e| store_error(path, e))?;
+            .map_err(sqlite_error(path, "cannot open"))?;
         // Reading the schema version is the first read: a file that is no database fails
         // here, before anything is written to it.
         let version: i64 = connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| store_error(path, format!("not a portreg authority store ({e})")))?;
+            .map_err(sqlite_error(path, "not a portreg authority store"))?;
         if version > SCHEMA_VERSION {
             return Err(store_error(
                 path,
@@ -280,7 +296,7 @@ impl Authority {
         if version == 0 {
             let tables: i64 = connection
                 .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-                .map_err(|e| store_error(path, e))?;
+                .map_err(sqlite_error(path, "cannot read"))?;
             if tables > 0 {
                 return Err(store_error(
                     path,
@@ -292,7 +308,7 @@ impl Authority {
             .pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
             .and_then(|()| connection.pragma_update(None, "foreign_keys", "ON"))
-            .map_err(|e| store_error(path, e))?;
+            .map_err(sqlite_error(path, "cannot set up"))?;
         let mut authority = Authority {
             connection,
             path: path.to_owned(),
@@ -347,7 +363,9 @@ impl Authority {
                     AuthorityError::Refused(_) => "refused",
                     AuthorityError::Conflict(_) => "conflict",
                     AuthorityError::NotFound(_) => "not found",
-                    AuthorityError::Store(_) => "error",
+                    AuthorityError::Store { .. }
+                    | AuthorityError::DamagedRecord(_)
+                    | AuthorityError::Database(_) => "error",
                 };
                 let tx = self
                     .connection
@@ -410,7 +428,8 @@ impl Authority {
             let created = match decision {
                 Decision::Reject => Vec::new(),
                 Decision::Approve => {
-                    check(tx, &filed.request).map_err(conflict)?;
+                    // A name or port taken since the request was filed is a conflict.
+                    check(tx, &filed.request)?;
                     assign(tx, &filed.request)?
                 }
             };
@@ -588,7 +607,7 @@ impl Authority {
         }
         self.connection
             .backup(rusqlite::MAIN_DB, destination, None)
-            .map_err(|e| store_error(destination, e))
+            .map_err(sqlite_error(destination, "cannot back up into"))
     }
 
     /// `PRAGMA integrity_check`: `ok` for a sound database.
@@ -611,17 +630,6 @@ fn previously(record: &Record) -> String {
 fn refused(error: AuthorityError) -> AuthorityError {
     match error {
         AuthorityError::Conflict(message) => AuthorityError::Refused(message),
-        other => other,
-    }
-}
-
-fn conflict(error: AuthorityError) -> AuthorityError {
-    match error {
-        AuthorityError::Refused(message)
-            if message.contains("taken") || message.contains("Reserved") =>
-        {
-            AuthorityError::Conflict(message)
-        }
         other => other,
     }
 }
@@ -681,9 +689,9 @@ fn columns(record: &Record) -> Columns {
 }
 
 fn parse_record(data: &str) -> Result<Record> {
-    let value: Value = serde_json::from_str(data)
-        .map_err(|e| AuthorityError::Store(format!("a damaged record: {e}")))?;
-    record_from_json(value).map_err(|e| AuthorityError::Store(format!("a damaged record: {e}")))
+    let value: Value =
+        serde_json::from_str(data).map_err(|e| AuthorityError::DamagedRecord(e.to_string()))?;
+    record_from_json(value).map_err(AuthorityError::DamagedRecord)
 }
 
 fn insert(tx: &Connection, record: &Record, position: i64) -> Result<()> {
@@ -830,10 +838,7 @@ fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
 
 /// The lowest port of the request's range free on every requested transport.
 fn pick_port(tx: &Connection, request: &NewRequest) -> Result<u16> {
-    let range = request.range.as_deref().unwrap_or("user");
-    let span = RangeClass::parse_range(range).ok_or_else(|| {
-        AuthorityError::Refused(format!("range {range:?}: expected user, system, or LO-HI"))
-    })?;
+    let span = request.range.unwrap_or(RangeClass::User.span());
     if RangeClass::of(span.low) == RangeClass::Dynamic {
         return Err(AuthorityError::Refused(
             "the Dynamic range (49152-65535) is never assigned".into(),

@@ -1,38 +1,12 @@
 //! The authority's whole life cycle on a store loaded from IANA's 2026 registry, and
 //! every refusal with its message.
 
-use std::path::PathBuf;
-
-use portreg::{format, Format, ReadOptions, Registry, Status, Transport};
+use portreg::format::{self, Format, ReadOptions};
+use portreg::{Registry, Status, Transport};
 use portreg_authority::{Authority, AuthorityError, Decision, NewRequest};
 use portreg_testing::shared;
 
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new(name: &str) -> TempDb {
-        let path = std::env::temp_dir().join(format!(
-            "portreg-authority-{name}-{}.sqlite",
-            std::process::id()
-        ));
-        TempDb(path).clean()
-    }
-
-    fn clean(self) -> TempDb {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-        self
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
+use portreg_testing::TempDb;
 
 fn iana() -> Option<Registry> {
     let path = shared("data/iana/service-names-port-numbers.xml")?;
@@ -356,7 +330,7 @@ fn any_port_picks_the_lowest_free_one() {
     let mut authority = Authority::init(&db.0, Some(&iana), "tester").unwrap();
     let ask = NewRequest {
         any_port: true,
-        range: Some("40000-40999".into()),
+        range: portreg::PortSpan::new(40000, 40999),
         ..request("zq-any", &[Transport::Tcp, Transport::Udp], None)
     };
     let id = authority.request(&ask).unwrap();
@@ -383,9 +357,9 @@ fn bad_stores_are_refused_and_left_as_they_were() {
     .unwrap();
     let before = std::fs::read(&garbage.0).unwrap();
     match Authority::open(&garbage.0) {
-        Err(AuthorityError::Store(message)) => assert!(
-            message.contains("not a portreg authority store"),
-            "{message}"
+        Err(error @ AuthorityError::Store { .. }) => assert!(
+            format!("{error:#}").contains("not a portreg authority store"),
+            "{error}"
         ),
         other => panic!("expected a store error, got {:?}", other.map(|_| ())),
     }
@@ -399,8 +373,8 @@ fn bad_stores_are_refused_and_left_as_they_were() {
     }
     let before = std::fs::read(&newer.0).unwrap();
     match Authority::open(&newer.0) {
-        Err(AuthorityError::Store(message)) => {
-            assert!(message.contains("schema version 99"), "{message}")
+        Err(error @ AuthorityError::Store { .. }) => {
+            assert!(error.to_string().contains("schema version 99"), "{error}")
         }
         other => panic!("expected a store error, got {:?}", other.map(|_| ())),
     }
@@ -409,16 +383,16 @@ fn bad_stores_are_refused_and_left_as_they_were() {
     let missing = std::path::Path::new("/no/such/dir/authority.sqlite");
     assert!(matches!(
         Authority::open(missing),
-        Err(AuthorityError::Store(_))
+        Err(AuthorityError::Store { .. })
     ));
     assert!(matches!(
         Authority::init(missing, None, "tester"),
-        Err(AuthorityError::Store(_))
+        Err(AuthorityError::Store { .. })
     ));
     let directory = std::env::temp_dir();
     assert!(matches!(
         Authority::open(&directory),
-        Err(AuthorityError::Store(_))
+        Err(AuthorityError::Store { .. })
     ));
 }
 

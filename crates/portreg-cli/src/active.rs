@@ -1,21 +1,24 @@
-//! The registry a command answers from: the embedded one, or `--registry FILE`.
+//! The registry a command answers from: the embedded one, the installed one, or
+//! `--registry FILE`; with the local names of `local.d` and, on request, nmap's names
+//! layered over it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use portreg::compiled::{CompiledRegistry, Provenance};
-use portreg::{format, Format, ReadOptions, Registry};
+use portreg::format::{self, Format, ReadOptions};
+use portreg::{CompiledRegistry, Provenance, Record, Registry, Source, Status};
 
+use crate::cli::Common;
 use crate::store::Store;
 
 /// The registry in use and what to call it.
 pub struct Active {
-    registry: Source,
+    registry: Held,
     /// `embedded`, `installed (PATH)`, or the file's path.
     pub origin: String,
 }
 
-enum Source {
+enum Held {
     Embedded(&'static CompiledRegistry),
     Loaded(Box<CompiledRegistry>),
 }
@@ -28,8 +31,7 @@ impl Active {
         match file {
             None => Ok(Self::installed().unwrap_or_else(Self::embedded)),
             Some(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let bytes = read_capped(path)?;
                 let name = path.display().to_string();
                 let compiled = match CompiledRegistry::from_bytes(&bytes) {
                     Ok(compiled) => compiled,
@@ -43,17 +45,59 @@ impl Active {
                     }
                 };
                 Ok(Active {
-                    registry: Source::Loaded(Box::new(compiled)),
+                    registry: Held::Loaded(Box::new(compiled)),
                     origin: name,
                 })
             }
         }
     }
 
+    /// The registry in use with its layers, as lookups see it: local names (always, where
+    /// a `local.d` folder has files) and nmap's names (with `--unofficial`). Bad local lines
+    /// are warned about with their place, and collisions with the registry once.
+    pub fn layered(common: &Common) -> Result<Active> {
+        let base = Active::load(common.registry.as_deref())?;
+        let local = LocalLayer::read();
+        for warning in &local.warnings {
+            eprintln!("portreg: warning: {warning}");
+        }
+        let nmap = if common.unofficial {
+            let nmap = read_nmap(common.nmap.as_deref())?;
+            if nmap.is_none() {
+                eprintln!("portreg: warning: no nmap services table at {NMAP_SERVICES}; give one with --nmap FILE");
+            }
+            nmap
+        } else {
+            None
+        };
+        if local.records.is_empty() && nmap.is_none() {
+            return Ok(base);
+        }
+        let collided = collisions(base.registry(), &local.records).len();
+        if collided > 0 {
+            eprintln!(
+                "portreg: warning: {collided} local name(s) collide with the registry's assignments \
+                 (`portreg check-local` lists them)"
+            );
+        }
+        let mut registry = base.registry().to_registry();
+        registry
+            .records
+            .extend(local.records.into_iter().map(|l| l.record));
+        if let Some(nmap) = nmap {
+            registry.records.extend(nmap.records);
+        }
+        let provenance = base.registry().provenance();
+        Ok(Active {
+            registry: Held::Loaded(Box::new(CompiledRegistry::compile(&registry, &provenance))),
+            origin: format!("{} with local names", base.origin),
+        })
+    }
+
     /// The registry built into portreg.
     pub fn embedded() -> Active {
         Active {
-            registry: Source::Embedded(CompiledRegistry::embedded()),
+            registry: Held::Embedded(CompiledRegistry::embedded()),
             origin: "embedded".into(),
         }
     }
@@ -69,7 +113,7 @@ impl Active {
                     (None, _) => false,
                 };
                 not_older.then(|| Active {
-                    registry: Source::Loaded(Box::new(installed)),
+                    registry: Held::Loaded(Box::new(installed)),
                     origin: format!("installed ({})", store.current_path().display()),
                 })
             }
@@ -93,8 +137,8 @@ impl Active {
     ) {
         let registry: Box<dyn std::ops::Deref<Target = CompiledRegistry> + Send + Sync> =
             match self.registry {
-                Source::Embedded(registry) => Box::new(registry),
-                Source::Loaded(registry) => Box::new(registry),
+                Held::Embedded(registry) => Box::new(registry),
+                Held::Loaded(registry) => Box::new(registry),
             };
         (registry, self.origin)
     }
@@ -102,8 +146,8 @@ impl Active {
     /// The compiled registry.
     pub fn registry(&self) -> &CompiledRegistry {
         match &self.registry {
-            Source::Embedded(registry) => registry,
-            Source::Loaded(registry) => registry,
+            Held::Embedded(registry) => registry,
+            Held::Loaded(registry) => registry,
         }
     }
 }
@@ -129,6 +173,233 @@ pub fn read_any(bytes: &[u8], name: &str) -> Result<Registry> {
 
 /// Reads a registry file of any format from a path.
 pub fn read_file(path: &Path) -> Result<Registry> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_capped(path)?;
     read_any(&bytes, &path.display().to_string())
+}
+
+/// The folders local names are read from: `$PORTREG_CONFIG_DIR/local.d` when that is set,
+/// else both `$XDG_CONFIG_HOME/portreg/local.d` (`~/.config/portreg/local.d`) and
+/// `/etc/portreg/local.d`.
+pub fn local_dirs() -> Vec<PathBuf> {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("PORTREG_CONFIG_DIR") {
+        return vec![dir.join("local.d")];
+    }
+    let user = env("XDG_CONFIG_HOME").or_else(|| env("HOME").map(|home| home.join(".config")));
+    let mut dirs: Vec<PathBuf> = user
+        .map(|d| d.join("portreg/local.d"))
+        .into_iter()
+        .collect();
+    dirs.push(PathBuf::from("/etc/portreg/local.d"));
+    dirs
+}
+
+/// nmap's services table where the machine has one.
+pub const NMAP_SERVICES: &str = "/usr/share/nmap/nmap-services";
+
+/// A local name and the file it comes from.
+#[derive(Clone, Debug)]
+pub struct LocalRecord {
+    /// The record, labelled `local`.
+    pub record: Record,
+    /// The file.
+    pub file: PathBuf,
+}
+
+/// The local layer: every `*.services` and `*.json` file of the local folders, in name
+/// order, with the lines that could not be read.
+#[derive(Debug, Default)]
+pub struct LocalLayer {
+    /// The records.
+    pub records: Vec<LocalRecord>,
+    /// `FILE:LINE:COLUMN: expected ..., found ...` for every line skipped.
+    pub warnings: Vec<String>,
+}
+
+impl LocalLayer {
+    /// Reads the local folders; a missing folder is no layer.
+    pub fn read() -> LocalLayer {
+        let mut layer = LocalLayer::default();
+        for dir in local_dirs() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            for file in files {
+                let format = match file.extension().and_then(|e| e.to_str()) {
+                    Some("services") => Format::Services,
+                    Some("json") => Format::Json,
+                    _ => continue,
+                };
+                layer.read_file(&file, format);
+            }
+        }
+        layer
+    }
+
+    fn read_file(&mut self, file: &Path, format: Format) {
+        let name = file.display().to_string();
+        let bytes = match read_capped(file) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.warnings.push(format!("{error:#} (file skipped)"));
+                return;
+            }
+        };
+        let options = ReadOptions {
+            strict: false,
+            source_name: name.clone(),
+        };
+        match format::read(&bytes, format, &options) {
+            Ok(outcome) => {
+                self.warnings.extend(
+                    outcome
+                        .warnings
+                        .iter()
+                        .map(|w| format!("{name}:{w} (line skipped)")),
+                );
+                self.records
+                    .extend(outcome.registry.records.into_iter().map(|mut record| {
+                        record.source = Source::Local;
+                        LocalRecord {
+                            record,
+                            file: file.to_owned(),
+                        }
+                    }));
+            }
+            Err(error) => self.warnings.push(format!("{error} (file skipped)")),
+        }
+    }
+}
+
+/// A local name that disagrees with the registry.
+#[derive(Clone, Debug)]
+pub struct Collision {
+    /// The local record.
+    pub local: LocalRecord,
+    /// The registry's record it collides with.
+    pub registry: Record,
+    /// How: `port` (the registry assigns the port on that transport to another name) or
+    /// `name` (the registry assigns the name elsewhere).
+    pub kind: &'static str,
+}
+
+/// Where local names collide with the registry's assignments.
+pub fn collisions(base: &CompiledRegistry, local: &[LocalRecord]) -> Vec<Collision> {
+    let mut found = Vec::new();
+    for entry in local {
+        let record = &entry.record;
+        let same_place =
+            |other: &Record| other.ports == record.ports && other.transport == record.transport;
+        if let Some(name) = &record.name {
+            if let Some(other) = base
+                .lookup_name(name, None)
+                .into_iter()
+                .map(|hit| hit.record.to_record())
+                .find(|other| {
+                    other
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                        && !same_place(other)
+                })
+            {
+                found.push(Collision {
+                    local: entry.clone(),
+                    registry: other,
+                    kind: "name",
+                });
+                continue;
+            }
+        }
+        let (Some(span), Some(transport)) = (record.ports, record.transport.as_ref()) else {
+            continue;
+        };
+        let taken = (span.low..=span.high).find_map(|port| {
+            base.records_on_port(port).find(|other| {
+                other.name().is_some()
+                    && other.status() != Status::Unassigned
+                    && other.covers_transport(transport)
+                    && !other
+                        .name()
+                        .zip(record.name.as_deref())
+                        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+            })
+        });
+        if let Some(other) = taken {
+            found.push(Collision {
+                local: entry.clone(),
+                registry: other.to_record(),
+                kind: "port",
+            });
+        }
+    }
+    found
+}
+
+/// nmap's named entries (not `unknown`), labelled `nmap`, from `path` or the machine's
+/// table; `None` when there is none.
+pub fn read_nmap(path: Option<&Path>) -> Result<Option<Registry>> {
+    let path = path.unwrap_or(Path::new(NMAP_SERVICES));
+    let bytes = match read_capped(path) {
+        Ok(bytes) => bytes,
+        Err(_) if path == Path::new(NMAP_SERVICES) && !path.exists() => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let options = ReadOptions {
+        strict: false,
+        source_name: path.display().to_string(),
+    };
+    let mut registry = format::read(&bytes, Format::Nmap, &options)?.registry;
+    registry
+        .records
+        .retain(|r| r.name.as_deref().is_some_and(|n| n != "unknown"));
+    for record in &mut registry.records {
+        record.source = Source::Nmap;
+    }
+    Ok(Some(registry))
+}
+
+/// nmap's ports with a non-zero open frequency, for `free --avoid-popular`.
+pub fn popular_ports(nmap: &Registry) -> Vec<portreg::Popular> {
+    nmap.records
+        .iter()
+        .filter_map(|record| {
+            let frequency = record.extra.frequency.as_deref()?.parse::<f64>().ok()?;
+            let span = record.ports?;
+            let transport = record.transport.clone()?;
+            (frequency > 0.0).then(|| portreg::Popular {
+                port: span.low,
+                transport,
+                name: record.name.clone().unwrap_or_default(),
+                frequency,
+            })
+        })
+        .collect()
+}
+
+/// Reads a registry input, refusing one larger than [`portreg::MAX_REGISTRY_BYTES`]
+/// before reading it all (`/dev/zero` included).
+pub fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(portreg::MAX_REGISTRY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > portreg::MAX_REGISTRY_BYTES {
+        bail!(
+            "{} is larger than {} MiB, the most portreg reads as a registry",
+            path.display(),
+            portreg::MAX_REGISTRY_BYTES / (1024 * 1024)
+        );
+    }
+    Ok(bytes)
 }

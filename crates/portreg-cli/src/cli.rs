@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use portreg::{Format, Transport};
+use portreg::format::Format;
+use portreg::{PortSpan, RangeClass, RegistryDate, Transport};
 
 /// What a port or a service name is, from the IANA port-number registry.
 #[derive(Debug, Parser)]
@@ -43,6 +44,12 @@ pub struct Common {
     /// When to colour the table output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Also show de facto names from nmap's services table (labelled `nmap`).
+    #[arg(long, global = true)]
+    pub unofficial: bool,
+    /// nmap's services table [default: /usr/share/nmap/nmap-services].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub nmap: Option<PathBuf>,
 }
 
 /// How results are printed.
@@ -92,6 +99,9 @@ pub enum Command {
     /// Check a service name against RFC 6335 and the registry.
     #[command(after_help = CHECK_NAME_EXAMPLES)]
     CheckName(CheckNameArgs),
+    /// List where local names (local.d) collide with the registry's assignments.
+    #[command(after_help = CHECK_LOCAL_EXAMPLES)]
+    CheckLocal,
     /// Install the newest registry from IANA (or a URL or file), or go back to the previous one.
     #[command(after_help = UPDATE_EXAMPLES)]
     Update(UpdateArgs),
@@ -141,11 +151,17 @@ Examples:
   portreg info x11 --registry service-names-port-numbers.xml";
 
 const FREE_EXAMPLES: &str = "\
+Left out by default: ports with a record on an asked transport (other than Unassigned),
+RFC 6335's reserved ports, this machine's ephemeral range and ip_local_reserved_ports,
+ports listening here now (/proc/net), and, for tcp, the ports browsers block.
+
 Examples:
   portreg free                              free User ports on tcp and udp
   portreg free -t tcp --range 8000-8999     in a range of your own
-  portreg free --count 5 --avoid-ephemeral  the first five outside this machine's ephemeral range
-  portreg free --avoid-nmap /usr/share/nmap/nmap-services -f json";
+  portreg free --count 5                    the first five
+  portreg free --explain 8080               why 8080 is not offered
+  portreg free --for billing-api            one stable port for a service name
+  portreg free --avoid-popular -f json      also leave out ports nmap often finds open";
 
 const DIFF_EXAMPLES: &str = "\
 Examples:
@@ -158,6 +174,19 @@ Examples:
   portreg check-name whois++ -f json
 
 Exit codes: 0 valid and free, 1 invalid or taken, 2 usage error.";
+
+const CHECK_LOCAL_EXAMPLES: &str = "\
+Local names are services(5) files (*.services) and JSON record files (*.json) in
+$PORTREG_CONFIG_DIR/local.d when that is set, else in both $XDG_CONFIG_HOME/portreg/local.d
+(~/.config/portreg/local.d) and /etc/portreg/local.d. Every command shows them, labelled
+`local`, beside the registry's records.
+
+Examples:
+  printf 'billing-api\t40404/tcp\n' > ~/.config/portreg/local.d/team.services
+  portreg check-local
+  portreg check-local -f json
+
+Exit codes: 0 no collision, 1 collisions listed, 2 error.";
 
 const UPDATE_EXAMPLES: &str = "\
 The registry is kept in $PORTREG_DATA_DIR, else $XDG_DATA_HOME/portreg, else
@@ -246,17 +275,34 @@ pub struct InfoArgs {
 #[derive(Debug, Args)]
 pub struct FreeArgs {
     /// The ports to look in: user, system, dynamic, or LO-HI.
-    #[arg(long, default_value = "user", value_name = "RANGE")]
-    pub range: String,
+    #[arg(long, default_value = "user", value_name = "RANGE", value_parser = parse_range)]
+    pub range: PortSpan,
     /// Only the first N free ports.
     #[arg(long, value_name = "N")]
     pub count: Option<usize>,
-    /// Leave out this machine's ephemeral ports (net.ipv4.ip_local_port_range).
+    /// Say why PORT is or is not offered.
+    #[arg(long, value_name = "PORT", conflicts_with = "stable_for")]
+    pub explain: Option<u16>,
+    /// Pick one stable port for the service NAME (the same on every machine with the same
+    /// registry) and print it alone.
+    #[arg(long = "for", value_name = "NAME")]
+    pub stable_for: Option<String>,
+    /// Offer ports in this machine's ephemeral range (net.ipv4.ip_local_port_range).
     #[arg(long)]
-    pub avoid_ephemeral: bool,
-    /// Leave out ports that this nmap-services file lists with a non-zero frequency.
-    #[arg(long, value_name = "FILE")]
-    pub avoid_nmap: Option<PathBuf>,
+    pub include_ephemeral: bool,
+    /// Offer ports in net.ipv4.ip_local_reserved_ports.
+    #[arg(long)]
+    pub include_kernel_reserved: bool,
+    /// Offer ports that something listens on here now.
+    #[arg(long)]
+    pub include_listening: bool,
+    /// Offer the ports browsers block (tcp).
+    #[arg(long)]
+    pub include_browser_blocked: bool,
+    /// Leave out ports nmap's services table lists with a non-zero open frequency
+    /// (--nmap FILE, else /usr/share/nmap/nmap-services).
+    #[arg(long)]
+    pub avoid_popular: bool,
 }
 
 /// `portreg diff`.
@@ -379,8 +425,8 @@ pub enum AuthorityCommand {
         /// Only what concerns this name or port.
         subject: Option<String>,
         /// Only since this date (YYYY-MM-DD).
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        since: Option<RegistryDate>,
     },
     /// Write the registry as it stands.
     Publish {
@@ -425,8 +471,8 @@ pub struct RequestArgs {
     #[arg(long)]
     pub any_port: bool,
     /// Where --any-port picks: user (default), system, or LO-HI.
-    #[arg(long, requires = "any_port")]
-    pub range: Option<String>,
+    #[arg(long, requires = "any_port", value_parser = parse_range)]
+    pub range: Option<PortSpan>,
     /// What the service does.
     #[arg(long)]
     pub description: String,
@@ -442,9 +488,9 @@ pub struct RequestArgs {
     /// DNS-SD TXT keys.
     #[arg(long, value_name = "TEXT")]
     pub txt_keys: Option<String>,
-    /// For a System port: ietf-review or iesg-approval.
-    #[arg(long, value_parser = ["ietf-review", "iesg-approval"])]
-    pub procedure: Option<String>,
+    /// For a System port: the procedure it went through.
+    #[arg(long, value_enum)]
+    pub procedure: Option<Procedure>,
     /// Take a Reserved port.
     #[arg(long)]
     pub reuse: bool,
@@ -489,6 +535,36 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// The procedures under which a System port may be assigned (RFC 6335 §8.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Procedure {
+    /// IETF Review.
+    IetfReview,
+    /// IESG Approval.
+    IesgApproval,
+}
+
+impl Procedure {
+    /// The procedure's token, as the authority stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Procedure::IetfReview => "ietf-review",
+            Procedure::IesgApproval => "iesg-approval",
+        }
+    }
+}
+
+fn parse_range(text: &str) -> Result<PortSpan, String> {
+    RangeClass::parse_range(text).ok_or_else(|| {
+        format!("{text:?} is not a range: user, system, dynamic, or LO-HI (such as 8000-8999)")
+    })
+}
+
+fn parse_date(text: &str) -> Result<RegistryDate, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a date: YYYY-MM-DD or YYYY-MM"))
 }
 
 fn parse_format(id: &str) -> Result<Format, String> {

@@ -4,38 +4,46 @@
 use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
-use portreg::lookup::Role;
-use portreg::{format, Format, Record, Registry, Status};
+use portreg::format::{self, Format};
+use portreg::{MatchTier, Role, Source};
+use portreg::{Record, Registry, Status};
 use serde_json::Value;
 
 use clap::ValueEnum;
 
 use crate::cli::{ColorChoice, Common, OutputFormat};
 
-/// A record to print, with keys that only this command adds to its JSON (`role`, `match`).
+/// A record to print, with how it answers: its `role` in a lookup, its `match` tier in a
+/// search (JSON keys added to the record's).
 pub struct Item {
     /// The record.
     pub record: Record,
-    /// Extra JSON keys.
-    pub extra: Vec<(&'static str, Value)>,
+    /// How it answers a lookup.
+    pub role: Option<Role>,
+    /// How well it matches a search.
+    pub tier: Option<MatchTier>,
 }
 
 impl From<Record> for Item {
     fn from(record: Record) -> Self {
         Item {
             record,
-            extra: Vec::new(),
+            role: None,
+            tier: None,
         }
     }
 }
 
 impl Item {
-    /// The record's JSON object with the extra keys.
+    /// The record's JSON object with `role` and `match` where known.
     pub fn to_json(&self) -> Value {
         let mut value = format::record_to_json(&self.record);
         if let Value::Object(map) = &mut value {
-            for (key, extra) in &self.extra {
-                map.insert((*key).to_owned(), extra.clone());
+            if let Some(role) = self.role {
+                map.insert("role".to_owned(), Value::from(role.as_str()));
+            }
+            if let Some(tier) = self.tier {
+                map.insert("match".to_owned(), Value::from(tier.as_str()));
             }
         }
         value
@@ -88,17 +96,19 @@ impl Output {
     }
 
     /// Refuses the record-only formats (csv, services) for a command that prints
-    /// something other than records; `Some(exit)` when refused.
-    pub fn records_only_refused(&self, command: &str) -> Option<crate::Exit> {
-        matches!(self.format, OutputFormat::Csv | OutputFormat::Services).then(|| {
-            let format = self
-                .format
-                .to_possible_value()
-                .map(|v| v.get_name().to_owned())
-                .unwrap_or_default();
-            eprintln!("portreg: {command} prints table, json or jsonl, not {format}");
-            crate::Exit::Error
-        })
+    /// something other than records.
+    pub fn refuse_records_only(&self, command: &str) -> Result<(), crate::Failure> {
+        if !matches!(self.format, OutputFormat::Csv | OutputFormat::Services) {
+            return Ok(());
+        }
+        let format = self
+            .format
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        Err(crate::Failure::usage(format!(
+            "{command} prints table, json or jsonl, not {format}"
+        )))
     }
 
     /// Writes text as it is.
@@ -110,10 +120,15 @@ impl Output {
     /// that differ only in transport on one row), or the chosen machine format.
     pub fn records(&mut self, items: &[Item]) -> io::Result<()> {
         match self.format {
-            OutputFormat::Table => self.table(
-                &["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"],
-                &table_rows(items),
-            ),
+            OutputFormat::Table => {
+                // Where another layer answers too, say which answer comes from where.
+                let layered = items.iter().any(|i| i.record.source != Source::Iana);
+                let mut header = vec!["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"];
+                if layered {
+                    header.insert(4, "SOURCE");
+                }
+                self.table(&header, &table_rows(items, layered))
+            }
             _ => self.machine(items),
         }
     }
@@ -220,21 +235,16 @@ impl Output {
 
 /// Table rows, one per record, with records that differ only in transport merged
 /// (`tcp,udp`).
-fn table_rows(items: &[Item]) -> Vec<Vec<(String, Style)>> {
+fn table_rows(items: &[Item], layered: bool) -> Vec<Vec<(String, Style)>> {
     let mut rows: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     for item in items {
         let record = &item.record;
-        let role = item
-            .extra
-            .iter()
-            .find(|(k, _)| *k == "role")
-            .and_then(|(_, v)| v.as_str())
-            .unwrap_or("");
         let key = vec![
             record.ports.map_or("-".to_owned(), |s| s.to_string()),
             name_cell(record),
-            status_cell(record, role),
+            status_cell(record, item.role),
             description_cell(record),
+            record.source.as_str().to_owned(),
         ];
         let transport = record
             .transport
@@ -252,13 +262,17 @@ fn table_rows(items: &[Item]) -> Vec<Vec<(String, Style)>> {
                 key[2].as_str(),
                 "reserved" | "unassigned" | "historic" | "deassigned"
             );
-            vec![
+            let mut row = vec![
                 (key[0].clone(), PORT),
                 (transports.join(","), PLAIN),
                 (key[1].clone(), if quiet { DIM } else { NAME }),
                 (key[2].clone(), if quiet { DIM } else { PLAIN }),
-                (key[3].clone(), PLAIN),
-            ]
+            ];
+            if layered {
+                row.push((key[4].clone(), PLAIN));
+            }
+            row.push((key[3].clone(), PLAIN));
+            row
         })
         .collect()
 }
@@ -272,8 +286,8 @@ fn name_cell(record: &Record) -> String {
     }
 }
 
-fn status_cell(record: &Record, role: &str) -> String {
-    if role == Role::Alias.as_str() && record.status == Status::Assigned {
+fn status_cell(record: &Record, role: Option<Role>) -> String {
+    if role == Some(Role::Alias) && record.status == Status::Assigned {
         "alias".to_owned()
     } else {
         record.status.as_str().to_owned()

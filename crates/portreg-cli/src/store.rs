@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use portreg::compiled::CompiledRegistry;
+use portreg::CompiledRegistry;
 use serde_json::{json, Value};
 
 const CURRENT: &str = "registry.bin";

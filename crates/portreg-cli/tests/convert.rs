@@ -69,7 +69,7 @@ fn strict_mode_exits_2_with_a_location() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "<stdin>:2:5: expected a port or range before '/', found \"7x/tcp\"\n"
+        "portreg: <stdin>:2:5: expected a port or range before '/', found \"7x/tcp\"\n"
     );
     assert!(run.stdout.is_empty());
 }

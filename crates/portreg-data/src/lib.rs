@@ -1,14 +1,16 @@
-//! The registry embedded in portreg, compiled by `cargo xtask gen-data` from files that
-//! come through Debian's package archive; see `PROVENANCE.md` beside this crate.
+//! The registry embedded in portreg: IANA's XML compiled by `cargo xtask gen-data` with
+//! portreg's own code, with Debian netbase's aliases; see `PROVENANCE.md` beside this crate.
 //!
 //! The data is portreg's compiled registry form, read in place by
-//! `portreg::compiled::CompiledRegistry`; nothing is parsed at start-up.
+//! `portreg::CompiledRegistry`; nothing is parsed at start-up.
 
 #![no_std]
 
 mod generated;
 
-pub use generated::{FORMAT_VERSION, RECORDS, SOURCE, SOURCE_SHA256, SOURCE_VERSION, UPDATED};
+pub use generated::{
+    FORMAT_VERSION, IANA_SHA256, PEOPLE, RECORDS, SOURCE, SOURCE_SHA256, SOURCE_VERSION, UPDATED,
+};
 
 #[repr(C, align(4))]
 struct Aligned<B: ?Sized>(B);

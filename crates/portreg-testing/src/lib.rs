@@ -23,3 +23,119 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// A path under `../shared` as a string argument, or `None` after saying why the test
+/// skips.
+pub fn shared_arg(relative: &str) -> Option<String> {
+    shared(relative).map(|path| path.display().to_string())
+}
+
+/// What a process printed and how it ended.
+pub struct Run {
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// The standard output as JSON.
+    ///
+    /// # Panics
+    ///
+    /// When it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs `program` as a user would: no colour, no terminal width, no inherited registry
+/// settings; with `stdin` when given, else none.
+///
+/// # Panics
+///
+/// When the program cannot be started.
+pub fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .env_remove("COLUMNS")
+        .env_remove("PORTREG_DATA_DIR")
+        .env_remove("PORTREG_CONFIG_DIR")
+        .env("XDG_CONFIG_HOME", "/nonexistent/portreg-test-config")
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // The program may exit (a usage error) before it reads its input: a closed pipe
+        // is fine.
+        let _ = pipe.write_all(input);
+    }
+    let output = child.wait_with_output().expect("the program ends");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A SQLite file in the temporary directory, removed (with its WAL files) before use and
+/// when dropped.
+pub struct TempDb(pub PathBuf);
+
+impl TempDb {
+    /// A fresh path named after the test and this process.
+    pub fn new(name: &str) -> TempDb {
+        let path =
+            std::env::temp_dir().join(format!("portreg-test-{name}-{}.sqlite", std::process::id()));
+        let db = TempDb(path);
+        db.remove();
+        db
+    }
+
+    /// Removes the file and its WAL files.
+    pub fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+
+    /// The path as an argument.
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// How many ports a JSON list of `{"port_low", "port_high"}` spans covers.
+///
+/// # Panics
+///
+/// When the value is not such a list.
+pub fn span_total(spans: &serde_json::Value) -> u64 {
+    spans
+        .as_array()
+        .expect("a list of spans")
+        .iter()
+        .map(|s| {
+            let (low, high) = (s["port_low"].as_u64(), s["port_high"].as_u64());
+            high.zip(low).map(|(h, l)| h - l + 1).expect("a span")
+        })
+        .sum()
+}

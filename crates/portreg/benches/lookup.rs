@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use portreg::compiled::CompiledRegistry;
+use portreg::CompiledRegistry;
 use portreg::{RangeClass, Transport};
 
 fn lookups(c: &mut Criterion) {

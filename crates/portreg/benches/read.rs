@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use portreg::{format, Format, ReadOptions};
+use portreg::format::{self, Format, ReadOptions};
 
 fn shared(relative: &str) -> Option<Vec<u8>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

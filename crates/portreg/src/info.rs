@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::compiled::CompiledRegistry;
 use crate::format::record_to_json;
+use crate::free::Machine;
 use crate::lookup::{answer, Answer, PortClass, Query};
 use crate::record::{Record, Reference, ReferenceKind};
 use crate::transport::Transport;
@@ -86,43 +87,6 @@ pub fn reference_links(registry: &CompiledRegistry, references: &[Reference]) ->
         .iter()
         .map(|r| reference_link(registry, r))
         .collect()
-}
-
-/// What this machine (Linux) says about ports; unknown elsewhere.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Machine {
-    /// `net.ipv4.ip_unprivileged_port_start`: ports below need privileges to bind.
-    pub unprivileged_start: Option<u16>,
-    /// `net.ipv4.ip_local_port_range`: the ephemeral ports.
-    pub ephemeral: Option<(u16, u16)>,
-}
-
-impl Machine {
-    /// Reads `/proc/sys/net/ipv4`.
-    pub fn read() -> Self {
-        let read = |path: &str| std::fs::read_to_string(path).ok();
-        let unprivileged_start = read("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-            .and_then(|t| t.trim().parse().ok());
-        let ephemeral = read("/proc/sys/net/ipv4/ip_local_port_range").and_then(|t| {
-            let mut parts = t.split_whitespace().map(|p| p.parse::<u16>().ok());
-            Some((parts.next()??, parts.next()??))
-        });
-        Machine {
-            unprivileged_start,
-            ephemeral,
-        }
-    }
-
-    /// Whether binding `port` needs privileges here.
-    pub fn privileged(&self, port: u16) -> Option<bool> {
-        self.unprivileged_start.map(|start| port < start)
-    }
-
-    /// Whether `port` is in this machine's ephemeral range.
-    pub fn ephemeral(&self, port: u16) -> Option<bool> {
-        self.ephemeral
-            .map(|(low, high)| (low..=high).contains(&port))
-    }
 }
 
 /// The answers to an info query and the ports they concern.

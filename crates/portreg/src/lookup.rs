@@ -211,6 +211,25 @@ impl fmt::Display for PortClass {
 }
 
 impl CompiledRegistry {
+    /// The records that cover `port`, the canonical assignment first.
+    pub fn records_on_port(&self, port: u16) -> impl Iterator<Item = RecordRef<'_>> + '_ {
+        self.port_postings(port)
+            .iter()
+            .map(move |&index| self.record_at(index))
+    }
+
+    /// The records named `name` (any case), with how each carries it: as its name, an
+    /// alias, or the name of an earlier assignment.
+    pub fn records_named<'a>(
+        &'a self,
+        name: &str,
+    ) -> impl Iterator<Item = (RecordRef<'a>, NameKind)> + 'a {
+        let group = self.name_group(name);
+        group
+            .into_iter()
+            .flat_map(move |first| self.name_group_records(first))
+    }
+
     /// Every record that covers `port` (on `transport`, when given), the canonical
     /// assignment first, each marked with its role.
     pub fn lookup_port(&self, port: u16, transport: Option<&Transport>) -> Vec<Hit<'_>> {
@@ -320,14 +339,20 @@ impl CompiledRegistry {
             let group = starts
                 .partition_point(|&start| start as usize <= at)
                 .saturating_sub(1);
-            let start = starts[group] as usize;
-            let end = starts.get(group + 1).map_or(names.len(), |&s| s as usize) - 1;
-            let tier = match (at == start, end - start == needle.len()) {
+            let Some(start) = starts.get(group).map(|&s| s as usize) else {
+                continue;
+            };
+            let end = starts
+                .get(group + 1)
+                .map_or(names.len(), |&s| s as usize)
+                .saturating_sub(1);
+            let tier = match (at == start, end.saturating_sub(start) == needle.len()) {
                 (true, true) => MatchTier::ExactName,
                 (true, false) => MatchTier::NamePrefix,
                 _ => MatchTier::NameSubstring,
             };
-            for (record, kind) in self.name_group_records(name_index[group * 2 + 1] as usize) {
+            let first = name_index.get(group * 2 + 1).copied().unwrap_or(u32::MAX);
+            for (record, kind) in self.name_group_records(first as usize) {
                 if kind != NameKind::Previous {
                     note(record.index(), tier);
                 }

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::port_range::{PortSpan, RangeClass};
 use crate::transport::Transport;
 
@@ -42,6 +40,8 @@ pub struct Record {
     pub unauthorized_use: Option<String>,
     /// Assignment notes, lines separated by `\n`.
     pub notes: Option<String>,
+    /// The layer the record comes from: IANA's registry, local names, or nmap's table.
+    pub source: Source,
     /// Source detail that only some formats carry, kept so that they round-trip.
     pub extra: RecordExtra,
 }
@@ -141,9 +141,11 @@ impl Record {
 }
 
 /// What an entry is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Status {
     /// Assigned to a service.
     #[default]
@@ -174,6 +176,39 @@ impl Status {
             Status::Private => "private",
             Status::Temporary => "temporary",
         }
+    }
+}
+
+/// The layer a record comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Source {
+    /// The registry itself (IANA's, or the registry file in use).
+    #[default]
+    Iana,
+    /// An organisation's own names (`local.d`).
+    Local,
+    /// De facto names from nmap's services table.
+    Nmap,
+}
+
+impl Source {
+    /// The lower-case token used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Iana => "iana",
+            Source::Local => "local",
+            Source::Nmap => "nmap",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -246,23 +281,27 @@ impl fmt::Display for RegistryDate {
     }
 }
 
-impl Serialize for RegistryDate {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+#[cfg(feature = "serde")]
+impl serde::Serialize for RegistryDate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)
     }
 }
 
-impl<'de> Deserialize<'de> for RegistryDate {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for RegistryDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
 }
 
 /// What a reference points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum ReferenceKind {
     /// An RFC (`rfc6335`).
     Rfc,
@@ -306,16 +345,18 @@ impl ReferenceKind {
 }
 
 /// A typed reference.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Reference {
     /// What it points at.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub kind: ReferenceKind,
     /// The target: `rfc6335`, a URI, a footnote anchor, a person id, or the text itself.
     pub data: String,
     /// The link text where the source gives one (`<xref type="uri" data="...">TR-352</xref>`).
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub title: Option<String>,
 }
 

@@ -1,7 +1,8 @@
 //! Bad and awkward input: located errors in strict mode, warnings in lenient mode,
 //! every encoding and line ending the real files use.
 
-use portreg::{format, Format, ReadOptions, Transport};
+use portreg::format::{self, Format, ReadOptions};
+use portreg::Transport;
 
 fn strict_error(text: &[u8], format: Format) -> String {
     let options = ReadOptions {
@@ -13,7 +14,7 @@ fn strict_error(text: &[u8], format: Format) -> String {
         .to_string()
 }
 
-fn lenient(text: &[u8], format: Format) -> portreg::ReadOutcome {
+fn lenient(text: &[u8], format: Format) -> portreg::format::ReadOutcome {
     format::read(text, format, &ReadOptions::default()).expect("lenient read")
 }
 

@@ -4,7 +4,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use portreg::{format, Format, PortSpan, Record, ReferenceKind, Registry, Status, Transport};
+use portreg::format::{self, Format};
+use portreg::{PortSpan, Record, ReferenceKind, Registry, Status, Transport};
 use support::*;
 
 fn records_at(registry: &Registry, port: u16, transport: Transport) -> Vec<&Record> {
@@ -125,7 +126,7 @@ fn seed_strict_read_stops_at_page_junk() {
         return;
     };
     let bytes = std::fs::read(&path).unwrap();
-    let options = portreg::ReadOptions {
+    let options = portreg::format::ReadOptions {
         strict: true,
         source_name: "seed.txt".into(),
     };

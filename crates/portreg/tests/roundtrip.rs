@@ -2,9 +2,8 @@
 
 mod support;
 
-use portreg::{
-    format, Format, PortSpan, Record, RecordExtra, Reference, ReferenceKind, Registry, Transport,
-};
+use portreg::format::{self, Format};
+use portreg::{PortSpan, Record, RecordExtra, Reference, ReferenceKind, Registry, Transport};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;

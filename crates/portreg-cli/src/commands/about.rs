@@ -1,22 +1,20 @@
 //! `portreg about`: portreg's version and the registry in use.
 
-use anyhow::Result;
 use serde_json::json;
 
 use crate::active::Active;
 use crate::cli::{Common, OutputFormat};
 use crate::output::Output;
-use crate::Exit;
+use crate::{CommandResult, Exit};
 
-pub fn run(common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(common: &Common) -> CommandResult {
     let active = Active::load(common.registry.as_deref())?;
     let registry = active.registry();
     let provenance = registry.provenance();
     let updated = registry.updated().map(|d| d.to_string());
     let mut out = Output::new(common);
-    if let Some(exit) = out.records_only_refused("about") {
-        return Ok(exit);
-    }
+    out.refuse_records_only("about")?;
     match out.format {
         OutputFormat::Table => {
             out.text(&format!("portreg {}\n", env!("CARGO_PKG_VERSION")))?;
@@ -36,7 +34,7 @@ pub fn run(common: &Common) -> Result<Exit> {
                     "format",
                     format!(
                         "compiled registry version {}",
-                        portreg::compiled::FORMAT_VERSION
+                        portreg::COMPILED_FORMAT_VERSION
                     ),
                 ),
             ])?;
@@ -51,7 +49,7 @@ pub fn run(common: &Common) -> Result<Exit> {
             "records": registry.len(),
             "names": registry.name_count(),
             "people": registry.people_count(),
-            "format_version": portreg::compiled::FORMAT_VERSION,
+            "format_version": portreg::COMPILED_FORMAT_VERSION,
         }))?,
     }
     Ok(Exit::Success)

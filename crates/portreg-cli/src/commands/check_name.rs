@@ -1,19 +1,17 @@
 //! `portreg check-name NAME`: RFC 6335 syntax, and whether the name is taken.
 
-use anyhow::Result;
-use portreg::info::NameCheck;
+use portreg::NameCheck;
 
 use crate::active::Active;
 use crate::cli::{CheckNameArgs, Common, OutputFormat};
 use crate::output::{Output, DIM, NAME, WARN};
-use crate::Exit;
+use crate::{CommandResult, Exit};
 
-pub fn run(args: &CheckNameArgs, common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &CheckNameArgs, common: &Common) -> CommandResult {
     let mut out = Output::new(common);
-    if let Some(exit) = out.records_only_refused("check-name") {
-        return Ok(exit);
-    }
-    let active = Active::load(common.registry.as_deref())?;
+    out.refuse_records_only("check-name")?;
+    let active = Active::layered(common)?;
     let check = NameCheck::run(active.registry(), &args.name);
     if out.format == OutputFormat::Table {
         let verdict = match (check.problems.is_empty(), check.taken_by.is_empty()) {

@@ -3,32 +3,31 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use portreg::{format, Format, ReadOptions};
+use anyhow::{Context, Result};
+use portreg::format::{self, Format, ReadOptions};
 
 use crate::cli::ConvertArgs;
-use crate::Exit;
+use crate::{CommandResult, Exit, Failure};
 
-pub fn run(args: &ConvertArgs) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &ConvertArgs) -> CommandResult {
     let (bytes, source_name) = read_input(args.input.as_deref())?;
     let from = match args.from {
         Some(format) => format,
         None => match Format::detect(&bytes) {
             Some(format) => format,
-            None => bail!("{source_name}: cannot tell the format; give it with --from"),
+            None => {
+                return Err(Failure::usage(format!(
+                    "{source_name}: cannot tell the format; give it with --from"
+                )))
+            }
         },
     };
     let options = ReadOptions {
         strict: args.strict,
         source_name: source_name.clone(),
     };
-    let outcome = match format::read(&bytes, from, &options) {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            eprintln!("{error}");
-            return Ok(Exit::Error);
-        }
-    };
+    let outcome = format::read(&bytes, from, &options)?;
     if !args.quiet {
         for warning in &outcome.warnings {
             eprintln!("{source_name}:{warning} (line skipped)");
@@ -60,7 +59,9 @@ pub fn run(args: &ConvertArgs) -> Result<Exit> {
             let mut stdout = std::io::stdout().lock();
             if let Err(error) = stdout.write_all(text.as_bytes()) {
                 if error.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(error).context("cannot write to standard output");
+                    return Err(Failure::from(
+                        anyhow::Error::from(error).context("cannot write to standard output"),
+                    ));
                 }
             }
         }

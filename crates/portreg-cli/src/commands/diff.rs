@@ -1,7 +1,6 @@
 //! `portreg diff OLD NEW`: records added, removed and changed between two registry files.
 
-use anyhow::Result;
-use portreg::diff::diff;
+use portreg::diff;
 use portreg::format::record_to_json;
 use portreg::Record;
 use serde_json::json;
@@ -9,16 +8,15 @@ use serde_json::json;
 use crate::active::read_file;
 use crate::cli::{Common, DiffArgs, OutputFormat};
 use crate::output::{Output, DIM, NAME, WARN};
-use crate::Exit;
+use crate::{CommandResult, Exit};
 
-pub fn run(args: &DiffArgs, common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &DiffArgs, common: &Common) -> CommandResult {
     let old = read_file(&args.old)?;
     let new = read_file(&args.new)?;
     let changes = diff(&old.records, &new.records);
     let mut out = Output::new(common);
-    if let Some(exit) = out.records_only_refused("diff") {
-        return Ok(exit);
-    }
+    out.refuse_records_only("diff")?;
     match out.format {
         OutputFormat::Table => {
             out.text(&format!(

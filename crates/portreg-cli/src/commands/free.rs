@@ -1,76 +1,50 @@
-//! `portreg free`: ports free on every given transport.
+//! `portreg free`: ports a new service can take, why a port is not offered, and one
+//! stable port for a service name.
 
-use anyhow::{bail, Result};
-use portreg::{format, Format, PortSpan, RangeClass, ReadOptions, Transport};
-use serde_json::json;
+use portreg::{Exclusion, Exclusions, FreePorts, Machine, PortSpan, Transport};
+use serde_json::{json, Value};
 
-use crate::active::Active;
+use crate::active::{popular_ports, read_nmap, Active, NMAP_SERVICES};
 use crate::cli::{Common, FreeArgs, OutputFormat};
 use crate::output::{Output, PLAIN, PORT};
-use crate::Exit;
+use crate::{CommandResult, Exit, Failure};
 
-pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
-    let span = match RangeClass::parse_range(&args.range) {
-        Some(span) => span,
-        None => {
-            eprintln!(
-                "portreg: --range takes user, system, dynamic or LO-HI, not {:?}",
-                args.range
-            );
-            return Ok(Exit::Error);
-        }
-    };
-    let transports = if common.transport.is_empty() {
-        vec![Transport::Tcp, Transport::Udp]
-    } else {
-        common.transport.clone()
-    };
-    let active = Active::load(common.registry.as_deref())?;
-    let mut free = vec![false; 65_536];
-    for found in active.registry().free_ports(&transports, span) {
-        for port in found.low..=found.high {
-            free[usize::from(port)] = true;
-        }
-    }
-    if args.avoid_ephemeral {
-        match portreg::info::Machine::read().ephemeral {
-            Some((low, high)) => free[usize::from(low)..=usize::from(high)].fill(false),
-            None => bail!("cannot read this machine's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range)"),
-        }
-    }
-    if let Some(path) = &args.avoid_nmap {
-        let bytes = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let options = ReadOptions {
-            strict: false,
-            source_name: path.display().to_string(),
-        };
-        let nmap = format::read(&bytes, Format::Nmap, &options)?.registry;
-        for record in &nmap.records {
-            let used = record
-                .extra
-                .frequency
-                .as_deref()
-                .and_then(|f| f.parse::<f64>().ok())
-                .is_some_and(|f| f > 0.0);
-            let ours = record
-                .transport
-                .as_ref()
-                .is_some_and(|t| transports.contains(t));
-            if let (true, true, Some(ports)) = (used, ours, record.ports) {
-                free[usize::from(ports.low)..=usize::from(ports.high)].fill(false);
-            }
-        }
-    }
-    let spans = PortSpan::compact(
-        (span.low..=span.high).filter(|&port| free[usize::from(port)]),
-        args.count,
-    );
-    let total: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
+/// Runs the command.
+pub fn run(args: &FreeArgs, common: &Common) -> CommandResult {
     let mut out = Output::new(common);
-    if let Some(exit) = out.records_only_refused("free") {
-        return Ok(exit);
+    out.refuse_records_only("free")?;
+    let active = Active::layered(common)?;
+    let machine = Machine::read();
+    let exclusions = Exclusions {
+        ephemeral: !args.include_ephemeral,
+        kernel_reserved: !args.include_kernel_reserved,
+        listening: !args.include_listening,
+        browser_blocked: !args.include_browser_blocked,
+        popular: args.avoid_popular,
+    };
+    let mut finder = FreePorts::new(
+        active.registry(),
+        &common.transport,
+        Some(&machine),
+        exclusions,
+    );
+    if args.avoid_popular {
+        let Some(nmap) = read_nmap(common.nmap.as_deref())? else {
+            return Err(Failure::usage(format!(
+                "--avoid-popular needs nmap's services table: none at {NMAP_SERVICES}; give one with --nmap FILE"
+            )));
+        };
+        finder = finder.with_popular(popular_ports(&nmap));
     }
+    if let Some(port) = args.explain {
+        return explain(&mut out, &finder, port);
+    }
+    if let Some(name) = &args.stable_for {
+        return stable(&mut out, &finder, name);
+    }
+    let span = args.range;
+    let spans = finder.spans(span, args.count);
+    let total: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
     match out.format {
         OutputFormat::Table => {
             let rows: Vec<_> = spans
@@ -82,8 +56,10 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
                     ]
                 })
                 .collect();
-            out.table(&["PORTS", "COUNT"], &rows)?;
-            let names: Vec<&str> = transports.iter().map(Transport::as_str).collect();
+            if !rows.is_empty() {
+                out.table(&["PORTS", "COUNT"], &rows)?;
+            }
+            let names: Vec<&str> = finder.transports().iter().map(Transport::as_str).collect();
             eprintln!(
                 "portreg: {total} port(s) free on {} in {span}",
                 names.join(" and ")
@@ -91,20 +67,74 @@ pub fn run(args: &FreeArgs, common: &Common) -> Result<Exit> {
         }
         OutputFormat::Jsonl => {
             for span in &spans {
-                out.json(&json!({"port_low": span.low, "port_high": span.high}))?;
+                out.json(&span_json(span))?;
             }
         }
-        _ => {
-            let value = json!(spans
-                .iter()
-                .map(|s| json!({"port_low": s.low, "port_high": s.high}))
-                .collect::<Vec<_>>());
-            out.json(&value)?;
-        }
+        _ => out.json(&Value::Array(spans.iter().map(span_json).collect()))?,
     }
     Ok(if spans.is_empty() {
         Exit::NotFound
     } else {
         Exit::Success
     })
+}
+
+fn span_json(span: &PortSpan) -> Value {
+    json!({"port_low": span.low, "port_high": span.high})
+}
+
+fn reasons_json(reasons: &[Exclusion]) -> Value {
+    Value::Array(
+        reasons
+            .iter()
+            .map(|r| json!({"kind": r.kind(), "reason": r.to_string(), "live": r.is_live()}))
+            .collect(),
+    )
+}
+
+fn explain(out: &mut Output, finder: &FreePorts<'_>, port: u16) -> CommandResult {
+    let reasons = finder.explain(port);
+    if out.format == OutputFormat::Table {
+        if reasons.is_empty() {
+            out.text(&format!("{port}: free\n"))?;
+        }
+        for reason in &reasons {
+            out.text(&format!("{port}: {reason}\n"))?;
+        }
+    } else {
+        out.json(
+            &json!({"port": port, "free": reasons.is_empty(), "reasons": reasons_json(&reasons)}),
+        )?;
+    }
+    Ok(if reasons.is_empty() {
+        Exit::Success
+    } else {
+        Exit::NotFound
+    })
+}
+
+fn stable(out: &mut Output, finder: &FreePorts<'_>, name: &str) -> CommandResult {
+    let Some(pick) = finder.stable(name) else {
+        return Err(Failure::refused(anyhow::anyhow!(
+            "no port of {} is free in the registry",
+            portreg::STABLE_SPAN
+        )));
+    };
+    if out.format == OutputFormat::Table {
+        out.text(&format!("{}\n", pick.port))?;
+        for reason in &pick.busy_here {
+            eprintln!("portreg: {} is busy here: {reason}", pick.port);
+        }
+        if let Some(next) = pick.next {
+            eprintln!("portreg: the next stable choice free here is {next}");
+        }
+    } else {
+        out.json(&json!({
+            "name": name,
+            "port": pick.port,
+            "busy_here": reasons_json(&pick.busy_here),
+            "next": pick.next,
+        }))?;
+    }
+    Ok(Exit::Success)
 }

@@ -2,32 +2,48 @@
 //! as links, the range and its procedure, and what this machine says about the port.
 
 use anyhow::Result;
-use portreg::compiled::CompiledRegistry;
-use portreg::info::{person_labels, reference_links, Info, Machine};
-use portreg::lookup::{PortClass, Query, Role};
+use portreg::CompiledRegistry;
 use portreg::Record;
+use portreg::{person_labels, reference_links, Info, Machine};
+use portreg::{PortClass, Query, Role};
 
-use crate::active::Active;
+use crate::active::{read_nmap, Active};
 use crate::cli::{Common, InfoArgs, OutputFormat};
 use crate::output::{Output, NAME, WARN};
-use crate::Exit;
+use crate::{CommandResult, Exit, Failure};
 
-pub fn run(args: &InfoArgs, common: &Common) -> Result<Exit> {
-    let query: Query = match args.subject.parse() {
-        Ok(query) => query,
-        Err(error) => {
-            eprintln!("portreg: {error}");
-            return Ok(Exit::Error);
-        }
-    };
+/// Runs the command.
+pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
+    let query: Query = args.subject.parse().map_err(Failure::usage)?;
     let mut out = Output::new(common);
-    if let Some(exit) = out.records_only_refused("info") {
-        return Ok(exit);
-    }
-    let active = Active::load(common.registry.as_deref())?;
+    out.refuse_records_only("info")?;
+    let active = Active::layered(common)?;
     let registry = active.registry();
     let info = Info::gather(registry, &query, &common.transport);
     let machine = Machine::read();
+    // nmap's names for the ports, where the machine has its table: "also seen as".
+    let nmap = read_nmap(common.nmap.as_deref())?;
+    let seen = |port: u16| -> Vec<(String, String, String)> {
+        nmap.iter()
+            .flat_map(|n| &n.records)
+            .filter(|r| r.ports.is_some_and(|s| s.contains(port)))
+            .filter(|r| {
+                common.transport.is_empty()
+                    || r.transport
+                        .as_ref()
+                        .is_some_and(|t| common.transport.contains(t))
+            })
+            .map(|r| {
+                (
+                    r.name.clone().unwrap_or_default(),
+                    r.transport
+                        .as_ref()
+                        .map_or(String::new(), |t| t.to_string()),
+                    r.extra.frequency.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
     if out.format == OutputFormat::Table {
         for answer in &info.answers {
             print_record(&mut out, registry, &answer.record, answer.role)?;
@@ -40,14 +56,41 @@ pub fn run(args: &InfoArgs, common: &Common) -> Result<Exit> {
             } else {
                 "no"
             };
-            out.fields(&[
+            let also: Vec<String> = seen(port)
+                .into_iter()
+                .map(|(name, transport, frequency)| {
+                    format!("{name} ({transport}, open frequency {frequency}, nmap)")
+                })
+                .collect();
+            let mut fields = vec![
                 ("reserved", reserved.to_owned()),
                 ("privileged", privileged(&machine, port)),
                 ("ephemeral", ephemeral(&machine, port)),
-            ])?;
+            ];
+            if !also.is_empty() {
+                fields.push(("also seen as", also.join("\n")));
+            }
+            out.fields(&fields)?;
         }
     } else {
-        out.json(&info.to_json(registry, &machine))?;
+        let mut value = info.to_json(registry, &machine);
+        if let Some(ports) = value.get_mut("ports").and_then(|p| p.as_array_mut()) {
+            for entry in ports {
+                let Some(port) = entry.get("port").and_then(|p| p.as_u64()) else {
+                    continue;
+                };
+                let also: Vec<serde_json::Value> = seen(port as u16)
+                    .into_iter()
+                    .map(|(name, transport, frequency)| {
+                        serde_json::json!({"name": name, "transport": transport, "frequency": frequency, "source": "nmap"})
+                    })
+                    .collect();
+                if let Some(map) = entry.as_object_mut() {
+                    map.insert("also_seen_as".to_owned(), serde_json::Value::Array(also));
+                }
+            }
+        }
+        out.json(&value)?;
     }
     if info.answers.is_empty() {
         eprintln!("portreg: no record for {}", args.subject);
@@ -82,6 +125,7 @@ fn print_record(
         "description",
         record.description.clone().unwrap_or_default(),
     );
+    add("source", record.source.as_str().to_owned());
     add("aliases", record.aliases.join(", "));
     add(
         "assignee",

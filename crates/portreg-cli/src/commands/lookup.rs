@@ -1,32 +1,27 @@
 //! `portreg QUERY...`: what a port, a range or a name is.
 
-use anyhow::Result;
-use portreg::compiled::CompiledRegistry;
-use portreg::lookup::{self, PortClass, Query};
+use portreg::CompiledRegistry;
 use portreg::Transport;
-use serde_json::Value;
+use portreg::{PortClass, Query};
 
 use crate::active::Active;
 use crate::cli::{Common, LookupArgs};
 use crate::output::{Item, Output};
-use crate::Exit;
+use crate::{CommandResult, Exit, Failure};
 
-pub fn run(args: &LookupArgs, common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &LookupArgs, common: &Common) -> CommandResult {
     if args.queries.is_empty() {
-        eprintln!("portreg: give a port, a range or a name to look up; see `portreg --help`");
-        return Ok(Exit::Error);
+        return Err(Failure::usage(
+            "give a port, a range or a name to look up; see `portreg --help`",
+        ));
     }
     let mut queries = Vec::new();
     for text in &args.queries {
-        match text.parse::<Query>() {
-            Ok(query) => queries.push((text, query)),
-            Err(error) => {
-                eprintln!("portreg: {error}");
-                return Ok(Exit::Error);
-            }
-        }
+        let query = text.parse::<Query>().map_err(Failure::usage)?;
+        queries.push((text, query));
     }
-    let active = Active::load(common.registry.as_deref())?;
+    let active = Active::layered(common)?;
     let registry = active.registry();
     let mut items = Vec::new();
     for (text, query) in &queries {
@@ -53,11 +48,12 @@ pub fn answer(
     transports: &[Transport],
     all: bool,
 ) -> Vec<Item> {
-    lookup::answer(registry, query, transports, all)
+    portreg::answer(registry, query, transports, all)
         .into_iter()
         .map(|a| Item {
             record: a.record,
-            extra: vec![("role", Value::from(a.role.as_str()))],
+            role: Some(a.role),
+            tier: None,
         })
         .collect()
 }

@@ -1,29 +1,27 @@
-//! One module a command; `run` dispatches.
+//! One module a command; `run` dispatches. `serve`, `update` and `authority` live in
+//! `portreg-admin`, which [`hand_over`] runs.
 
-mod about;
-mod authority;
-mod check_name;
-mod convert;
-mod diff;
-mod free;
-mod info;
-mod lookup;
-mod search;
-mod serve;
-mod update;
+pub mod about;
+pub mod check_local;
+pub mod check_name;
+pub mod convert;
+pub mod diff;
+pub mod free;
+pub mod info;
+pub mod lookup;
+pub mod search;
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::Exit;
+use crate::{CommandResult, Exit, Failure};
 
-/// Runs the command the arguments name. Without `ADMIN`, the administrative commands are
-/// handed over to `portreg-admin`, and their code is not even linked in.
-pub fn run<const ADMIN: bool>(cli: Cli) -> Result<Exit> {
+/// Runs the command the arguments name; the administrative ones are handed over to
+/// `portreg-admin`.
+pub fn run(cli: Cli) -> CommandResult {
     let common = &cli.common;
     match &cli.command {
         None => lookup::run(&cli.lookup, common),
@@ -33,10 +31,8 @@ pub fn run<const ADMIN: bool>(cli: Cli) -> Result<Exit> {
         Some(Command::Free(args)) => free::run(args, common),
         Some(Command::Diff(args)) => diff::run(args, common),
         Some(Command::CheckName(args)) => check_name::run(args, common),
+        Some(Command::CheckLocal) => check_local::run(common),
         Some(Command::About) => about::run(common),
-        Some(Command::Serve(args)) if ADMIN => serve::run(args, common),
-        Some(Command::Authority(args)) if ADMIN => authority::run(args, common),
-        Some(Command::Update(args)) if ADMIN => update::run(args, common),
         Some(Command::Serve(_) | Command::Authority(_) | Command::Update(_)) => hand_over(),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {
@@ -57,34 +53,37 @@ pub fn run<const ADMIN: bool>(cli: Cli) -> Result<Exit> {
     }
 }
 
-/// Runs the same arguments with `portreg-admin`: beside this executable, else on the PATH.
-fn hand_over() -> Result<Exit> {
+/// The admin binary's name.
+pub const ADMIN: &str = "portreg-admin";
+
+/// How to get `portreg-admin`, for the message when it is missing.
+const HOW_TO_GET_ADMIN: &str = "it is built beside portreg by `cargo build --release` in \
+portreg's source tree (then use target/release/portreg), or installed with \
+`cargo install --path crates/portreg-admin`";
+
+/// Runs the same arguments with `portreg-admin`, found beside this executable, else on
+/// the PATH. On Unix the process becomes it, so its exit status is this one's.
+fn hand_over() -> CommandResult {
     let beside = std::env::current_exe()
         .ok()
-        .map(|exe| exe.with_file_name("portreg-admin"));
-    let program: PathBuf = beside
-        .filter(|path| path.is_file())
-        .unwrap_or_else(|| PathBuf::from("portreg-admin"));
+        .map(|exe| exe.with_file_name(ADMIN))
+        .filter(|path| path.is_file());
+    let program: PathBuf = beside.unwrap_or_else(|| PathBuf::from(ADMIN));
     let mut command = std::process::Command::new(&program);
     command.args(std::env::args_os().skip(1));
+    let missing = |error: std::io::Error| {
+        Failure::usage(format!(
+            "this command is run by {ADMIN}, which cannot be run ({error}): {HOW_TO_GET_ADMIN}"
+        ))
+    };
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        let error = command.exec();
-        anyhow::bail!(
-            "cannot run {} ({error}); it comes with portreg",
-            program.display()
-        );
+        Err(missing(command.exec()))
     }
     #[cfg(not(unix))]
     {
-        let status = command
-            .status()
-            .map_err(|e| anyhow::anyhow!("cannot run {} ({e})", program.display()))?;
-        Ok(match status.code() {
-            Some(0) => Exit::Success,
-            Some(1) => Exit::NotFound,
-            _ => Exit::Error,
-        })
+        let status = command.status().map_err(missing)?;
+        std::process::exit(status.code().unwrap_or(2));
     }
 }

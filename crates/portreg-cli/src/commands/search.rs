@@ -1,27 +1,25 @@
 //! `portreg search TEXT...`: ranked, literal search over names and descriptions.
 
-use anyhow::Result;
-use serde_json::Value;
-
 use crate::active::Active;
 use crate::cli::{Common, SearchArgs};
 use crate::output::{Item, Output};
-use crate::Exit;
+use crate::{CommandResult, Exit, Failure};
 
-pub fn run(args: &SearchArgs, common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &SearchArgs, common: &Common) -> CommandResult {
     let text = args.text.join(" ");
     if text.trim().is_empty() {
-        eprintln!("portreg: give some text to search for");
-        return Ok(Exit::Error);
+        return Err(Failure::usage("give some text to search for"));
     }
-    let active = Active::load(common.registry.as_deref())?;
+    let active = Active::layered(common)?;
     let registry = active.registry();
     let items: Vec<Item> = registry
         .search(&text, &common.transport, args.limit)
         .iter()
         .map(|hit| Item {
             record: hit.record.to_record(),
-            extra: vec![("match", Value::from(hit.tier.as_str()))],
+            role: None,
+            tier: Some(hit.tier),
         })
         .collect();
     if items.is_empty() {

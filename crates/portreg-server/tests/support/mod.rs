@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use portreg::compiled::CompiledRegistry;
+use portreg::CompiledRegistry;
 use portreg_server::AppState;
 
 /// Starts the server on a free loopback port in a thread of its own; returns the base URL.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::port_range::{PortSpan, RangeClass};
-use crate::record::{Record, RecordExtra, Reference, RegistryDate, Status};
+use crate::record::{Record, RecordExtra, Reference, RegistryDate, Source, Status};
 use crate::registry::Registry;
 use crate::transport::Transport;
 
@@ -12,6 +12,8 @@ use crate::transport::Transport;
 /// that lets a record round-trip; keys may be added, never changed in meaning.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "json-schema", schemars(title = "portreg record"))]
 #[serde(default)]
 pub struct JsonRecord {
     /// Service name; null for Reserved, Unassigned and nameless private-use rows.
@@ -22,6 +24,7 @@ pub struct JsonRecord {
     pub port_high: Option<u16>,
     /// `tcp`, `udp`, `sctp`, `dccp` (services files may name others); null when none.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub transport: Option<Transport>,
     /// Plain-text description, lines separated by `\n`.
     pub description: Option<String>,
@@ -35,9 +38,11 @@ pub struct JsonRecord {
     pub contacts: Vec<String>,
     /// Registration date, `YYYY-MM` or `YYYY-MM-DD`.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub registered: Option<RegistryDate>,
     /// Last modification date.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub modified: Option<RegistryDate>,
     /// Typed references.
     pub references: Vec<Reference>,
@@ -49,6 +54,8 @@ pub struct JsonRecord {
     pub notes: Option<String>,
     /// `system`, `user` or `dynamic`, from `port_low`.
     pub range_class: Option<RangeClass>,
+    /// The layer the record comes from: `iana`, `local` or `nmap`.
+    pub source: Source,
     /// IANA XML inner markup of the description, where it has elements.
     pub description_markup: Option<String>,
     /// IANA XML inner markup of the notes, where they have elements.
@@ -85,6 +92,7 @@ impl From<&Record> for JsonRecord {
             unauthorized_use: record.unauthorized_use.clone(),
             notes: record.notes.clone(),
             range_class: record.range_class(),
+            source: record.source,
             description_markup: record.extra.description_markup.clone(),
             notes_markup: record.extra.notes_markup.clone(),
             banners: record.extra.banners.clone(),
@@ -126,6 +134,7 @@ impl JsonRecord {
             service_code: self.service_code,
             unauthorized_use: self.unauthorized_use,
             notes: self.notes,
+            source: self.source,
             extra: RecordExtra {
                 description_markup: self.description_markup,
                 notes_markup: self.notes_markup,

@@ -16,9 +16,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, ParseError};
+use crate::diagnostic::Diagnostics;
 use crate::registry::Registry;
 
+pub use crate::diagnostic::{Diagnostic, ParseError};
 pub use json::{record_from_json, record_to_json, JsonRecord};
 
 /// A registry format.

@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use portreg::{format, Format, ReadOptions, Registry};
+use portreg::format::{self, Format, ReadOptions};
+use portreg::Registry;
 
 /// The `../shared` folder beside the repository, if present.
 pub fn shared() -> Option<PathBuf> {

@@ -4,25 +4,26 @@ use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use portreg::compiled::{CompiledRegistry, Provenance};
-use portreg::diff::diff;
-use portreg::{format, Format, ReadOptions, Registry};
+use portreg::diff;
+use portreg::format::{self, Format, ReadOptions};
+use portreg::Registry;
+use portreg::{CompiledRegistry, Provenance};
 use sha2::{Digest, Sha256};
 
-use crate::active::Active;
-use crate::cli::{Common, UpdateArgs};
-use crate::store::{ServerState, Store};
-use crate::Exit;
+use portreg_cli::active::Active;
+use portreg_cli::cli::{Common, UpdateArgs};
+use portreg_cli::store::{ServerState, Store};
+use portreg_cli::{CommandResult, Exit, Failure};
 
-/// The share of the records in use that a new registry must have at least.
-const MIN_SHARE: f64 = 0.9;
 /// The largest registry download accepted.
-const MAX_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_BYTES: u64 = portreg::MAX_REGISTRY_BYTES;
 
-pub fn run(args: &UpdateArgs, _common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &UpdateArgs, _common: &Common) -> CommandResult {
     let Some(store) = Store::locate() else {
-        eprintln!("portreg: no data directory: set PORTREG_DATA_DIR, XDG_DATA_HOME or HOME");
-        return Ok(Exit::Error);
+        return Err(Failure::usage(
+            "no data directory: set PORTREG_DATA_DIR, XDG_DATA_HOME or HOME",
+        ));
     };
     let _lock = store.lock()?;
     if args.rollback {
@@ -61,12 +62,12 @@ pub fn run(args: &UpdateArgs, _common: &Common) -> Result<Exit> {
                 );
                 return Ok(Exit::NotFound);
             }
-            Err(error) => return refuse(&format!("{error:#}")),
+            Err(error) => return Err(refuse(error)),
         },
     };
     let registry = match validate(&fetched, &in_use, args.allow_older) {
         Ok(registry) => registry,
-        Err(reason) => return refuse(&reason),
+        Err(reason) => return Err(refuse(reason)),
     };
     let sha256 = hex(&Sha256::digest(&fetched.bytes));
     let current = in_use.registry();
@@ -142,9 +143,10 @@ struct Fetched {
     name: String,
 }
 
-fn refuse(reason: &str) -> Result<Exit> {
-    eprintln!("portreg: update refused: {reason}; the registry in use is unchanged");
-    Ok(Exit::Error)
+fn refuse(reason: impl std::fmt::Display) -> Failure {
+    Failure::usage(format!(
+        "update refused: {reason:#}; the registry in use is unchanged"
+    ))
 }
 
 fn date(registry: &CompiledRegistry) -> String {
@@ -237,20 +239,7 @@ fn validate(fetched: &Fetched, in_use: &Active, allow_older: bool) -> Result<Reg
     let registry = format::read(&fetched.bytes, format, &options)
         .map_err(|e| format!("{name} does not read: {e}"))?
         .registry;
-    let current = in_use.registry();
-    let needed = (current.len() as f64 * MIN_SHARE).ceil() as usize;
-    if registry.records.len() < needed {
-        return Err(format!(
-            "{name} has {} records, fewer than 90% of the {} in use",
-            registry.records.len(),
-            current.len()
-        ));
-    }
-    match (&registry.meta.updated, current.updated()) {
-        (Some(new), Some(old)) if *new < old && !allow_older => Err(format!(
-            "{name} is of {new}, older than the registry in use ({old}); --allow-older installs it anyway"
-        )),
-        (None, _) if !allow_older => Err(format!("{name} says nothing of its date; --allow-older installs it anyway")),
-        _ => Ok(registry),
-    }
+    portreg::check_replacement(&registry, in_use.registry(), allow_older)
+        .map_err(|refusal| format!("{name}: {refusal}"))?;
+    Ok(registry)
 }

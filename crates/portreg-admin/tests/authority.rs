@@ -1,47 +1,17 @@
 //! `portreg authority` as processes use it: the acceptance path, many processes racing for
 //! one port or one name, and approvals killed at random points.
 
-mod harness;
-
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use portreg_authority::{Authority, RequestState};
 
-struct Db(PathBuf);
-
-impl Db {
-    fn new(name: &str) -> Db {
-        let path = std::env::temp_dir().join(format!(
-            "portreg-cli-authority-{name}-{}.sqlite",
-            std::process::id()
-        ));
-        let db = Db(path);
-        db.remove();
-        db
-    }
-
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-
-    fn arg(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        self.remove();
-    }
-}
+use portreg_testing::TempDb as Db;
 
 fn portreg(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portreg"))
+    Command::new(env!("CARGO_BIN_EXE_portreg-admin"))
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -164,7 +134,7 @@ fn race(db: &str, attempts: &[(String, String)]) -> Vec<bool> {
             );
             Command::new("sh")
                 .args(["-c", &script])
-                .env("PORTREG", env!("CARGO_BIN_EXE_portreg"))
+                .env("PORTREG", env!("CARGO_BIN_EXE_portreg-admin"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -268,7 +238,7 @@ fn approvals_killed_at_random_points_leave_nothing_half_done() {
         );
         let mut child = Command::new("sh")
             .args(["-c", &script])
-            .env("PORTREG", env!("CARGO_BIN_EXE_portreg"))
+            .env("PORTREG", env!("CARGO_BIN_EXE_portreg-admin"))
             .process_group(0)
             .spawn()
             .unwrap();

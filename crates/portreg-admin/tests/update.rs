@@ -1,8 +1,6 @@
 //! `portreg update` against a server of the test's own on 127.0.0.1: every way a
 //! download can go wrong leaves the registry in use exactly as it was.
 
-mod harness;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -12,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use harness::shared;
+use portreg_testing::shared_arg as shared;
 
 /// A loopback HTTP server with a fixed set of answers, one thread per connection.
 struct Server {
@@ -147,7 +145,7 @@ impl DataDir {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_portreg"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portreg-admin"));
         command
             .args(args)
             .env("PORTREG_DATA_DIR", &self.0)
@@ -188,12 +186,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// IANA's two XML files, re-dated after the built-in registry (2026-08-17) so that both
+/// are newer than it: the one of 2026-02-13 as of 2026-09-01, the newest as of 2026-10-01.
 fn files() -> Option<Files> {
     let old = shared("data/iana/service-names-port-numbers.xml")?;
     let new = shared("data/iana/newest/service-names-port-numbers.xml")?;
+    let redate = |path: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let (from, to) = (
+            format!("<updated>{from}</updated>"),
+            format!("<updated>{to}</updated>"),
+        );
+        assert!(text.contains(&from));
+        Arc::new(text.replacen(&from, &to, 1).into_bytes())
+    };
     Some(Files {
-        old: Arc::new(std::fs::read(old).unwrap()),
-        new: Arc::new(std::fs::read(new).unwrap()),
+        old: redate(&old, "2026-02-13", "2026-09-01"),
+        new: redate(&new, "2026-08-17", "2026-10-01"),
     })
 }
 
@@ -217,8 +226,8 @@ fn installs_updates_refuses_and_rolls_back() {
     // First install.
     let out = data.run(&["update", "--url", &server.url("old.xml")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("installed the registry of 2026-02-13 (14499 records)"));
-    assert_eq!(data.in_use(), (14_499, "2026-02-13".into()));
+    assert!(text(&out.stdout).contains("installed the registry of 2026-09-01 (14499 records)"));
+    assert_eq!(data.in_use(), (14_499, "2026-09-01".into()));
 
     // Not modified: the server's ETag is remembered.
     let out = data.run(&["update", "--url", &server.url("old.xml")]);
@@ -228,20 +237,20 @@ fn installs_updates_refuses_and_rolls_back() {
     // --check says a newer one exists, and installs nothing.
     let out = data.run(&["update", "--check", "--url", &server.url("new.xml")]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).contains("2026-08-17, 14533 records"));
-    assert_eq!(data.in_use(), (14_499, "2026-02-13".into()));
+    assert!(text(&out.stdout).contains("2026-10-01, 14533 records"));
+    assert_eq!(data.in_use(), (14_499, "2026-09-01".into()));
 
     // Newer.
     let out = data.run(&["update", "--url", &server.url("new.xml"), "--verbose"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("installed the registry of 2026-08-17 (14533 records)"));
+    assert!(stdout.contains("installed the registry of 2026-10-01 (14533 records)"));
     assert!(
         stdout.lines().any(|l| l.starts_with("  + ")),
         "--verbose lists the added records"
     );
     let newest = data.in_use();
-    assert_eq!(newest, (14_533, "2026-08-17".into()));
+    assert_eq!(newest, (14_533, "2026-10-01".into()));
     let before = std::fs::read(data.installed_file()).unwrap();
 
     // Every failure leaves the registry in use exactly as it was.
@@ -263,13 +272,13 @@ fn installs_updates_refuses_and_rolls_back() {
     // Older, when asked for.
     let out = data.run(&["update", "--url", &server.url("old.xml"), "--allow-older"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(data.in_use(), (14_499, "2026-02-13".into()));
+    assert_eq!(data.in_use(), (14_499, "2026-09-01".into()));
 
     // Rollback brings the one before back, twice over.
     assert_eq!(data.run(&["update", "--rollback"]).status.code(), Some(0));
     assert_eq!(data.in_use(), newest);
     assert_eq!(data.run(&["update", "--rollback"]).status.code(), Some(0));
-    assert_eq!(data.in_use(), (14_499, "2026-02-13".into()));
+    assert_eq!(data.in_use(), (14_499, "2026-09-01".into()));
 
     // Lookups answer from the installed registry.
     let out = data.run(&["rdp", "-f", "json"]);
@@ -316,7 +325,7 @@ fn two_updates_at_once_both_end_well() {
         "{}",
         text(&second.stderr)
     );
-    assert_eq!(data.in_use(), (14_533, "2026-08-17".into()));
+    assert_eq!(data.in_use(), (14_533, "2026-10-01".into()));
     let leftovers: Vec<_> = std::fs::read_dir(&data.0)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -373,6 +382,7 @@ fn a_damaged_installed_registry_never_breaks_a_lookup() {
             Some(0),
             "{how}"
         );
+        // The shared newest file, as it is: the built-in registry's own date.
         assert_eq!(data.in_use(), (14_533, "2026-08-17".into()));
     }
 }

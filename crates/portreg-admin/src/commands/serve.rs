@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use portreg_server::AppState;
 use tracing_subscriber::EnvFilter;
 
-use crate::active::Active;
-use crate::cli::{Common, ServeArgs};
-use crate::Exit;
+use portreg_cli::active::Active;
+use portreg_cli::cli::{Common, ServeArgs};
+use portreg_cli::{CommandResult, Exit};
 
-pub fn run(args: &ServeArgs, common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -7,20 +7,22 @@ use portreg::format;
 use portreg_authority::{Authority, AuthorityError, Decision, NewRequest, RequestState};
 use serde_json::Value;
 
-use crate::active::read_file;
-use crate::cli::{AuthorityArgs, AuthorityCommand, Common, OutputFormat, RequestArgs};
-use crate::output::{Item, Output, PLAIN, PORT};
-use crate::store::Store;
-use crate::Exit;
+use portreg_cli::active::read_file;
+use portreg_cli::cli::{AuthorityArgs, AuthorityCommand, Common, OutputFormat, RequestArgs};
+use portreg_cli::output::{Item, Output, PLAIN, PORT};
+use portreg_cli::store::Store;
+use portreg_cli::{CommandResult, Exit, Failure};
 
-pub fn run(args: &AuthorityArgs, common: &Common) -> Result<Exit> {
+/// Runs the command.
+pub fn run(args: &AuthorityArgs, common: &Common) -> CommandResult {
     let db = match &args.db {
         Some(path) => path.clone(),
         None => match Store::locate() {
             Some(store) => store.dir().join("authority.sqlite"),
             None => {
-                eprintln!("portreg: no data directory for the store: give --db PATH");
-                return Ok(Exit::Error);
+                return Err(Failure::usage(
+                    "no data directory for the store: give --db PATH",
+                ))
             }
         },
     };
@@ -29,20 +31,12 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> Result<Exit> {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
-    match outcome(&args.command, &db, &actor, common) {
-        Ok(exit) => Ok(exit),
-        Err(error) => match error.downcast::<AuthorityError>() {
-            Ok(AuthorityError::Store(message)) => {
-                eprintln!("portreg: {message}");
-                Ok(Exit::Error)
-            }
-            Ok(refusal) => {
-                eprintln!("portreg: {refusal}");
-                Ok(Exit::NotFound)
-            }
-            Err(other) => Err(other),
-        },
-    }
+    outcome(&args.command, &db, &actor, common).map_err(|error| {
+        match error.downcast_ref::<AuthorityError>() {
+            Some(refusal) if refusal.is_refusal() => Failure::refused(error),
+            _ => Failure::from(error),
+        }
+    })
 }
 
 fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) -> Result<Exit> {
@@ -118,7 +112,8 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
             println!("{name}: {count} record(s) transferred to {to}");
         }
         AuthorityCommand::History { subject, since } => {
-            let entries = Authority::open(db)?.history(subject.as_deref(), since.as_deref())?;
+            let since = since.as_ref().map(portreg::RegistryDate::as_str);
+            let entries = Authority::open(db)?.history(subject.as_deref(), since)?;
             if out.format == OutputFormat::Table {
                 let rows: Vec<_> = entries
                     .iter()
@@ -257,13 +252,13 @@ fn new_request(args: &RequestArgs, common: &Common, actor: &str) -> NewRequest {
         transports: common.transport.clone(),
         port: args.port,
         any_port: args.any_port,
-        range: args.range.clone(),
+        range: args.range,
         description: args.description.clone(),
         assignee: args.assignee.clone(),
         contact: args.contact.clone(),
         reference: args.reference.clone(),
         txt_keys: args.txt_keys.clone(),
-        procedure: args.procedure.clone(),
+        procedure: args.procedure.map(|p| p.as_str().to_owned()),
         reuse: args.reuse,
         actor: actor.to_owned(),
     }

@@ -1,0 +1,5 @@
+//! The administrative commands, one module each.
+
+pub mod authority;
+pub mod serve;
+pub mod update;
