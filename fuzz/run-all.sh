@@ -16,6 +16,7 @@ declare -A seeds=(
   [nmap]="data/nmap/nmap-services"
   [json]=""
   [jsonl]=""
+  [compiled]=""
 )
 mkdir -p logs
 for target in "${!seeds[@]}"; do
@@ -31,7 +32,11 @@ for target in "${!seeds[@]}"; do
 done
 printf '[{"name":"ssh","port_low":22,"port_high":22,"transport":"tcp","status":"assigned"}]' >corpus/json/seed-0
 printf '{"name":"ssh","port_low":22,"port_high":22,"transport":"tcp","aliases":["x"]}\n' >corpus/jsonl/seed-0
+# A compiled registry holds a 256 KiB port index: its seed is a small registry compiled.
+if [[ -f "$shared/data/netbase/services" ]]; then
+  cargo run -q --manifest-path ../Cargo.toml -p xtask -- compile "$shared/data/netbase/services" corpus/compiled/seed-netbase
+fi
 RUSTC_BOOTSTRAP=1 cargo fuzz build -O
 printf '%s\n' "${!seeds[@]}" | sort | xargs -P "$jobs" -I{} sh -c \
-  "RUSTC_BOOTSTRAP=1 cargo fuzz run -O {} -- -max_total_time=$seconds -max_len=8192 -rss_limit_mb=2048 >logs/{}.log 2>&1; echo \"{} exit \$?\" >>logs/summary"
+  "max=8192; [ {} = compiled ] && max=400000; RUSTC_BOOTSTRAP=1 cargo fuzz run -O {} -- -max_total_time=$seconds -max_len=\$max -rss_limit_mb=2048 >logs/{}.log 2>&1; echo \"{} exit \$?\" >>logs/summary"
 cat logs/summary

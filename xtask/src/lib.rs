@@ -237,3 +237,53 @@ pub fn check_download(iana: &Source) -> Result<()> {
     portreg::check_replacement(&registry, &current, false)?;
     Ok(())
 }
+
+/// Compiles any registry file (its format detected) into the compiled form.
+pub fn compile_file(input: &Path, output: &Path) -> Result<()> {
+    let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let Some(format) = Format::detect(&bytes) else {
+        bail!("{}: cannot tell the registry format", input.display());
+    };
+    let source = Source {
+        origin: input.display().to_string(),
+        bytes,
+    };
+    let registry = read_strict(&source, format)?;
+    let compiled = CompiledRegistry::compile(&registry, &Provenance::default());
+    std::fs::write(output, compiled.to_bytes())
+        .with_context(|| format!("cannot write {}", output.display()))
+}
+
+/// `docs/record.schema.json` in this workspace.
+pub fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/record.schema.json")
+}
+
+/// The JSON Schema of portreg's JSON record, generated from the record type itself. Every
+/// key is required: the record always carries every key, `null` when absent.
+pub fn record_schema() -> String {
+    let schema = schemars::schema_for!(portreg::format::JsonRecord);
+    let mut value = serde_json::to_value(&schema).unwrap_or_default();
+    require_every_key(&mut value);
+    if let Some(defs) = value.get_mut("$defs").and_then(|d| d.as_object_mut()) {
+        for (name, def) in defs.iter_mut() {
+            if name == "JsonRecord" {
+                require_every_key(def);
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn require_every_key(schema: &mut serde_json::Value) {
+    let keys: Vec<serde_json::Value> = schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().map(serde_json::Value::from).collect())
+        .unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert("required".to_owned(), serde_json::Value::Array(keys));
+    }
+}

@@ -6,14 +6,42 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 const USAGE: &str = "usage: cargo xtask gen-data [--iana FILE] [--check]
+       cargo xtask gen-schema [--check]
+       cargo xtask compile FILE OUT
   regenerates crates/portreg-data from IANA's XML (FILE, else downloaded from iana.org and
   checked as `portreg update` checks a registry) and Debian's netbase aliases;
-  --check only compares with what is committed";
+  --check only compares with what is committed;
+  gen-schema writes docs/record.schema.json from the record type;
+  compile writes any registry file in the compiled form (fuzzing seeds, tests)";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    if args.next().as_deref() != Some("gen-data") {
-        bail!("{USAGE}");
+    match args.next().as_deref() {
+        Some("gen-data") => {}
+        Some("gen-schema") => {
+            let check = args.next().as_deref() == Some("--check");
+            let path = xtask::schema_path();
+            let schema = xtask::record_schema();
+            if check {
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(schema.as_str()) {
+                    bail!(
+                        "{} is out of date: run `cargo xtask gen-schema`",
+                        path.display()
+                    );
+                }
+            } else {
+                std::fs::write(&path, schema)?;
+                eprintln!("wrote {}", path.display());
+            }
+            return Ok(());
+        }
+        Some("compile") => {
+            let (Some(input), Some(output)) = (args.next(), args.next()) else {
+                bail!("{USAGE}");
+            };
+            return xtask::compile_file(input.as_ref(), output.as_ref());
+        }
+        _ => bail!("{USAGE}"),
     }
     let (mut iana, mut check) = (None, false);
     while let Some(arg) = args.next() {

@@ -51,6 +51,14 @@ pub struct FreeParams {
     pub range: Option<String>,
     /// Only the first N free ports.
     pub count: Option<usize>,
+    /// Offer ports in the server machine's ephemeral range.
+    pub include_ephemeral: Option<bool>,
+    /// Offer ports in the server machine's `ip_local_reserved_ports`.
+    pub include_kernel_reserved: Option<bool>,
+    /// Offer ports something listens on, on the server's machine, now.
+    pub include_listening: Option<bool>,
+    /// Offer the ports browsers block (tcp).
+    pub include_browser_blocked: Option<bool>,
 }
 
 /// A span of free ports.
@@ -202,7 +210,9 @@ pub async fn search(
     found(values, &format!("{text:?}"))
 }
 
-/// Ports free on every given transport.
+/// Ports free on every given transport. Besides the registry, the live exclusions (the
+/// ephemeral range, `ip_local_reserved_ports`, listening sockets) are those of the machine
+/// the server runs on: they answer for that machine only.
 #[utoipa::path(get, path = "/v1/free", params(FreeParams),
     responses((status = 200, description = "Free ports as compact spans", body = [Span]), (status = 400, body = Problem)))]
 pub async fn free(
@@ -216,12 +226,18 @@ pub async fn free(
             "range {range:?}: expected user, system, dynamic or LO-HI"
         ))
     })?;
-    let mut transports = transports(query.transport.as_deref())?;
-    if transports.is_empty() {
-        transports = vec![Transport::Tcp, Transport::Udp];
-    }
-    let free = state.registry().free_ports(&transports, span);
-    let spans: Vec<Span> = PortSpan::compact(free.iter().flat_map(|s| s.low..=s.high), query.count)
+    let transports = transports(query.transport.as_deref())?;
+    let machine = portreg::Machine::read();
+    let exclusions = portreg::Exclusions {
+        ephemeral: !query.include_ephemeral.unwrap_or(false),
+        kernel_reserved: !query.include_kernel_reserved.unwrap_or(false),
+        listening: !query.include_listening.unwrap_or(false),
+        browser_blocked: !query.include_browser_blocked.unwrap_or(false),
+        popular: false,
+    };
+    let finder = portreg::FreePorts::new(state.registry(), &transports, Some(&machine), exclusions);
+    let spans: Vec<Span> = finder
+        .spans(span, query.count)
         .into_iter()
         .map(|s| Span {
             port_low: s.low,

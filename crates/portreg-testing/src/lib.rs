@@ -59,6 +59,15 @@ impl Run {
 ///
 /// When the program cannot be started.
 pub fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_with(program, args, stdin, &[])
+}
+
+/// [`run`] with these environment variables set as well.
+///
+/// # Panics
+///
+/// When the program cannot be started.
+pub fn run_with(program: &str, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(program)
@@ -68,6 +77,7 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
         .env_remove("PORTREG_CONFIG_DIR")
         .env("XDG_CONFIG_HOME", "/nonexistent/portreg-test-config")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use portreg::CompiledRegistry;
-use portreg::{RangeClass, Transport};
+use portreg::{Exclusions, FreePorts, RangeClass, Transport};
 
 fn lookups(c: &mut Criterion) {
     let registry = CompiledRegistry::embedded();
@@ -98,8 +98,8 @@ fn lookups(c: &mut Criterion) {
     let mut group = c.benchmark_group("free");
     group.bench_function("free user ports on tcp+udp", |b| {
         b.iter(|| {
-            registry
-                .free_ports(&[Transport::Tcp, Transport::Udp], RangeClass::User.span())
+            FreePorts::new(registry, &[], None, Exclusions::registry_only())
+                .spans(RangeClass::User.span(), None)
                 .len()
         })
     });

@@ -405,24 +405,6 @@ impl CompiledRegistry {
         hits
     }
 
-    /// Whether `port` is free on `transport`: no record but an Unassigned one covers it
-    /// there (a record without a transport covers them all), and RFC 6335 does not
-    /// reserve it.
-    pub fn is_free(&self, port: u16, transport: &Transport) -> bool {
-        !rules::is_reserved(port)
-            && self.records_on_port(port).all(|record| {
-                record.status() == Status::Unassigned || !record.covers_transport(transport)
-            })
-    }
-
-    /// The ports of `span` free on every one of `transports`, as compact spans.
-    pub fn free_ports(&self, transports: &[Transport], span: PortSpan) -> Vec<PortSpan> {
-        PortSpan::compact(
-            (span.low..=span.high).filter(|&port| transports.iter().all(|t| self.is_free(port, t))),
-            None,
-        )
-    }
-
     /// Like libc's `getservbyname`: the port of the service `name` on `protocol`.
     pub fn getservbyname(&self, name: &str, protocol: &str) -> Option<u16> {
         let transport: Transport = protocol.parse().ok()?;

@@ -75,7 +75,9 @@ fn embedded_lookups() {
     assert!(registry.lookup_port(49152, None).is_empty());
     assert_eq!(PortClass::of(49152).class, RangeClass::Dynamic);
     assert!(PortClass::of(1024).reserved && PortClass::of(0).reserved);
-    assert!(!registry.is_free(0, &Transport::Tcp) && !registry.is_free(1024, &Transport::Udp));
+    let rules_only =
+        portreg::FreePorts::new(registry, &[], None, portreg::Exclusions::registry_only());
+    assert!(!rules_only.explain(0).is_empty() && !rules_only.explain(1024).is_empty());
     // netbase's aliases are merged into the record of the same name, port and transport.
     let www = registry.lookup_name("www", Some(&Transport::Tcp));
     assert_eq!(
@@ -182,7 +184,8 @@ fn iana_xml_free_user_ports_match_an_independent_count() {
     let expected = (1024..=49151usize)
         .filter(|&p| !taken[0][p] && !taken[1][p] && !rules::is_reserved(p as u16))
         .count();
-    let spans = compiled.free_ports(&[Transport::Tcp, Transport::Udp], RangeClass::User.span());
+    let spans = portreg::FreePorts::new(&compiled, &[], None, portreg::Exclusions::registry_only())
+        .spans(RangeClass::User.span(), None);
     let found: usize = spans.iter().map(|s| usize::from(s.high - s.low) + 1).sum();
     assert_eq!(found, expected);
     assert!(

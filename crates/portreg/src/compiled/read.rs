@@ -17,7 +17,8 @@ use crate::transport::Transport;
 /// A compiled registry, borrowed (the embedded one) or owned (installed or compiled in
 /// memory). Its questions — [`lookup_port`](Self::lookup_port),
 /// [`lookup_name`](Self::lookup_name), [`search`](Self::search),
-/// [`free_ports`](Self::free_ports) and the rest — are answered in place.
+/// [`getservbyport`](Self::getservbyport) and the rest — are answered in place; free
+/// ports are [`FreePorts`](crate::FreePorts)'.
 pub struct CompiledRegistry {
     words: Words,
     sections: [(usize, usize); Section::COUNT],
@@ -541,7 +542,7 @@ impl<'a> RecordRef<'a> {
     /// The port span.
     pub fn ports(&self) -> Option<PortSpan> {
         let row = self.row();
-        self.flags().has_ports.then(|| PortSpan {
+        self.flags().has_ports.then_some(PortSpan {
             low: row.ports as u16,
             high: (row.ports >> 16) as u16,
         })
@@ -594,12 +595,12 @@ impl<'a> RecordRef<'a> {
 
     /// The record in full, as the model holds it.
     pub fn to_record(&self) -> Record {
-        self.to_record_at_depth(0)
+        self.record_at_depth(0)
     }
 
     /// History entries have no history of their own; damaged data that says otherwise
     /// must not recurse for ever.
-    fn to_record_at_depth(&self, depth: u8) -> Record {
+    fn record_at_depth(&self, depth: u8) -> Record {
         let registry = self.registry;
         let detail = self.detail();
         let flags = self.flags();
@@ -607,7 +608,7 @@ impl<'a> RecordRef<'a> {
             registry
                 .list(detail.history)
                 .iter()
-                .map(|&index| registry.record_at(index).to_record_at_depth(1))
+                .map(|&index| registry.record_at(index).record_at_depth(1))
                 .collect()
         } else {
             Vec::new()

@@ -8,7 +8,7 @@ use crate::record::{Record, RecordExtra, Reference, RegistryDate, Source, Status
 use crate::registry::Registry;
 use crate::transport::Transport;
 
-/// The JSON shape of a record (DESIGN §4). Keys after `range_class` carry format detail
+/// The JSON shape of a record (`docs/record.md`). Keys after `source` carry format detail
 /// that lets a record round-trip; keys may be added, never changed in meaning.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,0 +1,318 @@
+//! The authority's SQLite store: records (as portreg JSON records, with the columns the
+//! checks query), requests, people, metadata and the append-only audit trail.
+
+mod audit;
+mod records;
+mod requests;
+mod review;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use portreg::{Registry, RegistryDate};
+use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::{AuthorityError, Result};
+
+pub use audit::AuditEntry;
+pub use requests::{RequestRecord, RequestState};
+
+use audit::{audit, touch};
+use records::{columns, covering, insert, metadata_from_json, metadata_to_json, named};
+use requests::{check, load_request, reserved_for};
+use schema::SCHEMA_VERSION;
+
+/// An open store.
+pub struct Authority {
+    connection: Connection,
+    path: PathBuf,
+}
+
+/// The current time, `YYYY-MM-DDTHH:MM:SSZ`.
+pub(super) fn now() -> String {
+    let time = SystemTime::now();
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        RegistryDate::of(time),
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+pub(super) fn store_error(path: &Path, what: impl std::fmt::Display) -> AuthorityError {
+    AuthorityError::Store {
+        path: path.to_owned(),
+        what: what.to_string(),
+        source: None,
+    }
+}
+
+/// A store error that keeps SQLite's error as its source.
+pub(super) fn sqlite_error<'a>(
+    path: &'a Path,
+    what: &'a str,
+) -> impl FnOnce(rusqlite::Error) -> AuthorityError + 'a {
+    move |source| AuthorityError::Store {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        source: Some(source),
+    }
+}
+
+impl Authority {
+    /// Opens an existing store, migrating it to the current schema. A file that is no
+    /// store, or one of a newer schema, is refused and left as it was.
+    pub fn open(path: &Path) -> Result<Authority> {
+        if !path.exists() {
+            return Err(store_error(
+                path,
+                "no such store; create it with `portreg authority init`",
+            ));
+        }
+        Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Creates a store, loaded with `registry` when given. An existing store is refused.
+    pub fn init(path: &Path, registry: Option<&Registry>, actor: &str) -> Result<Authority> {
+        if path.exists() {
+            return Err(store_error(path, "already exists; it was left as it was"));
+        }
+        let mut authority = Self::connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        let empty = Registry::default();
+        let registry = registry.unwrap_or(&empty);
+        let tx = authority
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO records (position, name_key, port_low, port_high, transport, status, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (position, record) in registry.records.iter().enumerate() {
+                let (name, low, high, transport, status, data) = columns(record);
+                insert.execute(params![
+                    position as i64,
+                    name,
+                    low,
+                    high,
+                    transport,
+                    status,
+                    data
+                ])?;
+            }
+            let mut person = tx.prepare("INSERT OR REPLACE INTO people (id, name, org, uri, updated) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for p in &registry.people {
+                person.execute(params![
+                    p.id,
+                    p.name,
+                    p.org,
+                    p.uri,
+                    p.updated.as_ref().map(|d| d.to_string())
+                ])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('metadata', ?1)",
+            [metadata_to_json(&registry.meta).to_string()],
+        )?;
+        let detail = format!(
+            "{} records, {} people",
+            registry.records.len(),
+            registry.people.len()
+        );
+        audit(
+            &tx,
+            actor,
+            "init",
+            &path.display().to_string(),
+            "ok",
+            &detail,
+        )?;
+        tx.commit()?;
+        Ok(authority)
+    }
+
+    pub(super) fn connect(path: &Path, flags: OpenFlags) -> Result<Authority> {
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(sqlite_error(path, "cannot open"))?;
+        connection
+            .busy_timeout(Duration::from_secs(60))
+            .map_err(sqlite_error(path, "cannot open"))?;
+        // Reading the schema version is the first read: a file that is no database fails
+        // here, before anything is written to it.
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sqlite_error(path, "not a portreg authority store"))?;
+        if version > SCHEMA_VERSION {
+            return Err(store_error(
+                path,
+                format!("the store has schema version {version}; this portreg knows up to {SCHEMA_VERSION}: use a newer portreg"),
+            ));
+        }
+        if version == 0 {
+            let tables: i64 = connection
+                .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+                .map_err(sqlite_error(path, "cannot read"))?;
+            if tables > 0 {
+                return Err(store_error(
+                    path,
+                    "a SQLite database, but not a portreg authority store",
+                ));
+            }
+        }
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|()| connection.pragma_update(None, "foreign_keys", "ON"))
+            .map_err(sqlite_error(path, "cannot set up"))?;
+        let mut authority = Authority {
+            connection,
+            path: path.to_owned(),
+        };
+        authority.migrate(version)?;
+        Ok(authority)
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `change` in one immediate transaction; an attempt that fails is still audited.
+    pub(super) fn change<T>(
+        &mut self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        change: impl FnOnce(&Transaction<'_>) -> Result<(T, String)>,
+    ) -> Result<T> {
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match change(&tx) {
+            Ok((value, detail)) => {
+                audit(&tx, actor, action, subject, "ok", &detail)?;
+                touch(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            }
+            Err(error) => {
+                drop(tx);
+                let outcome = match &error {
+                    AuthorityError::Refused(_) => "refused",
+                    AuthorityError::Conflict(_) => "conflict",
+                    AuthorityError::NotFound(_) => "not found",
+                    AuthorityError::Store { .. }
+                    | AuthorityError::DamagedRecord(_)
+                    | AuthorityError::Database(_) => "error",
+                };
+                let tx = self
+                    .connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                audit(&tx, actor, action, subject, outcome, &error.to_string())?;
+                tx.commit()?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Copies the store to `destination` with SQLite's online backup.
+    pub fn backup(&self, destination: &Path) -> Result<()> {
+        if destination.exists() {
+            return Err(store_error(
+                destination,
+                "already exists; choose a new file",
+            ));
+        }
+        self.connection
+            .backup(rusqlite::MAIN_DB, destination, None)
+            .map_err(sqlite_error(destination, "cannot back up into"))
+    }
+
+    /// `PRAGMA integrity_check`: `ok` for a sound database.
+    pub fn integrity(&self) -> Result<String> {
+        Ok(self
+            .connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+}
+
+/// A store in the temporary directory for the unit tests of each concern, removed when
+/// dropped.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+
+    use portreg::{PortSpan, Record, Registry, Status, Transport};
+
+    use super::Authority;
+    use crate::NewRequest;
+
+    /// A temporary store.
+    pub(crate) struct TestStore {
+        pub(crate) authority: Authority,
+        path: PathBuf,
+    }
+
+    impl Drop for TestStore {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+            }
+        }
+    }
+
+    /// A store holding ssh 22/tcp and an Unassigned range 40000-40999 (no transport).
+    pub(crate) fn store(name: &str) -> TestStore {
+        let path = std::env::temp_dir().join(format!(
+            "portreg-authority-unit-{name}-{}.sqlite",
+            std::process::id()
+        ));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let registry = Registry {
+            records: vec![
+                Record {
+                    name: Some("ssh".into()),
+                    ports: Some(PortSpan::single(22)),
+                    transport: Some(Transport::Tcp),
+                    description: Some("The Secure Shell (SSH) Protocol".into()),
+                    ..Record::default()
+                },
+                Record {
+                    ports: PortSpan::new(40000, 40999),
+                    description: Some("Unassigned".into()),
+                    status: Status::Unassigned,
+                    ..Record::default()
+                },
+            ],
+            ..Registry::default()
+        };
+        let authority = Authority::init(&path, Some(&registry), "tester").unwrap();
+        TestStore { authority, path }
+    }
+
+    /// A request for `name` on `port`/tcp.
+    pub(crate) fn request(name: &str, port: Option<u16>) -> NewRequest {
+        NewRequest {
+            name: name.into(),
+            transports: vec![Transport::Tcp],
+            port,
+            description: "test service".into(),
+            assignee: "Ada".into(),
+            contact: "ada@example.org".into(),
+            actor: "tester".into(),
+            ..NewRequest::default()
+        }
+    }
+}
