@@ -386,3 +386,108 @@ fn a_damaged_installed_registry_never_breaks_a_lookup() {
         assert_eq!(data.in_use(), (14_533, "2026-08-17".into()));
     }
 }
+
+/// The newest XML with its date and records rewritten by `edit`, in a file of the test's.
+fn edited_xml(data: &DataDir, name: &str, edit: impl Fn(&str) -> String) -> Option<String> {
+    let newest = shared("data/iana/newest/service-names-port-numbers.xml")?;
+    let text = std::fs::read_to_string(newest).unwrap();
+    std::fs::create_dir_all(&data.0).unwrap();
+    let path = data.0.join(name);
+    std::fs::write(&path, edit(&text)).unwrap();
+    Some(path.display().to_string())
+}
+
+#[test]
+fn a_registry_dated_in_the_future_is_refused() {
+    let data = DataDir::new("future");
+    let Some(file) = edited_xml(&data, "future.xml", |text| {
+        text.replacen(
+            "<updated>2026-08-17</updated>",
+            "<updated>9999-12-31</updated>",
+            1,
+        )
+    }) else {
+        return;
+    };
+    let out = data.run(&["update", "--file", &file]);
+    assert_refused(&out, "in the future");
+    assert!(!data.installed_file().exists());
+}
+
+#[test]
+fn copies_of_one_record_are_refused() {
+    let data = DataDir::new("copies");
+    let Some(file) = edited_xml(&data, "copies.xml", |text| {
+        let start = text.find("<record").unwrap();
+        let end = text[start..].find("</record>").unwrap() + start + "</record>".len();
+        let record = &text[start..end];
+        let last = text.rfind("</record>").unwrap() + "</record>".len();
+        let dated = text[..start].replacen("2026-08-17", "2026-10-01", 1);
+        format!("{dated}{}{}", record.repeat(14_600), &text[last..])
+    }) else {
+        return;
+    };
+    let out = data.run(&["update", "--file", &file]);
+    assert_refused(&out, "distinct (name, port, transport) entries");
+    let lookup = data.run(&["22/tcp"]);
+    assert_eq!(lookup.status.code(), Some(0));
+}
+
+#[test]
+fn planted_links_are_never_followed() {
+    let Some(new) = shared("data/iana/newest/service-names-port-numbers.xml") else {
+        return;
+    };
+    let data = DataDir::new("links");
+    std::fs::create_dir_all(&data.0).unwrap();
+    let outside = std::env::temp_dir().join(format!("portreg-outside-{}", std::process::id()));
+    let _ = std::fs::remove_file(&outside);
+    std::os::unix::fs::symlink(&outside, data.0.join("update.lock")).unwrap();
+    let out = data.run(&["update", "--file", &new]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!outside.exists(), "the dangling link's target was created");
+    assert!(!data.installed_file().exists());
+}
+
+#[test]
+fn an_update_killed_between_renames_is_recovered_and_said_once() {
+    let Some(files) = files() else { return };
+    let data = DataDir::new("killed");
+    std::fs::create_dir_all(&data.0).unwrap();
+    for (name, bytes) in [("old.xml", &files.old), ("new.xml", &files.new)] {
+        std::fs::write(data.0.join(name), bytes.as_slice()).unwrap();
+    }
+    for name in ["old.xml", "new.xml"] {
+        let file = data.0.join(name).display().to_string();
+        assert_eq!(
+            data.run(&["update", "--file", &file]).status.code(),
+            Some(0)
+        );
+    }
+    // What the earlier two-rename install left when killed between them.
+    std::fs::remove_file(data.installed_file()).unwrap();
+    let first = data.run(&["22/tcp"]);
+    assert_eq!(first.status.code(), Some(0));
+    assert!(
+        text(&first.stderr).contains("interrupted update"),
+        "{}",
+        text(&first.stderr)
+    );
+    assert_eq!(data.in_use(), (14_499, "2026-09-01".into()));
+    let second = data.run(&["22/tcp"]);
+    assert!(text(&second.stderr).is_empty(), "{}", text(&second.stderr));
+}
+
+#[test]
+fn a_damaged_registry_is_reported_once() {
+    let Some(new) = shared("data/iana/newest/service-names-port-numbers.xml") else {
+        return;
+    };
+    let data = DataDir::new("once");
+    assert_eq!(data.run(&["update", "--file", &new]).status.code(), Some(0));
+    damage(&data.installed_file(), "flip");
+    let first = text(&data.run(&["22"]).stderr);
+    assert!(first.contains("cannot be used"), "{first}");
+    let second = text(&data.run(&["22"]).stderr);
+    assert!(!second.contains("cannot be used"), "{second}");
+}

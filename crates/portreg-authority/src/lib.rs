@@ -13,6 +13,33 @@ use std::fmt;
 
 pub use store::{AuditEntry, Authority, RequestRecord, RequestState};
 
+/// The longest text the authority takes in a field a person types, in characters:
+/// enough for any real entry of IANA's registry, and a bound on what every later table,
+/// page and published file has to carry.
+pub mod limits {
+    /// A description.
+    pub const DESCRIPTION: usize = 1_000;
+    /// An assignee, a contact, a reviewer or a new assignee (a name and an address).
+    pub const PERSON: usize = 200;
+    /// A reference (an RFC, a draft, a URI).
+    pub const REFERENCE: usize = 500;
+    /// DNS-SD TXT keys.
+    pub const TXT_KEYS: usize = 500;
+    /// The reason given for a decision.
+    pub const REASON: usize = 1_000;
+}
+
+/// Refuses `value` longer than `max` characters, naming the field.
+pub(crate) fn check_length(field: &str, value: &str, max: usize) -> Result<()> {
+    let length = value.chars().count();
+    if length > max {
+        return Err(AuthorityError::Refused(format!(
+            "the {field} is {length} characters long, over the limit of {max}"
+        )));
+    }
+    Ok(())
+}
+
 /// What a request asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewRequest {

@@ -59,7 +59,7 @@ impl Active {
         let base = Active::load(common.registry.as_deref())?;
         let local = LocalLayer::read();
         for warning in &local.warnings {
-            eprintln!("portreg: warning: {warning}");
+            eprintln!("portreg: warning: {}", crate::output::visible(warning));
         }
         let nmap = if common.unofficial {
             let nmap = read_nmap(common.nmap.as_deref())?;
@@ -119,10 +119,12 @@ impl Active {
             }
             Ok(None) => None,
             Err(error) => {
-                eprintln!(
-                    "portreg: warning: the installed registry cannot be used ({error:#}); using the built-in one \
-                     (`portreg update` installs a fresh one)"
-                );
+                if !store.damage_reported() {
+                    eprintln!(
+                        "portreg: warning: the installed registry cannot be used ({error:#}); using the built-in one \
+                         (`portreg update` installs a fresh one)"
+                    );
+                }
                 None
             }
         }

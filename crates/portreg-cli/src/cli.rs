@@ -166,7 +166,9 @@ Examples:
 const DIFF_EXAMPLES: &str = "\
 Examples:
   portreg diff old.xml new.xml
-  portreg diff /etc/services service-names-port-numbers.csv -f json";
+  portreg diff /etc/services service-names-port-numbers.csv -f json
+
+Exit codes, as diff(1): 0 the same records, 1 different, 2 trouble.";
 
 const CHECK_NAME_EXAMPLES: &str = "\
 Examples:
@@ -573,7 +575,8 @@ fn parse_format(id: &str) -> Result<Format, String> {
 }
 
 fn parse_transport(token: &str) -> Result<Transport, String> {
-    token
-        .parse()
-        .map_err(|_| format!("{token:?} is not a transport protocol (tcp, udp, sctp, dccp)"))
+    Transport::REGISTRY
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(token.trim()))
+        .ok_or_else(|| format!("{token:?} is not a transport protocol: use tcp, udp, sctp or dccp"))
 }

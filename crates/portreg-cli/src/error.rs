@@ -61,7 +61,9 @@ pub fn report(outcome: CommandResult) -> ExitCode {
         Ok(exit) => exit,
         Err(failure) if is_broken_pipe(&failure.error) => Exit::Success,
         Err(failure) => {
-            eprintln!("portreg: {:#}", failure.error);
+            // The reason may quote data: shown, never obeyed, by a terminal.
+            let reason = format!("{:#}", failure.error);
+            eprintln!("portreg: {}", crate::output::visible(&reason));
             failure.exit
         }
     };

@@ -1,6 +1,7 @@
 //! Printing results: aligned tables for people (coloured on a terminal), and JSON,
 //! JSON lines, IANA CSV or services(5) lines for programs.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
@@ -133,6 +134,23 @@ impl Output {
         }
     }
 
+    /// Prints at most `limit` of the records' rows (table rows, which merge transports, or
+    /// records in the machine formats); returns how many more there were.
+    pub fn records_limited(&mut self, items: &[Item], limit: usize) -> io::Result<usize> {
+        if self.format != OutputFormat::Table {
+            self.machine(&items[..limit.min(items.len())])?;
+            return Ok(items.len().saturating_sub(limit));
+        }
+        let layered = items.iter().any(|i| i.record.source != Source::Iana);
+        let mut header = vec!["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"];
+        if layered {
+            header.insert(4, "SOURCE");
+        }
+        let rows = table_rows(items, layered);
+        self.table(&header, &rows[..limit.min(rows.len())])?;
+        Ok(rows.len().saturating_sub(limit))
+    }
+
     /// Prints records in a machine format (everything but the table).
     pub fn machine(&mut self, items: &[Item]) -> io::Result<()> {
         let text = match self.format {
@@ -169,67 +187,36 @@ impl Output {
         self.text("\n")
     }
 
-    /// Prints an aligned table; the last column is wrapped to the terminal width.
+    /// Prints an aligned table; the last column is wrapped to the terminal width. Cells
+    /// are shown with [`visible`]: data never reaches the terminal as control sequences.
     pub fn table(&mut self, headers: &[&str], rows: &[Vec<(String, Style)>]) -> io::Result<()> {
-        let columns = headers.len();
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in rows {
-            for (column, (text, _)) in row.iter().enumerate().take(columns - 1) {
-                widths[column] = widths[column].max(text.chars().count());
-            }
-        }
-        let indent: usize = widths[..columns - 1].iter().map(|w| w + 2).sum();
-        let last_width = self.width.map(|w| w.saturating_sub(indent).max(20));
-        let mut line = String::new();
-        for (column, header) in headers.iter().enumerate() {
-            let pad = if column + 1 < columns {
-                widths[column] + 2 - header.chars().count()
-            } else {
-                0
-            };
-            line.push_str(&format!("{HEADER}{header}{HEADER:#}{:pad$}", ""));
-        }
-        writeln!(self.stream, "{}", line.trim_end())?;
-        for row in rows {
-            let mut line = String::new();
-            for (column, (text, style)) in row.iter().enumerate().take(columns - 1) {
-                let pad = widths[column] + 2 - text.chars().count();
-                line.push_str(&format!("{style}{text}{style:#}{:pad$}", ""));
-            }
-            let (last, style) = row.get(columns - 1).cloned().unwrap_or_default();
-            let wrapped = wrap(&last, last_width);
-            for (index, part) in wrapped.iter().enumerate() {
-                if index > 0 {
-                    line = " ".repeat(indent);
-                }
-                line.push_str(&format!("{style}{part}{style:#}"));
-                writeln!(self.stream, "{}", line.trim_end())?;
-            }
-        }
-        Ok(())
+        render_table(&mut self.stream, headers, rows, self.width)
     }
 
-    /// Prints `label  value` lines, aligned, for `info` and `about`.
+    /// Prints `label  value` lines, aligned, for `info` and `about`; a value's line breaks
+    /// are laid out as lines, everything else is shown with [`visible`].
     pub fn fields(&mut self, fields: &[(&str, String)]) -> io::Result<()> {
         let width = fields
             .iter()
-            .map(|(label, _)| label.len())
+            .map(|(label, _)| label.chars().count())
             .max()
             .unwrap_or(0);
         for (label, value) in fields {
             let mut lines = value.lines();
-            let first = lines.next().unwrap_or("");
-            writeln!(self.stream, "  {HEADER}{label:<width$}{HEADER:#}  {first}")?;
+            let first = visible(lines.next().unwrap_or(""));
+            let pad = " ".repeat(width - label.chars().count());
+            writeln!(self.stream, "  {HEADER}{label}{HEADER:#}{pad}  {first}")?;
+            let indent = " ".repeat(width);
             for more in lines {
-                writeln!(self.stream, "  {:width$}  {more}", "")?;
+                writeln!(self.stream, "  {indent}  {}", visible(more))?;
             }
         }
         Ok(())
     }
 
-    /// Writes a line with a style.
+    /// Writes a line with a style, shown with [`visible`].
     pub fn styled_line(&mut self, text: &str, style: Style) -> io::Result<()> {
-        writeln!(self.stream, "{style}{text}{style:#}")
+        writeln!(self.stream, "{style}{}{style:#}", visible(text))
     }
 }
 
@@ -306,6 +293,95 @@ fn description_cell(record: &Record) -> String {
     text.trim().to_owned()
 }
 
+/// Writes an aligned table to `out`, the last column wrapped to `width` columns.
+pub fn render_table(
+    out: &mut impl Write,
+    headers: &[&str],
+    rows: &[Vec<(String, Style)>],
+    width: Option<usize>,
+) -> io::Result<()> {
+    let columns = headers.len().max(1);
+    let rows: Vec<Vec<(String, Style)>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(text, style)| (visible(text).into_owned(), *style))
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    widths.resize(columns, 0);
+    for row in &rows {
+        for (column, (text, _)) in row.iter().enumerate().take(columns - 1) {
+            widths[column] = widths[column].max(text.chars().count());
+        }
+    }
+    let indent: usize = widths[..columns - 1].iter().map(|w| w + 2).sum();
+    let last_width = width.map(|w| w.saturating_sub(indent).max(20));
+    // Padding is built, not formatted: a width argument above 65,535 would panic.
+    let pad = |text: &str, width: usize| " ".repeat(width + 2 - text.chars().count().min(width));
+    let mut line = String::new();
+    for (column, header) in headers.iter().enumerate() {
+        line.push_str(&format!("{HEADER}{header}{HEADER:#}"));
+        if column + 1 < columns {
+            line.push_str(&pad(header, widths[column]));
+        }
+    }
+    writeln!(out, "{}", line.trim_end())?;
+    for row in &rows {
+        let mut line = String::new();
+        for (column, (text, style)) in row.iter().enumerate().take(columns - 1) {
+            line.push_str(&format!("{style}{text}{style:#}"));
+            line.push_str(&pad(text, widths[column]));
+        }
+        let (last, style) = row.get(columns - 1).cloned().unwrap_or_default();
+        let wrapped = wrap(&last, last_width);
+        for (index, part) in wrapped.iter().enumerate() {
+            if index > 0 {
+                line = " ".repeat(indent);
+            }
+            line.push_str(&format!("{style}{part}{style:#}"));
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    Ok(())
+}
+
+/// Text for people, safe on a terminal: control characters (C0 and C1, line breaks
+/// included), bidirectional overrides and isolates, and zero-width characters are shown
+/// escaped (`\u{1b}`, `\t`), so data can neither move the cursor, retitle the window,
+/// hide text nor reorder it. Machine formats (JSON, CSV, services) stay lossless.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => shown.push_str("\\t"),
+            '\r' => shown.push_str("\\r"),
+            '\n' => shown.push_str("\\n"),
+            c if hidden(c) => shown.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => shown.push(c),
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// Characters that act on a terminal or hide or reorder text instead of showing.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' // zero-width space, joiners, LRM, RLM
+            | '\u{202a}'..='\u{202e}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{061c}' // Arabic letter mark
+            | '\u{feff}' // zero-width no-break space
+            | '\u{00ad}' // soft hyphen
+        )
+}
+
 /// Word-wraps `text` to `width` columns (no wrapping without a width); line breaks in
 /// the text are kept.
 pub fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
@@ -336,6 +412,34 @@ pub fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_cannot_drive_the_terminal() {
+        assert_eq!(visible("plain text"), "plain text");
+        assert_eq!(visible("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(visible("x\u{202e}y\u{200b}z\r"), "x\\u{202e}y\\u{200b}z\\r");
+        assert_eq!(
+            visible("mallory\x1b[2K\x1b[1Gadmin"),
+            "mallory\\u{1b}[2K\\u{1b}[1Gadmin"
+        );
+    }
+
+    proptest::proptest! {
+        /// No cell, however long or strange, panics the table writer or reaches the
+        /// output as a control character.
+        #[test]
+        fn tables_take_any_text(cells in proptest::collection::vec(".{0,40}|\\PC{0,3}", 1..6), long in 0usize..70_000) {
+            let mut cells = cells;
+            cells.push("y".repeat(long));
+            let rows = vec![cells.iter().map(|c| (c.clone(), PLAIN)).collect::<Vec<_>>(); 2];
+            let headers: Vec<&str> = (0..cells.len()).map(|_| "H").collect();
+            let mut bytes = Vec::new();
+            render_table(&mut bytes, &headers, &rows, Some(80)).unwrap();
+            // Only the header's own bold style is a control sequence.
+            let text = String::from_utf8(bytes).unwrap().replace(&HEADER.render().to_string(), "").replace(&HEADER.render_reset().to_string(), "");
+            proptest::prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+        }
+    }
 
     #[test]
     fn wraps_words() {

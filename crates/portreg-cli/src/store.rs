@@ -16,6 +16,8 @@ const CURRENT: &str = "registry.bin";
 const PREVIOUS: &str = "registry.previous.bin";
 const STATE: &str = "state.json";
 const LOCK: &str = "update.lock";
+/// The stamp of a damaged registry already reported, so that it is reported once.
+const DAMAGE_REPORTED: &str = "damage-reported";
 
 /// The data directory and the files in it.
 pub struct Store {
@@ -66,6 +68,7 @@ impl Store {
     /// changed on disk since is always verified.
     pub fn load_current(&self) -> Result<Option<CompiledRegistry>> {
         let path = self.current_path();
+        self.recover();
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -88,8 +91,40 @@ impl Store {
         Ok(Some(registry))
     }
 
+    /// An update killed before this version left no current registry but the previous
+    /// one: put it back in use, and say so (once: the file is then there again).
+    fn recover(&self) {
+        let (current, previous) = (self.current_path(), self.dir.join(PREVIOUS));
+        if current.exists() || !previous.exists() {
+            return;
+        }
+        if fs::hard_link(&previous, &current).is_ok() {
+            eprintln!(
+                "portreg: warning: no installed registry but the previous one in {} (an \
+                 interrupted update); it is back in use",
+                self.dir.display()
+            );
+        }
+    }
+
+    /// Whether the damage of the installed file (by its stamp) was already reported, and
+    /// notes that it now is.
+    pub fn damage_reported(&self) -> bool {
+        let Some(stamp) = File::open(self.current_path()).ok().and_then(|f| stamp(&f)) else {
+            return false;
+        };
+        let marker = self.dir.join(DAMAGE_REPORTED);
+        if fs::read_to_string(&marker).ok().as_deref() == Some(stamp.as_str()) {
+            return true;
+        }
+        let _ = self.write_atomically(&marker, stamp.as_bytes());
+        false
+    }
+
     /// Takes the update lock, waiting (and saying so) while another update holds it.
+    /// The lock file is never a link: a planted symlink is refused, not followed.
     pub fn lock(&self) -> Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let path = self.dir.join(LOCK);
@@ -97,8 +132,9 @@ impl Store {
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+            .with_context(|| format!("cannot open {} (it must not be a link)", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -118,17 +154,20 @@ impl Store {
 
     /// Installs compiled registry bytes: the current registry becomes the previous one.
     /// Call with the lock held.
+    ///
+    /// There is never a moment without a current registry: the current file is linked
+    /// (or copied) as the previous one, then the new one is renamed over it.
     pub fn install(&self, bytes: &[u8], state: &ServerState) -> Result<()> {
-        let current = self.current_path();
-        let temporary = self
-            .dir
-            .join(format!(".{CURRENT}.{}.tmp", std::process::id()));
-        write_synced(&temporary, bytes)?;
+        let (current, previous) = (self.current_path(), self.dir.join(PREVIOUS));
+        let temporary = self.temporary(bytes)?;
         if current.exists() {
-            fs::rename(&current, self.dir.join(PREVIOUS))
-                .context("cannot keep the previous registry")?;
+            let _ = fs::remove_file(&previous);
+            if fs::hard_link(&current, &previous).is_err() {
+                fs::copy(&current, &previous).context("cannot keep the previous registry")?;
+            }
         }
-        fs::rename(&temporary, &current)
+        temporary
+            .persist(&current)
             .with_context(|| format!("cannot install {}", current.display()))?;
         let stamp = File::open(&current).ok().and_then(|f| stamp(&f));
         self.write_state(&ServerState {
@@ -149,15 +188,22 @@ impl Store {
                 self.dir.display()
             );
         }
-        let aside = self
-            .dir
-            .join(format!(".{CURRENT}.{}.rollback", std::process::id()));
+        // Swapped without a moment with no current registry: the previous one is copied
+        // in beside, the current one linked aside, then renamed into place.
+        let back = self.temporary(&fs::read(&previous)?)?;
         if current.exists() {
-            fs::rename(&current, &aside)?;
-        }
-        fs::rename(&previous, &current)?;
-        if aside.exists() {
-            fs::rename(&aside, &previous)?;
+            let aside = tempfile::Builder::new()
+                .prefix(".registry.aside.")
+                .make_in(&self.dir, |path| fs::hard_link(&current, path))
+                .context("cannot set the current registry aside")?;
+            back.persist(&current)
+                .with_context(|| format!("cannot restore {}", current.display()))?;
+            aside
+                .persist(&previous)
+                .context("cannot keep the registry set aside")?;
+        } else {
+            back.persist(&current)
+                .with_context(|| format!("cannot restore {}", current.display()))?;
         }
         // The server's validators describe the registry now set aside; the one back in use
         // is verified on its next load.
@@ -188,11 +234,29 @@ impl Store {
             "last_modified": state.last_modified,
             "stamp": state.stamp,
         });
-        let temporary = self
-            .dir
-            .join(format!(".{STATE}.{}.tmp", std::process::id()));
-        write_synced(&temporary, value.to_string().as_bytes())?;
-        fs::rename(&temporary, self.dir.join(STATE)).context("cannot save the update state")
+        self.write_atomically(&self.dir.join(STATE), value.to_string().as_bytes())
+            .context("cannot save the update state")
+    }
+
+    /// A new file in the data folder with `bytes`, flushed: created exclusively under a
+    /// random name (never following a planted link), removed unless persisted.
+    fn temporary(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+        let mut file = tempfile::Builder::new()
+            .prefix(".portreg.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("cannot write in {}", self.dir.display()))?;
+        file.write_all(bytes)
+            .and_then(|()| file.as_file().sync_all())
+            .with_context(|| format!("cannot write {}", file.path().display()))?;
+        Ok(file)
+    }
+
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.temporary(bytes)?
+            .persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
     }
 }
 
@@ -205,16 +269,6 @@ fn stamp(file: &File) -> Option<String> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
     Some(format!("{} {}", metadata.len(), modified.as_nanos()))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file =
-        File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("cannot flush {}", path.display()))?;
-    Ok(())
 }
 
 /// Makes the renames durable; a directory that cannot be opened is left to the system.

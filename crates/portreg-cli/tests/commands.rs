@@ -213,7 +213,7 @@ fn diff_counts_match_an_independent_count() {
         return;
     };
     let run = portreg(&["diff", &old, &new, "-f", "json"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 1, "different, as diff(1) says: {}", run.stderr);
     let diff = run.json();
     let old_records = portreg(&["convert", &old, "--to", "json"]).json();
     let new_records = portreg(&["convert", &new, "--to", "json"]).json();
@@ -262,8 +262,10 @@ fn diff_counts_match_an_independent_count() {
     assert!(table.stdout.starts_with(&format!(
         "{added} added, {removed} removed, {changed} changed"
     )));
+    // The old and new values of each changed field are shown.
+    assert!(table.stdout.contains(" -> "), "{}", table.stdout);
     let same = portreg(&["diff", &old, &old]);
-    assert_eq!(same.code, 1);
+    assert_eq!(same.code, 0);
 }
 
 #[test]

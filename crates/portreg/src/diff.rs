@@ -63,7 +63,7 @@ fn identities(records: &[Record]) -> Vec<Identity> {
 
 /// The fields of two records that differ, by JSON key.
 pub fn changed_fields(old: &Record, new: &Record) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 15] = [
+    let checks: [(&'static str, bool); 16] = [
         ("name", old.name == new.name),
         (
             "port_low",
@@ -91,6 +91,7 @@ pub fn changed_fields(old: &Record, new: &Record) -> Vec<&'static str> {
             old.unauthorized_use == new.unauthorized_use,
         ),
         ("notes", old.notes == new.notes),
+        ("source", old.source == new.source),
     ];
     checks
         .iter()

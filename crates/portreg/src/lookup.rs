@@ -45,7 +45,7 @@ pub enum QueryError {
     #[error("{0:?} is not a range: its first port is above its last")]
     Range(String),
     /// A protocol that is not a transport.
-    #[error("{0:?} is not a transport protocol")]
+    #[error("{0:?} is not a transport protocol: use tcp, udp, sctp or dccp")]
     Transport(String),
 }
 
@@ -77,14 +77,17 @@ impl FromStr for Query {
                     .find(|t| t.as_str().eq_ignore_ascii_case(proto))
                 {
                     Some(transport) => (subject, Some(transport)),
+                    // A port with an unknown protocol is a mistake; a name may hold a
+                    // slash (`914c/g`).
+                    None if is_numeric(subject) => {
+                        return Err(QueryError::Transport(proto.to_owned()))
+                    }
                     None => (text, None),
                 }
             }
             _ => (text, None),
         };
-        let numeric = subject.bytes().all(|b| b.is_ascii_digit() || b == b'-')
-            && subject.bytes().any(|b| b.is_ascii_digit());
-        if numeric {
+        if is_numeric(subject) {
             let span = subject.parse::<PortSpan>().map_err(|e| match e {
                 crate::port_range::InvalidPortSpan::Backwards => {
                     QueryError::Range(subject.to_owned())
@@ -100,6 +103,12 @@ impl FromStr for Query {
             transport,
         })
     }
+}
+
+/// Whether a query names ports (`22`, `6000-6010`) rather than a service.
+fn is_numeric(subject: &str) -> bool {
+    subject.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && subject.bytes().any(|b| b.is_ascii_digit())
 }
 
 /// How a record answers a lookup.
@@ -314,6 +323,27 @@ impl CompiledRegistry {
             Query::Ports { span, transport } => self.lookup_span(*span, transport.as_ref()),
             Query::Name { name, transport } => self.lookup_name(name, transport.as_ref()),
         }
+    }
+
+    /// The names closest to `name` (any case), for "did you mean": at most `limit`, each
+    /// within two edits (one for short names), closest first.
+    pub fn suggest(&self, name: &str, limit: usize) -> Vec<String> {
+        let wanted = name.to_lowercase();
+        let most = if wanted.chars().count() <= 3 { 1 } else { 2 };
+        let (names, _) = self.name_text();
+        let mut near: Vec<(usize, &str)> = names
+            .split(|&b| b == b'\n')
+            .filter_map(|line| std::str::from_utf8(line).ok())
+            .filter(|candidate| !candidate.is_empty() && *candidate != wanted)
+            .filter(|candidate| candidate.len().abs_diff(wanted.len()) <= most)
+            .map(|candidate| (strsim::osa_distance(&wanted, candidate), candidate))
+            .filter(|(distance, _)| *distance <= most)
+            .collect();
+        near.sort();
+        near.into_iter()
+            .take(limit)
+            .map(|(_, candidate)| candidate.to_owned())
+            .collect()
     }
 
     /// Records whose names or descriptions contain `text` (literally, any case), on any of
@@ -552,6 +582,10 @@ mod tests {
         );
         assert_eq!("9-8".parse::<Query>(), Err(QueryError::Range("9-8".into())));
         assert_eq!(" ".parse::<Query>(), Err(QueryError::Empty));
+        assert_eq!(
+            "22/foo".parse::<Query>(),
+            Err(QueryError::Transport("foo".into()))
+        );
         assert_eq!(
             "_ssh._xyz/".parse::<Query>(),
             Err(QueryError::Transport("xyz/".into()))

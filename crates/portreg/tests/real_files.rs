@@ -346,9 +346,22 @@ fn legacy_2008_entries_become_records() {
     let without_proto = legacy
         .records
         .iter()
-        .filter(|r| r.transport.is_none())
+        .filter(|r| r.transport.is_none() && r.extra.commented == Some(false))
         .count();
     assert_eq!(without_proto, 16);
+    // Commented rows without a protocol (`#                81        Unassigned (Removed on
+    // 2007-09-06)`) are rows of their own, never contacts of the group above.
+    let unassigned_81 = legacy
+        .records
+        .iter()
+        .find(|r| r.ports.is_some_and(|p| p.low == 81) && r.name.is_none())
+        .expect("the 81 row");
+    assert_eq!(unassigned_81.status, Status::Unassigned);
+    assert!(legacy
+        .records
+        .iter()
+        .flat_map(|r| &r.contacts)
+        .all(|c| !c.contains("Unassigned")));
     let sctp = records_at(&legacy, 9, Transport::Sctp);
     assert_eq!(
         sctp[0].contacts,

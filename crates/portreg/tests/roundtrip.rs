@@ -188,7 +188,14 @@ fn round_trip(records: Vec<Record>, format: Format) -> Result<(), TestCaseError>
     };
     let written = format::write(&registry, format);
     let back = read_text(&written, format);
-    prop_assert_eq!(back.records, registry.records, "written:\n{}", written);
+    // Every record the format can hold comes back whole (services(5) has no nameless line).
+    let held: Vec<Record> = registry
+        .records
+        .iter()
+        .filter(|r| format.can_hold(r))
+        .cloned()
+        .collect();
+    prop_assert_eq!(back.records, held, "written:\n{}", written);
     Ok(())
 }
 

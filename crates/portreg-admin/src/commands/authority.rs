@@ -26,17 +26,37 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> CommandResult {
             }
         },
     };
-    let actor = args
-        .actor
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+    let actor = args.actor.clone().unwrap_or_else(process_user);
     outcome(&args.command, &db, &actor, common).map_err(|error| {
         match error.downcast_ref::<AuthorityError>() {
             Some(refusal) if refusal.is_refusal() => Failure::refused(error),
             _ => Failure::from(error),
         }
     })
+}
+
+/// The user this process runs as, from its user id (not `$USER`, which anyone sets).
+fn process_user() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into the buffers given.
+    let uid = unsafe { libc::getuid() };
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let status = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if status == 0 && !found.is_null() && !entry.pw_name.is_null() {
+        // SAFETY: pw_name points into `buffer`, NUL-terminated, as getpwuid_r returned.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        return name.to_string_lossy().into_owned();
+    }
+    format!("uid:{uid}")
 }
 
 fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) -> Result<Exit> {
@@ -213,8 +233,25 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
             let authority = Authority::open(db)?;
             match subject.parse::<i64>() {
                 Ok(id) => {
-                    let request = authority.request_by_id(id)?;
-                    out.json(&request.to_json())?;
+                    let request = authority.request_by_id(id)?.to_json();
+                    if out.format == OutputFormat::Table {
+                        let fields: Vec<(&str, String)> = request
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(key, value)| {
+                                let text = match value {
+                                    Value::String(text) => text.clone(),
+                                    Value::Null => "-".to_owned(),
+                                    other => other.to_string(),
+                                };
+                                (key.as_str(), text)
+                            })
+                            .collect();
+                        out.fields(&fields)?;
+                    } else {
+                        out.json(&request)?;
+                    }
                 }
                 Err(_) => {
                     let records = authority.records_named(subject)?;

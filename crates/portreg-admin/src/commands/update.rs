@@ -41,8 +41,7 @@ pub fn run(args: &UpdateArgs, _common: &Common) -> CommandResult {
     let in_use = Active::load(None)?;
     let fetched = match &args.file {
         Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes = portreg_cli::active::read_capped(path)?;
             let name = path.display().to_string();
             Fetched {
                 bytes,
@@ -61,6 +60,11 @@ pub fn run(args: &UpdateArgs, _common: &Common) -> CommandResult {
                     args.url
                 );
                 return Ok(Exit::NotFound);
+            }
+            Err(error) if args.check => {
+                return Err(Failure::usage(format!(
+                    "cannot check for a new registry: {error:#}"
+                )))
             }
             Err(error) => return Err(refuse(error)),
         },

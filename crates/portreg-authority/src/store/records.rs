@@ -7,7 +7,7 @@ use portreg::{Metadata, Person, Record, Registry, RegistryDate, Transport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::{AuthorityError, Result};
+use crate::{check_length, limits, AuthorityError, Result};
 
 use super::Authority;
 
@@ -208,6 +208,7 @@ impl Authority {
     /// De-assigns a service (by name, or a record by `#ID`): its records become Reserved
     /// with the note "De-assigned on DATE, previously NAME by [Person]".
     pub fn deassign(&mut self, subject: &str, actor: &str, reason: Option<&str>) -> Result<usize> {
+        check_length("reason", reason.unwrap_or(""), limits::REASON)?;
         let today = RegistryDate::today();
         self.change(actor, "deassign", subject, |tx| {
             let note = |r: &Record| {
@@ -227,6 +228,8 @@ impl Authority {
 
     /// Revokes a service: as [`Authority::deassign`], with the reviewer and the reason.
     pub fn revoke(&mut self, subject: &str, reviewer: &str, reason: &str) -> Result<usize> {
+        check_length("reason", reason, limits::REASON)?;
+        check_length("reviewer", reviewer, limits::PERSON)?;
         let today = RegistryDate::today();
         self.change(reviewer, "revoke", subject, |tx| {
             let note = |r: &Record| {
@@ -243,6 +246,7 @@ impl Authority {
     /// Transfers a service to another person: its assignment ends and a new one to `to`
     /// begins, in one transaction.
     pub fn transfer(&mut self, name: &str, to: &str, actor: &str) -> Result<usize> {
+        check_length("new assignee", to, limits::PERSON)?;
         let today = RegistryDate::today();
         self.change(actor, "transfer", name, |tx| {
             let records = named(tx, name)?;

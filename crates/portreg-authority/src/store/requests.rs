@@ -5,7 +5,7 @@ use portreg::{PortSpan, RangeClass, Status, Transport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::{AuthorityError, NewRequest, Result};
+use crate::{check_length, AuthorityError, NewRequest, Result};
 
 use super::{covering, named, now, Authority};
 
@@ -84,6 +84,20 @@ pub(super) fn reserved_for(name: &str) -> String {
 
 /// Checks a request against the rules and the registry as it stands.
 pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
+    use crate::limits;
+    check_length("description", &request.description, limits::DESCRIPTION)?;
+    check_length("assignee", &request.assignee, limits::PERSON)?;
+    check_length("contact", &request.contact, limits::PERSON)?;
+    check_length(
+        "reference",
+        request.reference.as_deref().unwrap_or(""),
+        limits::REFERENCE,
+    )?;
+    check_length(
+        "TXT keys",
+        request.txt_keys.as_deref().unwrap_or(""),
+        limits::TXT_KEYS,
+    )?;
     let problems = check_service_name(&request.name);
     if !problems.is_empty() {
         let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -312,6 +326,31 @@ mod tests {
                 other => panic!("{} should be refused: {:?}", bad.name, other.map(|_| ())),
             }
         }
+    }
+
+    #[test]
+    fn typed_fields_have_limits() {
+        let mut test = store("limits");
+        let mut long = request("zq-long", Some(40004));
+        long.assignee = "a".repeat(65_000);
+        match test.authority.request(&long) {
+            Err(AuthorityError::Refused(message)) => {
+                assert!(
+                    message.contains("assignee is 65000 characters"),
+                    "{message}"
+                )
+            }
+            other => panic!("should be refused: {:?}", other.map(|_| ())),
+        }
+        let id = test
+            .authority
+            .request(&request("zq-ok", Some(40005)))
+            .unwrap();
+        let reason = "r".repeat(crate::limits::REASON + 1);
+        assert!(test
+            .authority
+            .review(id, crate::Decision::Reject, "expert", Some(&reason))
+            .is_err());
     }
 
     #[test]

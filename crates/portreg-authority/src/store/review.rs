@@ -4,7 +4,7 @@
 use portreg::{PortSpan, Record, Reference, RegistryDate, Status, Transport};
 use rusqlite::{params, Connection};
 
-use crate::{AuthorityError, Decision, NewRequest, Result};
+use crate::{check_length, AuthorityError, Decision, NewRequest, Result};
 
 use super::{check, covering, insert, load_request, now, reserved_for, Authority, RequestState};
 
@@ -145,6 +145,8 @@ impl Authority {
         reviewer: &str,
         reason: Option<&str>,
     ) -> Result<Vec<Record>> {
+        check_length("reason", reason.unwrap_or(""), crate::limits::REASON)?;
+        check_length("reviewer", reviewer, crate::limits::PERSON)?;
         let action = decision.to_string();
         self.change(reviewer, &action, &format!("request {id}"), |tx| {
             let filed = load_request(tx, id)?;

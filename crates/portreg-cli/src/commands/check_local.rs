@@ -14,7 +14,7 @@ pub fn run(common: &Common) -> CommandResult {
     let base = Active::load(common.registry.as_deref())?;
     let local = LocalLayer::read();
     for warning in &local.warnings {
-        eprintln!("portreg: warning: {warning}");
+        eprintln!("portreg: warning: {}", crate::output::visible(warning));
     }
     let found = collisions(base.registry(), &local.records);
     match out.format {

@@ -30,7 +30,10 @@ pub fn run(args: &ConvertArgs) -> CommandResult {
     let outcome = format::read(&bytes, from, &options)?;
     if !args.quiet {
         for warning in &outcome.warnings {
-            eprintln!("{source_name}:{warning} (line skipped)");
+            eprintln!(
+                "{}",
+                crate::output::visible(&format!("{source_name}:{warning} (line skipped)"))
+            );
         }
         if !outcome.warnings.is_empty() {
             eprintln!(

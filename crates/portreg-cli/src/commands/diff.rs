@@ -36,10 +36,14 @@ pub fn run(args: &DiffArgs, common: &Common) -> CommandResult {
                 out.styled_line(&format!("- {}", summary(record)), WARN)?;
             }
             for change in &changes.changed {
-                out.styled_line(
-                    &format!("~ {}: {}", summary(&change.new), change.fields.join(", ")),
-                    DIM,
-                )?;
+                out.styled_line(&format!("~ {}", summary(&change.new)), DIM)?;
+                let (old, new) = (record_to_json(&change.old), record_to_json(&change.new));
+                let fields: Vec<(&str, String)> = change
+                    .fields
+                    .iter()
+                    .map(|field| (*field, format!("{} -> {}", old[*field], new[*field])))
+                    .collect();
+                out.fields(&fields)?;
             }
         }
         _ => {
@@ -56,10 +60,11 @@ pub fn run(args: &DiffArgs, common: &Common) -> CommandResult {
             out.json(&value)?;
         }
     }
+    // As diff(1): 0 the same, 1 different (2, trouble, is a failure).
     Ok(if changes.is_empty() {
-        Exit::NotFound
-    } else {
         Exit::Success
+    } else {
+        Exit::NotFound
     })
 }
 

@@ -27,7 +27,12 @@ pub fn run(args: &LookupArgs, common: &Common) -> CommandResult {
     for (text, query) in &queries {
         let found = answer(registry, query, &common.transport, args.all);
         if found.is_empty() {
-            eprintln!("portreg: no record for {text}{}", why_none(query));
+            eprintln!(
+                "portreg: no record for {}{}{}",
+                crate::output::visible(text),
+                why_none(query),
+                did_you_mean(registry, query)
+            );
         }
         items.extend(found);
     }
@@ -56,6 +61,17 @@ pub fn answer(
             tier: None,
         })
         .collect()
+}
+
+/// `; did you mean ssh?` for a misspelled name.
+pub fn did_you_mean(registry: &CompiledRegistry, query: &Query) -> String {
+    let Query::Name { name, .. } = query else {
+        return String::new();
+    };
+    match registry.suggest(name, 3).as_slice() {
+        [] => String::new(),
+        names => format!("; did you mean {}?", names.join(" or ")),
+    }
 }
 
 fn why_none(query: &Query) -> String {

@@ -14,7 +14,7 @@ pub fn run(args: &SearchArgs, common: &Common) -> CommandResult {
     let active = Active::layered(common)?;
     let registry = active.registry();
     let items: Vec<Item> = registry
-        .search(&text, &common.transport, args.limit)
+        .search(&text, &common.transport, usize::MAX)
         .iter()
         .map(|hit| Item {
             record: hit.record.to_record(),
@@ -26,6 +26,12 @@ pub fn run(args: &SearchArgs, common: &Common) -> CommandResult {
         eprintln!("portreg: nothing matches {text:?}");
         return Ok(Exit::NotFound);
     }
-    Output::new(common).records(&items)?;
+    let more = Output::new(common).records_limited(&items, args.limit)?;
+    if more > 0 {
+        eprintln!(
+            "portreg: {more} more; --limit {} shows them",
+            args.limit + more
+        );
+    }
     Ok(Exit::Success)
 }

@@ -58,7 +58,13 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
                 &trimmed(0),
             )
         })?;
-    read_preamble(&lines[..header], &mut registry);
+    // The header's first line (`Transport`, `Registration`, ...) stands above it.
+    let above = if header > 0 && trimmed(header - 1).starts_with("Transport") {
+        header - 1
+    } else {
+        header
+    };
+    read_preamble(&lines[..above], &mut registry);
     let people_title = (header..lines.len())
         .find(|&i| trimmed(i) == "People")
         .unwrap_or(lines.len());
@@ -150,8 +156,7 @@ fn line_text(line: &[char]) -> String {
 fn read_preamble(lines: &[Vec<char>], registry: &mut Registry) {
     let texts: Vec<String> = lines.iter().map(|l| line_text(l)).collect();
     registry.meta.title = texts.iter().find(|t| !t.is_empty()).cloned();
-    let section = |name: &str| -> Option<String> {
-        let start = texts.iter().position(|t| t == name)? + 1;
+    let section_at = |start: usize| -> Option<String> {
         let end = (start..texts.len())
             .find(|&i| {
                 matches!(
@@ -171,9 +176,20 @@ fn read_preamble(lines: &[Vec<char>], registry: &mut Registry) {
         let joined = body.join("\n");
         Some(joined.trim_matches('\n').to_owned()).filter(|t| !t.trim().is_empty())
     };
-    registry.meta.updated = section("Last Updated").and_then(|d| d.trim().parse().ok());
-    registry.meta.expert = section("Expert(s)");
-    if let Some(note) = section("Note") {
+    // Every section with this title (the registry has several notes); a section ends at
+    // the next title or at the first line of the table's two-line header (`Transport`).
+    let sections = |name: &str| -> Vec<String> {
+        texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| *t == name)
+            .filter_map(|(at, _)| section_at(at + 1))
+            .collect()
+    };
+    let first = |name: &str| sections(name).into_iter().next();
+    registry.meta.updated = first("Last Updated").and_then(|d| d.trim().parse().ok());
+    registry.meta.expert = first("Expert(s)");
+    for note in sections("Note") {
         registry.meta.notes.push(Note {
             title: None,
             markup: quick_xml::escape::escape(note.as_str()).into_owned(),
@@ -303,6 +319,32 @@ impl Table {
             .collect()
     }
 
+    /// How many times, in these lines of one row, a cell goes on to the next line although
+    /// that line's first word would have fitted on it: a word wrapper never does that, so
+    /// such lines belong to different rows (`datusorb` / `Apple Remote`, the start of the
+    /// next row's long name). Independent of trailing whitespace.
+    fn needless_wraps(
+        grid: &[Vec<String>],
+        widths: &[usize],
+        lines: std::ops::Range<usize>,
+    ) -> usize {
+        let mut count = 0;
+        for (column, &width) in widths.iter().enumerate() {
+            let parts: Vec<&str> = lines
+                .clone()
+                .map(|line| grid[line][column].as_str())
+                .filter(|cell| !cell.is_empty())
+                .collect();
+            for pair in parts.windows(2) {
+                let next_word = pair[1].split_whitespace().next().unwrap_or("");
+                if pair[0].chars().count() + 1 + next_word.chars().count() <= width {
+                    count += 1;
+                }
+            }
+        }
+        count
+    }
+
     /// Shares the lines out among rows. A row of height h stands `floor((h-1)/2)` lines
     /// above its anchor and `ceil((h-1)/2)` below, so the part below is the part above or
     /// one more. Of the two, the split wins that breaks fewer of these, in order: a row
@@ -322,6 +364,17 @@ impl Table {
                 .count()
         };
         let columns = self.starts.len();
+        // The wrapper's width: at least the column's span, and no less than its longest line.
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                let span = self
+                    .starts
+                    .get(c + 1)
+                    .map_or(0, |next| next.saturating_sub(self.starts[c] + 1));
+                let longest = grid.iter().map(|cells| cells[c].chars().count()).max();
+                span.max(longest.unwrap_or(0))
+            })
+            .collect();
         let mut owner: Vec<Option<usize>> = vec![None; grid.len()];
         let first = (0..grid.len()).find(|&l| !blank(l)).unwrap_or(0);
         let mut above = anchors.first().map_or(0, |&a| a.saturating_sub(first));
@@ -344,8 +397,15 @@ impl Table {
                             })
                             .count();
                         let odd = usize::from(b == above);
+                        // IANA lists a service once per transport, the rows alike: twin
+                        // rows (same name and port on their anchor lines) get one shape.
+                        let twins = grid[anchor][..2] == grid[next][..2];
+                        let unlike_twin = usize::from(twins && gap - b != above);
                         blank_edges * 1000
                             + unbalanced * 100
+                            + Self::needless_wraps(&grid, &widths, anchor - above..anchor + 1 + b)
+                                * 50
+                            + unlike_twin * 10
                             + (misplaced(anchor, anchor + 1..anchor + 1 + b)
                                 + misplaced(next, anchor + 1 + b..next))
                                 * 2
@@ -412,13 +472,21 @@ pub(super) fn write(registry: &Registry) -> String {
     if let Some(updated) = &meta.updated {
         let _ = writeln!(out, "   Last Updated\n           {updated}\n");
     }
+    // Prose lines are indented one space; their trailing spaces are not kept (the reader
+    // cannot tell them from padding), so that a written file reads back to itself.
+    let indented = |text: &str| {
+        text.lines()
+            .map(|line| format!(" {}", line.trim_end()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     if let Some(expert) = &meta.expert {
-        let _ = writeln!(out, "   Expert(s)\n\n {}\n", expert.replace('\n', "\n "));
+        let _ = writeln!(out, "   Expert(s)\n\n{}\n", indented(expert));
     }
     for note in &meta.notes {
         let text =
             super::iana_xml::render_markup(&note.markup).unwrap_or_else(|_| note.markup.clone());
-        let _ = writeln!(out, "   Note\n\n {}\n", text.replace('\n', "\n "));
+        let _ = writeln!(out, "   Note\n\n{}\n", indented(&text));
     }
     let bracketed = |items: &[String]| {
         items
@@ -512,6 +580,14 @@ pub(super) fn write(registry: &Registry) -> String {
 /// Writes a table whose cells never wrap: every row is one line, so that no reader has
 /// to guess which row a wrapped line belongs to (IANA's own wrapped layout is ambiguous).
 /// Line breaks inside a cell become spaces.
+/// `text` padded with spaces to `width` characters (built, not formatted: a width over
+/// 65,535 must not panic).
+fn pad(text: &str, width: usize) -> String {
+    let mut cell = text.to_owned();
+    cell.push_str(&" ".repeat(width.saturating_sub(text.chars().count())));
+    cell
+}
+
 fn write_table(
     out: &mut String,
     labels: &[&str],
@@ -524,7 +600,7 @@ fn write_table(
         .map(|c| {
             let longest = rows
                 .iter()
-                .map(|r| one_line(&r[c]).chars().count())
+                .map(|r| one_line(&r[c]).trim().chars().count())
                 .max()
                 .unwrap_or(0);
             let label = [
@@ -542,7 +618,7 @@ fn write_table(
         .collect();
     let header_line = |texts: &dyn Fn(usize) -> String| {
         let cells: Vec<String> = (0..labels.len())
-            .map(|c| format!("{:<width$}", texts(c), width = widths[c]))
+            .map(|c| pad(&texts(c), widths[c]))
             .collect();
         cells.join("  ").trim_end().to_owned()
     };
@@ -569,7 +645,8 @@ fn write_table(
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, &width)| format!("{:<width$}", one_line(cell)))
+            // A cell's own leading and trailing spaces cannot be told from padding.
+            .map(|(cell, &width)| pad(one_line(cell).trim(), width))
             .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }

@@ -375,13 +375,15 @@ fn first_number(text: &str) -> Option<u16> {
 
 /// A contact line made only of bracketed references (`[RFC4960]`).
 fn references_only(contact: &str) -> Option<Vec<Reference>> {
-    let (rest, labels) = split_tags(contact);
-    let references: Vec<Reference> = labels
-        .iter()
-        .filter_map(|label| typed_reference(label))
-        .collect();
-    (rest.is_empty() && !labels.is_empty() && references.len() == labels.len())
-        .then_some(references)
+    let mut rest = contact.trim();
+    let mut references = Vec::new();
+    while !rest.is_empty() {
+        let body = rest.strip_prefix('[')?;
+        let close = body.find(']')?;
+        references.push(typed_reference(&body[..close])?);
+        rest = body[close + 1..].trim_start();
+    }
+    (!references.is_empty()).then_some(references)
 }
 
 /// A bracketed label that names an RFC, a draft, a URI or a footnote; free text in
@@ -410,11 +412,14 @@ fn parse_entry(line: &str, commented: bool) -> Option<Entry<'_>> {
         Some((ports, transport)) => (ports, Some(transport)),
         None => (field, None),
     };
-    if transport.is_none() && commented {
+    let offset = line.len() - after.len();
+    // A commented line without a protocol is a contact, unless it is a nameless row whose
+    // port stands in the port column (`#                81         Unassigned`, as the
+    // writer lays out a row for every transport); contacts start at column 27.
+    if transport.is_none() && commented && (name.is_some() || offset > 20) {
         return None;
     }
     let ports: PortSpan = ports_text.parse().ok()?;
-    let offset = line.len() - after.len();
     // The protocol starts after the port text and its '/'.
     let transport_column = line[..offset + ports_text.len()].chars().count() + 2;
     Some(Entry {
@@ -456,8 +461,6 @@ fn entry_record(entry: &Entry<'_>, commented: bool, number: usize) -> Result<Rec
             record.notes = Some(format!("was {was}"));
         } else if is_unauthorized(tag) {
             record.unauthorized_use = Some(tag.to_owned());
-        } else if let Some(reference) = typed_reference(tag) {
-            record.references.push(reference);
         }
     }
     if entry.ports.to_string() != entry.ports_text {
@@ -480,8 +483,9 @@ fn split_tags(description: &str) -> (&str, Vec<&str>) {
     while let Some(body) = rest.strip_suffix(']') {
         let Some(open) = body.rfind('[') else { break };
         let tag = &body[open + 1..];
-        let carries_field =
-            tag.starts_with("was ") || is_unauthorized(tag) || typed_reference(tag).is_some();
+        // References stand on `#` lines of their own in the list; a bracket on an entry
+        // line (`IPX [RFC1234]`) is description.
+        let carries_field = tag.starts_with("was ") || is_unauthorized(tag);
         if !carries_field || tag.contains(']') {
             break;
         }
@@ -579,19 +583,21 @@ fn write_entry(out: &mut String, record: &Record) {
     let slash = column.find('/').unwrap_or(column.len());
     let pad = 18usize.saturating_sub(line.len() + slash).max(1);
     let _ = write!(line, "{:pad$}{column:<9}  ", "");
-    line.push_str(
-        &record
-            .description
-            .as_deref()
-            .map(one_line)
-            .unwrap_or_default(),
-    );
+    // The description, then the fields written as tags, one space apart.
+    let mut tail: Vec<String> = record
+        .description
+        .as_deref()
+        .map(one_line)
+        .filter(|d| !d.is_empty())
+        .into_iter()
+        .collect();
     if let Some(notes) = record.notes.as_deref().filter(|n| n.starts_with("was ")) {
-        let _ = write!(line, " [{}]", one_line(notes));
+        tail.push(format!("[{}]", one_line(notes)));
     }
     if let Some(unauthorized) = &record.unauthorized_use {
-        let _ = write!(line, " [{}]", one_line(unauthorized));
+        tail.push(format!("[{}]", one_line(unauthorized)));
     }
+    line.push_str(&tail.join(" "));
     out.push_str(line.trim_end());
     out.push('\n');
 }
@@ -607,7 +613,7 @@ fn write_contacts(out: &mut String, record: &Record) {
         let labels: String = record
             .references
             .iter()
-            .map(|r| format!("[{}]", r.label()))
+            .map(|r| format!("[{}]", one_line(&r.label())))
             .collect();
         let _ = writeln!(out, "#                          {labels}");
     }
@@ -697,9 +703,10 @@ mod tests {
             split_tags("File Transfer [Default Data]"),
             ("File Transfer [Default Data]", vec![])
         );
+        // References stand on `#` lines; on an entry line a bracket is description.
         assert_eq!(
             split_tags("Discard [RFC863] [RFC4340]"),
-            ("Discard", vec!["RFC863", "RFC4340"])
+            ("Discard [RFC863] [RFC4340]", vec![])
         );
     }
 }

@@ -75,12 +75,23 @@ impl Format {
     }
 
     /// Whether a record can be written in this format: the line formats need a port
-    /// and a transport.
+    /// and a transport, and services(5) a name (glibc ignores a nameless line); the
+    /// legacy list has no place for a record without a port.
+    ///
+    /// In the whitespace-separated formats a name or an alias with a space cannot be
+    /// written (the 2013 plain text has `Apple Remote Desktop (Net Assistant)`).
     pub fn can_hold(self, record: &crate::record::Record) -> bool {
+        let one_word = |name: &String| !name.is_empty() && !name.contains(char::is_whitespace);
+        let words = record.name.iter().chain(&record.aliases).all(one_word);
         match self {
-            Format::Services | Format::Wireshark | Format::Nmap => {
-                record.ports.is_some() && record.transport.is_some()
+            Format::Services | Format::Wireshark => {
+                record.ports.is_some()
+                    && record.transport.is_some()
+                    && record.name.is_some()
+                    && words
             }
+            Format::Nmap => record.ports.is_some() && record.transport.is_some() && words,
+            Format::Legacy => record.ports.is_some() && words,
             _ => true,
         }
     }
@@ -227,8 +238,33 @@ pub fn read(
     }
 }
 
-/// Writes a registry in `format`.
+/// Writes a registry in `format`; records the format cannot hold ([`Format::can_hold`])
+/// are left out.
 pub fn write(registry: &Registry, format: Format) -> String {
+    if registry.records.iter().all(|r| format.can_hold(r)) {
+        return write_held(registry, format);
+    }
+    let mut held = Registry {
+        meta: registry.meta.clone(),
+        records: Vec::with_capacity(registry.records.len()),
+        people: registry.people.clone(),
+    };
+    // Prose stands before a record by index: count only the records kept.
+    let mut kept_before = Vec::with_capacity(registry.records.len() + 1);
+    for record in &registry.records {
+        kept_before.push(held.records.len());
+        if format.can_hold(record) {
+            held.records.push(record.clone());
+        }
+    }
+    kept_before.push(held.records.len());
+    for prose in &mut held.meta.prose {
+        prose.before_record = kept_before[prose.before_record.min(registry.records.len())];
+    }
+    write_held(&held, format)
+}
+
+fn write_held(registry: &Registry, format: Format) -> String {
     match format {
         Format::IanaXml => iana_xml::write(registry),
         Format::IanaCsv => iana_csv::write(registry),
