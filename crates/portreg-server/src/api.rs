@@ -19,7 +19,7 @@ use crate::AppState;
 
 type Answer = Result<Response, Problem>;
 
-/// `?transport=tcp,udp` and `?all=true`.
+/// `?transport=tcp,udp&all=true&limit=&cursor=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LookupParams {
@@ -27,6 +27,61 @@ pub struct LookupParams {
     pub transport: Option<String>,
     /// With a range, also the Unassigned and Reserved rows.
     pub all: Option<bool>,
+    /// At most this many records a page (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
+    pub cursor: Option<String>,
+}
+
+/// The default and the largest page.
+const PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// One page of `items`: at most `limit` from `cursor` on, with a `Link` to the next page
+/// when there is more. Only the page (and one item more) is ever built.
+fn paged(
+    items: impl Iterator<Item = Value>,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+    uri: &axum::http::Uri,
+    what: &str,
+) -> Answer {
+    let limit = limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let offset: usize = match cursor {
+        None => 0,
+        Some(text) => text.parse().map_err(|_| {
+            Problem::bad_request(format!("cursor {text:?}: expected one from a Link header"))
+        })?,
+    };
+    let mut page: Vec<Value> = items.skip(offset).take(limit + 1).collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    if page.is_empty() {
+        return Err(Problem::not_found(format!("no record for {what}")));
+    }
+    let mut response = Json(page).into_response();
+    if more {
+        let query: Vec<String> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| {
+                !pair.is_empty() && !pair.starts_with("cursor=") && !pair.starts_with("limit=")
+            })
+            .map(str::to_owned)
+            .chain([
+                format!("limit={limit}"),
+                format!("cursor={}", offset + limit),
+            ])
+            .collect();
+        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), query.join("&"));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&link) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 /// `?q=&limit=&transport=`.
@@ -35,8 +90,10 @@ pub struct LookupParams {
 pub struct SearchParams {
     /// The text to find, literally, in any case.
     pub q: Option<String>,
-    /// At most this many results (default 20, at most 1000).
+    /// At most this many results a page (default 20, at most 1000).
     pub limit: Option<usize>,
+    /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
+    pub cursor: Option<String>,
     /// Only these transports, comma-separated.
     pub transport: Option<String>,
 }
@@ -115,17 +172,12 @@ fn path(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
         .map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))
 }
 
-fn records(state: &AppState, query: &Lookup, transports: &[Transport], all: bool) -> Vec<Value> {
-    answer(state.registry(), query, transports, all)
-        .iter()
-        .map(|a| {
-            let mut value = record_to_json(&a.record);
-            if let Value::Object(map) = &mut value {
-                map.insert("role".into(), Value::from(a.role.as_str()));
-            }
-            value
-        })
-        .collect()
+fn with_role(answer: &portreg::Answer) -> Value {
+    let mut value = record_to_json(&answer.record);
+    if let Value::Object(map) = &mut value {
+        map.insert("role".into(), Value::from(answer.role.as_str()));
+    }
+    value
 }
 
 fn found(values: Vec<Value>, what: &str) -> Answer {
@@ -140,6 +192,7 @@ fn found(values: Vec<Value>, what: &str) -> Answer {
     responses((status = 200, description = "The records, each with a `role`", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn ports(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     spec: Result<Path<String>, PathRejection>,
     query: Result<Query<LookupParams>, QueryRejection>,
 ) -> Answer {
@@ -153,10 +206,21 @@ pub async fn ports(
         span,
         transport: None,
     };
-    found(
-        records(&state, &lookup, &transports, query.all.unwrap_or(false)),
-        &spec,
-    )
+    let all = query.all.unwrap_or(false);
+    if span.is_single() {
+        // One port: its few records, and RFC 6335's Reserved row where none is listed.
+        let values = answer(state.registry(), &lookup, &transports, all);
+        return paged(
+            values.iter().map(with_role),
+            query.limit,
+            query.cursor.as_deref(),
+            &uri,
+            &spec,
+        );
+    }
+    let values =
+        portreg::answers(state.registry(), &lookup, &transports, all).map(|a| with_role(&a));
+    paged(values, query.limit, query.cursor.as_deref(), &uri, &spec)
 }
 
 /// Records of a service name.
@@ -178,7 +242,20 @@ pub async fn services(
         )));
     }
     let transports = transports(query.transport.as_deref())?;
-    found(records(&state, &lookup, &transports, true), &name)
+    let values: Vec<Value> = answer(state.registry(), &lookup, &transports, true)
+        .iter()
+        .map(with_role)
+        .collect();
+    if values.is_empty() {
+        let suggestions = match &lookup {
+            Lookup::Name { name, .. } => state.registry().suggest(name, 3),
+            Lookup::Ports { .. } => Vec::new(),
+        };
+        return Err(
+            Problem::not_found(format!("no record for {name}")).with_suggestions(suggestions)
+        );
+    }
+    found(values, &name)
 }
 
 /// Ranked search over names and descriptions.
@@ -186,6 +263,7 @@ pub async fn services(
     responses((status = 200, description = "Records, best first, each with a `match` tier", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     query: Result<Query<SearchParams>, QueryRejection>,
 ) -> Answer {
     let query = params(query)?;
@@ -193,21 +271,24 @@ pub async fn search(
     if text.is_empty() {
         return Err(Problem::bad_request("give the text to search for as ?q="));
     }
-    let limit = query.limit.unwrap_or(20).min(1000);
     let transports = transports(query.transport.as_deref())?;
-    let values: Vec<Value> = state
-        .registry()
-        .search(&text, &transports, limit)
-        .iter()
-        .map(|hit| {
-            let mut value = record_to_json(&hit.record.to_record());
-            if let Value::Object(map) = &mut value {
-                map.insert("match".into(), Value::from(hit.tier.as_str()));
-            }
-            value
-        })
-        .collect();
-    found(values, &format!("{text:?}"))
+    // The ranking holds a slot per record (bounded by the registry); only the page is
+    // turned into JSON.
+    let hits = state.registry().search(&text, &transports, usize::MAX);
+    let values = hits.iter().map(|hit| {
+        let mut value = record_to_json(&hit.record.to_record());
+        if let Value::Object(map) = &mut value {
+            map.insert("match".into(), Value::from(hit.tier.as_str()));
+        }
+        value
+    });
+    paged(
+        values,
+        Some(query.limit.unwrap_or(20)),
+        query.cursor.as_deref(),
+        &uri,
+        &format!("{text:?}"),
+    )
 }
 
 /// Ports free on every given transport. Besides the registry, the live exclusions (the

@@ -4,7 +4,6 @@
 mod api;
 mod problem;
 
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +29,11 @@ pub const MAX_URI_LENGTH: usize = 2048;
 pub const MAX_CONCURRENT: usize = 1024;
 /// A request not answered by then gets 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that sends no byte for this long is closed: a request's headers must
+/// arrive within it, and an idle keep-alive connection ends after it.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections open at once; more wait in the listen queue until one closes.
+pub const MAX_CONNECTIONS: usize = 4096;
 
 /// What every handler shares: the registry and its identity.
 pub struct AppState {
@@ -112,11 +116,29 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 const PAGE: &str = include_str!("../assets/index.html");
+const SCRIPT: &str = include_str!("../assets/app.js");
+const STYLE: &str = include_str!("../assets/app.css");
+/// The page loads nothing but its own script, style and API: no inline code, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The whole application: API, OpenAPI document, page, and the layers around them.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(page))
+        .route(
+            "/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    SCRIPT,
+                )
+            }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
+        )
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route("/healthz", get(api::healthz))
         .route("/v1/ports/{ports}", get(api::ports))
@@ -135,6 +157,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), caching))
         .layer(middleware::from_fn(check_uri))
+        .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -176,6 +199,34 @@ async fn check_uri(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Headers every answer carries: no content sniffing, no referrer, and the page's content
+/// security policy; the read-only API may be called from any origin (CORS).
+async fn security_headers(request: Request, next: Next) -> Response {
+    let page = request.uri().path() == "/";
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if page {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
+}
+
 /// Answers are the same while the registry is: an ETag from its identity, a `304` for a
 /// client that has the answer, and a short public cache lifetime.
 async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -204,15 +255,73 @@ async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Nex
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+///
+/// Each connection must keep sending: one that sends nothing for [`IDLE_TIMEOUT`] (headers
+/// that never come, an idle keep-alive) is closed, and at most [`MAX_CONNECTIONS`] are
+/// open at once, so that clients that connect and wait cannot starve the others.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service;
+
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of descriptors, or a connection reset before it was accepted:
+                // wait a moment rather than spin, and go on serving.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_read_timeout(Some(IDLE_TIMEOUT));
+        stream.set_write_timeout(Some(IDLE_TIMEOUT));
+        let io = TokioIo::new(Box::pin(stream));
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                app.clone().call(request)
+            },
+        );
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(IDLE_TIMEOUT);
+        let connection = builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing the requests in flight");
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -235,5 +344,4 @@ pub async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-    tracing::info!("shutting down: finishing the requests in flight");
 }

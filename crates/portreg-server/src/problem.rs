@@ -16,6 +16,9 @@ pub struct Problem {
     pub status: u16,
     /// What exactly was wrong with this request.
     pub detail: String,
+    /// For a name not found, the closest names (`ssh` for `sshh`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Vec<String>>,
 }
 
 impl Problem {
@@ -26,7 +29,14 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            suggestions: None,
         }
+    }
+
+    /// The problem with "did you mean" names attached, when there are any.
+    pub fn with_suggestions(mut self, names: Vec<String>) -> Self {
+        self.suggestions = (!names.is_empty()).then_some(names);
+        self
     }
 
     /// 400: the request cannot be answered as it is.

@@ -85,6 +85,9 @@ fn type_ssh_see_22_open_the_detail_view() {
             .expect("22/tcp shows up as you type");
         let text = row.text().await.unwrap();
         assert!(text.contains("22") && text.contains("ssh"), "{text}");
+        // The address follows what was typed, so that the result can be shared.
+        let address = client.current_url().await.unwrap();
+        assert_eq!(address.query(), Some("q=ssh"), "{address}");
         row.click().await.unwrap();
         let detail = client
             .wait()
@@ -105,6 +108,14 @@ fn type_ssh_see_22_open_the_detail_view() {
             .await
             .expect("free ports listed");
         assert!(free.text().await.unwrap().contains("tcp,udp"));
+        // A shared address opens with its search done.
+        client.goto(&format!("{base}/?q=ldaps")).await.unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("tr.hit[data-query='636/tcp']"))
+            .await
+            .expect("a linked search is done on opening");
         client.close().await.unwrap();
     });
     drop(driver);

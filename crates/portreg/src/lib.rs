@@ -113,7 +113,9 @@ pub use free::{
 pub use info::{
     person_label, person_labels, port_json, reference_link, reference_links, Info, NameCheck,
 };
-pub use lookup::{answer, Answer, Hit, MatchTier, PortClass, Query, QueryError, Role, SearchHit};
+pub use lookup::{
+    answer, answers, Answer, Hit, MatchTier, PortClass, Query, QueryError, Role, SearchHit,
+};
 pub use port_range::{InvalidPortSpan, PortSpan, RangeClass};
 pub use record::{
     InvalidDate, Record, RecordExtra, Reference, ReferenceKind, RegistryDate, Source, Status,

@@ -273,16 +273,20 @@ impl CompiledRegistry {
 
     /// Every record over a range of ports, each once, in port order.
     pub fn lookup_span(&self, span: PortSpan, transport: Option<&Transport>) -> Vec<Hit<'_>> {
+        self.span_hits(span, transport.cloned()).collect()
+    }
+
+    /// [`lookup_span`](Self::lookup_span) as it goes: a port at a time, so that a caller
+    /// that wants a page of a wide range never holds the whole answer.
+    pub fn span_hits(
+        &self,
+        span: PortSpan,
+        transport: Option<Transport>,
+    ) -> impl Iterator<Item = Hit<'_>> + '_ {
         let mut seen = std::collections::HashSet::new();
-        let mut hits = Vec::new();
-        for port in span.low..=span.high {
-            for hit in self.lookup_port(port, transport) {
-                if seen.insert(hit.record.index()) {
-                    hits.push(hit);
-                }
-            }
-        }
-        hits
+        (span.low..=span.high)
+            .flat_map(move |port| self.lookup_port(port, transport.as_ref()))
+            .filter(move |hit| seen.insert(hit.record.index()))
     }
 
     /// The records named `name`, any case, aliases and historic names included; the
@@ -474,19 +478,7 @@ pub fn answer(
     transports: &[Transport],
     all: bool,
 ) -> Vec<Answer> {
-    let is_range = matches!(query, Query::Ports { span, .. } if !span.is_single());
-    let mut answers: Vec<Answer> = registry
-        .lookup(query)
-        .into_iter()
-        .filter(|hit| {
-            transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
-        })
-        .filter(|hit| all || !is_range || hit.role != Role::Unnamed)
-        .map(|hit| Answer {
-            record: hit.record.to_record(),
-            role: hit.role,
-        })
-        .collect();
+    let mut answers: Vec<Answer> = answers(registry, query, transports, all).collect();
     if let Query::Ports { span, transport } = query {
         if answers.is_empty() && span.is_single() && rules::is_reserved(span.low) {
             let wanted: Vec<Transport> = match (transport, transports.is_empty()) {
@@ -501,6 +493,32 @@ pub fn answer(
         }
     }
     answers
+}
+
+/// The records that answer `query`, as [`answer`] gives them, but one at a time: a range
+/// is walked a port at a time (for pages of wide ranges), and the Reserved record RFC 6335
+/// implies for an unlisted reserved port is not added.
+pub fn answers<'a>(
+    registry: &'a CompiledRegistry,
+    query: &Query,
+    transports: &'a [Transport],
+    all: bool,
+) -> impl Iterator<Item = Answer> + 'a {
+    let is_range = matches!(query, Query::Ports { span, .. } if !span.is_single());
+    let hits: Box<dyn Iterator<Item = Hit<'a>> + 'a> = match query {
+        Query::Ports { span, transport } if is_range => {
+            Box::new(registry.span_hits(*span, transport.clone()))
+        }
+        _ => Box::new(registry.lookup(query).into_iter()),
+    };
+    hits.filter(move |hit| {
+        transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
+    })
+    .filter(move |hit| all || !is_range || hit.role != Role::Unnamed)
+    .map(|hit| Answer {
+        record: hit.record.to_record(),
+        role: hit.role,
+    })
 }
 
 /// RFC 6335 reserves ports 0, 1024 and 49151 even where a source does not list them.

@@ -13,8 +13,10 @@ use portreg_cli::{CommandResult, Exit};
 /// Runs the command.
 pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only on a terminal: a log file gets no escape codes.
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if args.log_json {
         subscriber.json().init();

@@ -1,0 +1,122 @@
+"use strict";
+const $ = (selector) => document.querySelector(selector);
+const escape = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+const ports = (r) => r.port_low === null ? "-" : (r.port_low === r.port_high ? String(r.port_low) : r.port_low + "-" + r.port_high);
+
+async function getJson(url) {
+  const response = await fetch(url, {headers: {"Accept": "application/json"}});
+  const body = await response.json().catch(() => null);
+  return {ok: response.ok, status: response.status, body};
+}
+
+let generation = 0;
+async function lookup(text) {
+  const mine = ++generation;
+  text = text.trim();
+  const results = $("#results"), status = $("#status");
+  if (!text) { results.hidden = true; status.textContent = ""; return; }
+  const isPorts = /^\d+(-\d+)?(\/(tcp|udp|sctp|dccp))?$/i.test(text);
+  let url;
+  if (isPorts) {
+    const [spec, transport] = text.split("/");
+    url = "/v1/ports/" + encodeURIComponent(spec) + (transport ? "?transport=" + transport : "");
+  } else {
+    url = "/v1/search?limit=50&q=" + encodeURIComponent(text);
+  }
+  const answer = await getJson(url);
+  if (mine !== generation) return;
+  if (!answer.ok) {
+    results.hidden = true;
+    status.textContent = answer.body && answer.body.detail ? answer.body.detail : "Nothing found.";
+    return;
+  }
+  const rows = answer.body.map((r) => {
+    const query = r.port_low === null ? r.name : (r.port_low + (r.transport ? "/" + r.transport : ""));
+    const quiet = ["reserved", "unassigned", "historic", "deassigned"].includes(r.status);
+    return `<tr class="hit" tabindex="0" data-query="${escape(query)}">
+      <td>${escape(ports(r))}</td><td>${escape(r.transport || "any")}</td>
+      <td class="${quiet ? "dim" : "name"}">${escape(r.name || "-")}${r.aliases.length ? " (" + escape(r.aliases.join(", ")) + ")" : ""}</td>
+      <td class="${quiet ? "dim" : ""}">${escape(r.role === "alias" ? "alias" : r.status)}</td>
+      <td>${escape(r.description)}${r.unauthorized_use ? ` <span class="warn">[unauthorized use: ${escape(r.unauthorized_use)}]</span>` : ""}</td></tr>`;
+  });
+  $("#results tbody").innerHTML = rows.join("");
+  results.hidden = false;
+  status.textContent = answer.body.length + (answer.body.length === 1 ? " record" : " records");
+}
+
+async function showDetail(query) {
+  const detail = $("#detail");
+  const answer = await getJson("/v1/info/" + encodeURIComponent(query));
+  if (!answer.ok) { detail.hidden = false; detail.textContent = answer.body ? answer.body.detail : "Nothing found."; return; }
+  const field = (label, value) => value && value.length ? `<dt>${label}</dt><dd>${escape(Array.isArray(value) ? value.join("\n") : value)}</dd>` : "";
+  const records = answer.body.records.map((r) => `
+    <h2><span class="name">${escape(r.name || "(no name)")}</span> ${escape(ports(r))}${r.transport ? "/" + escape(r.transport) : ""}
+      <span class="dim">${escape(r.status)}, ${escape(r.role)}</span></h2>
+    <dl>
+      ${field("Description", r.description)}
+      ${field("Aliases", r.aliases.join(", "))}
+      ${field("Assignee", r.people.assignees)}
+      ${field("Contact", r.people.contacts)}
+      ${field("Registered", r.registered)}
+      ${field("Modified", r.modified)}
+      ${r.links.length ? `<dt>References</dt><dd>${r.links.map((l) => /^https?:/.test(l) ? `<a href="${escape(l)}">${escape(l)}</a>` : escape(l)).join("<br>")}</dd>` : ""}
+      ${field("Service code", r.service_code)}
+      ${r.unauthorized_use ? `<dt>Unauthorized use</dt><dd class="warn">${escape(r.unauthorized_use)}</dd>` : ""}
+      ${field("Notes", r.notes)}
+    </dl>`);
+  const facts = answer.body.ports.map((p) => `
+    <h2>Port ${p.port}</h2>
+    <dl>
+      <dt>Range</dt><dd>${escape(p.range_class)}: assigned by ${escape(p.procedure)}</dd>
+      <dt>Reserved</dt><dd>${p.reserved ? "yes, by RFC 6335" : "no"}</dd>
+      <dt>Privileged here</dt><dd>${p.privileged === null ? "unknown" : (p.privileged ? "yes: binding it needs privileges on this server" : "no")}</dd>
+      <dt>Ephemeral here</dt><dd>${p.ephemeral === null ? "unknown" : (p.ephemeral ? "yes: in this server's ephemeral range" : "no")}</dd>
+    </dl>`);
+  detail.innerHTML = records.join("") + facts.join("");
+  detail.hidden = false;
+  detail.scrollIntoView({block: "nearest"});
+}
+
+// The address follows what is typed (`/?q=ssh`), so that a result can be shared, and a
+// shared address opens with its search done.
+function follow(text) {
+  const query = text.trim();
+  history.replaceState(null, "", query ? "?q=" + encodeURIComponent(query) : location.pathname);
+}
+
+let timer;
+$("#q").addEventListener("input", (event) => {
+  clearTimeout(timer);
+  timer = setTimeout(() => { follow(event.target.value); lookup(event.target.value); }, 120);
+});
+$("#results tbody").addEventListener("click", (event) => {
+  const row = event.target.closest("tr.hit");
+  if (row) showDetail(row.dataset.query);
+});
+$("#results tbody").addEventListener("keydown", (event) => {
+  const row = event.target.closest("tr.hit");
+  if (row && event.key === "Enter") showDetail(row.dataset.query);
+});
+$("#free-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const transports = form.getAll("transport").join(",");
+  const range = form.get("custom").trim() || form.get("range");
+  const url = `/v1/free?transport=${encodeURIComponent(transports)}&range=${encodeURIComponent(range)}&count=${encodeURIComponent(form.get("count") || "10")}`;
+  const answer = await getJson(url);
+  const out = $("#free-result");
+  if (!answer.ok) { out.textContent = answer.body ? answer.body.detail : "Failed."; return; }
+  out.textContent = answer.body.length
+    ? "Free on " + transports + ": " + answer.body.map((s) => s.port_low === s.port_high ? s.port_low : s.port_low + "-" + s.port_high).join(", ")
+    : "No free port there.";
+});
+getJson("/v1/registry").then((answer) => {
+  if (answer.ok) $("#registry").textContent = `Registry of ${answer.body.updated || "unknown date"}, ${answer.body.records} records (${answer.body.registry}).`;
+});
+
+const fromHash = () => { try { return decodeURIComponent(location.hash.slice(1)); } catch { return ""; } };
+const linked = new URLSearchParams(location.search).get("q") || fromHash();
+if (linked) {
+  $("#q").value = linked;
+  lookup(linked);
+}
