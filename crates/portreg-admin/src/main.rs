@@ -5,15 +5,27 @@
 mod commands;
 
 use clap::Parser;
-use portreg_cli::cli::{Cli, Command};
+use portreg_cli::cli::{Cli, Command, Common};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let common = &cli.common;
     let outcome = match &cli.command {
-        Some(Command::Serve(args)) => commands::serve::run(args, common),
-        Some(Command::Update(args)) => commands::update::run(args, common),
-        Some(Command::Authority(args)) => commands::authority::run(args, common),
+        Some(Command::Serve(args)) => commands::serve::run(
+            args,
+            &Common {
+                registry: args.registry.registry.clone(),
+                ..Common::default()
+            },
+        ),
+        Some(Command::Update(args)) => commands::update::run(args),
+        Some(Command::Authority(args)) => commands::authority::run(
+            args,
+            &Common {
+                format: args.format,
+                color: args.color,
+                ..Common::default()
+            },
+        ),
         _ => portreg_cli::commands::run(cli),
     };
     portreg_cli::report(outcome)

@@ -1,5 +1,6 @@
 //! Command-line definitions: one place for every flag, feeding `--help`, the man page
-//! and the shell completions.
+//! and the shell completions. Each command takes only the options it uses (a few small
+//! groups below), and they are gathered into [`Common`] for the code that runs it.
 
 use std::path::PathBuf;
 
@@ -23,39 +24,146 @@ pub struct Cli {
     /// Lookups: `portreg 22`, `portreg ssh`.
     #[command(flatten)]
     pub lookup: LookupArgs,
-    /// Options every command takes.
-    #[command(flatten)]
-    pub common: Common,
 }
 
-/// Options every command takes.
-#[derive(Debug, Args)]
+/// The options a command runs with, gathered from the groups it takes; those it does not
+/// take have their defaults.
+#[derive(Clone, Debug, Default)]
 pub struct Common {
     /// Output format.
-    #[arg(long, short = 'f', global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// Only these transports (comma-separated: tcp,udp,sctp,dccp).
-    #[arg(long, short = 't', global = true, value_delimiter = ',', value_parser = parse_transport)]
+    /// Only these transports.
     pub transport: Vec<Transport>,
-    /// Use this registry file (any format portreg reads, or a compiled registry)
-    /// instead of the built-in one.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The registry file to use instead of the installed or built-in one.
     pub registry: Option<PathBuf>,
     /// When to colour the table output.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Also show de facto names from nmap's services table (labelled `nmap`).
-    #[arg(long, global = true)]
+    /// Also show nmap's de facto names.
     pub unofficial: bool,
-    /// nmap's services table [default: /usr/share/nmap/nmap-services].
-    #[arg(long, global = true, value_name = "FILE")]
+    /// nmap's services table.
     pub nmap: Option<PathBuf>,
 }
 
-/// How results are printed.
+impl Common {
+    /// The options of a command that prints records.
+    pub fn records(output: &RecordOutput, source: &SourceArgs) -> Common {
+        Common {
+            format: output.format,
+            color: output.color,
+            ..Common::from_source(source)
+        }
+    }
+
+    /// The options of a command that prints a report.
+    pub fn report(output: &ReportOutput, source: Option<&SourceArgs>) -> Common {
+        Common {
+            format: output.format.into(),
+            color: output.color,
+            ..source.map(Common::from_source).unwrap_or_default()
+        }
+    }
+
+    fn from_source(source: &SourceArgs) -> Common {
+        Common {
+            transport: source.transport.clone(),
+            registry: source.registry.registry.clone(),
+            unofficial: source.layers.unofficial,
+            nmap: source.layers.nmap.clone(),
+            ..Common::default()
+        }
+    }
+
+    /// Only a registry file.
+    pub fn registry(output: &ReportOutput, registry: &RegistryArg) -> Common {
+        Common {
+            registry: registry.registry.clone(),
+            ..Common::report(output, None)
+        }
+    }
+}
+
+/// `--registry FILE`.
+#[derive(Debug, Args)]
+pub struct RegistryArg {
+    /// Use this registry file (any format portreg reads, or a compiled registry)
+    /// instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+}
+
+/// The de facto layer: `--unofficial`, `--nmap FILE`.
+#[derive(Debug, Args)]
+pub struct LayerArgs {
+    /// Also show de facto names from nmap's services table (labelled `nmap`).
+    #[arg(long)]
+    pub unofficial: bool,
+    /// nmap's services table [default: /usr/share/nmap/nmap-services].
+    #[arg(long, value_name = "FILE")]
+    pub nmap: Option<PathBuf>,
+}
+
+/// Which registry, layers and transports a question is asked of.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Only these transports (comma-separated: tcp,udp,sctp,dccp).
+    #[arg(long, short = 't', value_delimiter = ',', value_parser = parse_transport)]
+    pub transport: Vec<Transport>,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArg,
+    /// The de facto layer.
+    #[command(flatten)]
+    pub layers: LayerArgs,
+}
+
+/// Output of records: every format.
+#[derive(Debug, Args)]
+pub struct RecordOutput {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// When to colour the table output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Output of a report (not records): a table or JSON.
+#[derive(Debug, Args)]
+pub struct ReportOutput {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// When to colour the table output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// How a report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text for people.
+    Table,
+    /// JSON.
+    Json,
+    /// JSON, one value a line.
+    Jsonl,
+}
+
+impl From<ReportFormat> for OutputFormat {
+    fn from(format: ReportFormat) -> Self {
+        match format {
+            ReportFormat::Table => OutputFormat::Table,
+            ReportFormat::Json => OutputFormat::Json,
+            ReportFormat::Jsonl => OutputFormat::Jsonl,
+        }
+    }
+}
+
+/// How records are printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// An aligned table for people.
+    #[default]
     Table,
     /// A JSON array of records (portreg's stable record).
     Json,
@@ -68,9 +176,10 @@ pub enum OutputFormat {
 }
 
 /// When to use colour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     /// On a terminal, unless NO_COLOR is set.
+    #[default]
     Auto,
     /// Always.
     Always,
@@ -79,52 +188,134 @@ pub enum ColorChoice {
 }
 
 /// The commands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug)]
 pub enum Command {
     /// Look ports, ranges and names up (the default command).
-    #[command(after_help = LOOKUP_EXAMPLES)]
     Lookup(LookupArgs),
-    /// Search names and descriptions for text, best matches first.
-    #[command(after_help = SEARCH_EXAMPLES)]
+    /// Search names and descriptions.
     Search(SearchArgs),
-    /// Everything about a port or a name: every field, people, links, range, this machine.
-    #[command(after_help = INFO_EXAMPLES)]
+    /// Everything about a port or a name.
     Info(InfoArgs),
-    /// Ports free on every given transport.
-    #[command(after_help = FREE_EXAMPLES)]
+    /// Free ports.
     Free(FreeArgs),
-    /// Records added, removed and changed between two registry files.
-    #[command(after_help = DIFF_EXAMPLES)]
+    /// Differences between two registry files.
     Diff(DiffArgs),
-    /// Check a service name against RFC 6335 and the registry.
-    #[command(after_help = CHECK_NAME_EXAMPLES)]
+    /// A service name against RFC 6335 and the registry.
     CheckName(CheckNameArgs),
-    /// List where local names (local.d) collide with the registry's assignments.
-    #[command(after_help = CHECK_LOCAL_EXAMPLES)]
-    CheckLocal,
-    /// Install the newest registry from IANA (or a URL or file), or go back to the previous one.
-    #[command(after_help = UPDATE_EXAMPLES)]
+    /// Local names that collide with the registry.
+    CheckLocal(AboutArgs),
+    /// Install a newer registry.
     Update(UpdateArgs),
-    /// Run a registry as an assignment authority: requests, review, history, publish.
-    #[command(after_help = AUTHORITY_EXAMPLES)]
+    /// The assignment authority.
     Authority(AuthorityArgs),
-    /// Serve the HTTP API and the web page.
-    #[command(after_help = SERVE_EXAMPLES)]
+    /// The HTTP API and web page.
     Serve(ServeArgs),
-    /// portreg's version and the registry in use.
-    #[command(after_help = ABOUT_EXAMPLES)]
-    About,
-    /// Convert a registry file from one format to another.
-    #[command(after_help = CONVERT_EXAMPLES)]
+    /// Version and registry in use.
+    About(AboutArgs),
+    /// Convert a registry file.
     Convert(ConvertArgs),
-    /// Print shell completions.
-    #[command(
-        after_help = "Example:\n  portreg completions bash > /etc/bash_completion.d/portreg"
-    )]
+    /// Shell completions.
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  portreg man > portreg.1 && man ./portreg.1")]
-    Man,
+    /// Man pages.
+    Man(ManArgs),
+}
+
+/// A command's name, help and examples, with its arguments added only when it is used
+/// (`defer`): a lookup does not build the arguments of thirteen other commands.
+struct Spec {
+    name: &'static str,
+    about: &'static str,
+    examples: &'static str,
+    arguments: fn(clap::Command) -> clap::Command,
+}
+
+/// A command's [`Spec`]: its arguments, added when it is used, keep its own help text
+/// (the argument structs' doc comments would otherwise replace it).
+macro_rules! spec {
+    ($name:literal, $args:ty, $about:literal, $examples:expr) => {
+        Spec {
+            name: $name,
+            about: $about,
+            examples: $examples,
+            arguments: |command| <$args>::augment_args(command).about($about),
+        }
+    };
+}
+
+const COMMANDS: [Spec; 14] = [
+    spec!("lookup", LookupArgs, "Look ports, ranges and names up (the default command)", LOOKUP_EXAMPLES),
+    spec!("search", SearchArgs, "Search names and descriptions for text, best matches first", SEARCH_EXAMPLES),
+    spec!("info", InfoArgs, "Everything about a port or a name: every field, people, links, range, this machine", INFO_EXAMPLES),
+    spec!("free", FreeArgs, "Ports free on every given transport", FREE_EXAMPLES),
+    spec!("diff", DiffArgs, "Records added, removed and changed between two registry files", DIFF_EXAMPLES),
+    spec!("check-name", CheckNameArgs, "Check a service name against RFC 6335 and the registry", CHECK_NAME_EXAMPLES),
+    spec!("check-local", AboutArgs, "List where local names (local.d) collide with the registry's assignments", CHECK_LOCAL_EXAMPLES),
+    spec!("update", UpdateArgs, "Install the newest registry from IANA (or a URL or file), or go back to the previous one", UPDATE_EXAMPLES),
+    spec!("authority", AuthorityArgs, "Run a registry as an assignment authority: requests, review, history, publish", AUTHORITY_EXAMPLES),
+    spec!("serve", ServeArgs, "Serve the HTTP API and the web page", SERVE_EXAMPLES),
+    spec!("about", AboutArgs, "portreg's version and the registry in use", ABOUT_EXAMPLES),
+    spec!("convert", ConvertArgs, "Convert a registry file from one format to another", CONVERT_EXAMPLES),
+    spec!("completions", CompletionsArgs, "Print shell completions", "Example:\n  portreg completions bash > /etc/bash_completion.d/portreg"),
+    spec!("man", ManArgs, "Print the man page (roff), or write a page for every command", "Examples:\n  portreg man > portreg.1 && man ./portreg.1\n  portreg man --dir /usr/local/share/man/man1"),
+];
+
+impl Subcommand for Command {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        COMMANDS.iter().fold(command, |command, spec| {
+            command.subcommand(
+                clap::Command::new(spec.name)
+                    .about(spec.about)
+                    .after_help(spec.examples)
+                    .defer(spec.arguments),
+            )
+        })
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        COMMANDS.iter().any(|spec| spec.name == name)
+    }
+}
+
+impl clap::FromArgMatches for Command {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let Some((name, sub)) = matches.subcommand() else {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::MissingSubcommand,
+                "a command is needed\n",
+            ));
+        };
+        Ok(match name {
+            "lookup" => Command::Lookup(LookupArgs::from_arg_matches(sub)?),
+            "search" => Command::Search(SearchArgs::from_arg_matches(sub)?),
+            "info" => Command::Info(InfoArgs::from_arg_matches(sub)?),
+            "free" => Command::Free(FreeArgs::from_arg_matches(sub)?),
+            "diff" => Command::Diff(DiffArgs::from_arg_matches(sub)?),
+            "check-name" => Command::CheckName(CheckNameArgs::from_arg_matches(sub)?),
+            "check-local" => Command::CheckLocal(AboutArgs::from_arg_matches(sub)?),
+            "update" => Command::Update(UpdateArgs::from_arg_matches(sub)?),
+            "authority" => Command::Authority(AuthorityArgs::from_arg_matches(sub)?),
+            "serve" => Command::Serve(ServeArgs::from_arg_matches(sub)?),
+            "about" => Command::About(AboutArgs::from_arg_matches(sub)?),
+            "convert" => Command::Convert(ConvertArgs::from_arg_matches(sub)?),
+            "completions" => Command::Completions(CompletionsArgs::from_arg_matches(sub)?),
+            "man" => Command::Man(ManArgs::from_arg_matches(sub)?),
+            other => {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidSubcommand,
+                    format!("unknown command {other:?}\n"),
+                ))
+            }
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 const LOOKUP_EXAMPLES: &str = "\
@@ -252,6 +443,23 @@ pub struct LookupArgs {
     /// Also show the Unassigned and Reserved rows of a range.
     #[arg(long)]
     pub all: bool,
+    /// Output.
+    #[command(flatten)]
+    pub output: RecordOutput,
+    /// Registry, layers, transports.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// `portreg about`, `portreg check-local`: a report on the registry in use.
+#[derive(Debug, Args)]
+pub struct AboutArgs {
+    /// Output.
+    #[command(flatten)]
+    pub output: ReportOutput,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArg,
 }
 
 /// `portreg search`.
@@ -263,6 +471,12 @@ pub struct SearchArgs {
     /// At most this many results.
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
+    /// Output.
+    #[command(flatten)]
+    pub output: RecordOutput,
+    /// Registry, layers, transports.
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `portreg info`.
@@ -271,6 +485,12 @@ pub struct InfoArgs {
     /// A port, a range or a name.
     #[arg(value_name = "PORT|NAME")]
     pub subject: String,
+    /// Output.
+    #[command(flatten)]
+    pub output: ReportOutput,
+    /// Registry, layers, transports.
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `portreg free`.
@@ -305,6 +525,12 @@ pub struct FreeArgs {
     /// (--nmap FILE, else /usr/share/nmap/nmap-services).
     #[arg(long)]
     pub avoid_popular: bool,
+    /// Output.
+    #[command(flatten)]
+    pub output: ReportOutput,
+    /// Registry, layers, transports.
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `portreg diff`.
@@ -314,6 +540,9 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The new registry file (any format).
     pub new: PathBuf,
+    /// Output.
+    #[command(flatten)]
+    pub output: ReportOutput,
 }
 
 /// `portreg check-name`.
@@ -321,6 +550,12 @@ pub struct DiffArgs {
 pub struct CheckNameArgs {
     /// The service name to check.
     pub name: String,
+    /// Output.
+    #[command(flatten)]
+    pub output: ReportOutput,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArg,
 }
 
 /// IANA's registry in its master form.
@@ -359,9 +594,15 @@ pub struct AuthorityArgs {
     /// The store (a SQLite file); default authority.sqlite in portreg's data directory.
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Who is acting, for the audit trail; default $USER.
+    /// Who is acting, for the audit trail; default the user this process runs as.
     #[arg(long, global = true, value_name = "PERSON")]
     pub actor: Option<String>,
+    /// Output format (`list`, `show`, `history`, and the records of `review`).
+    #[arg(long, short = 'f', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// When to colour the table output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub command: AuthorityCommand,
@@ -460,12 +701,15 @@ pub enum AuthorityCommand {
     },
 }
 
-/// `portreg authority request`; the transports are the global `-t tcp,udp`.
+/// `portreg authority request`.
 #[derive(Debug, Args)]
 pub struct RequestArgs {
     /// The service name (RFC 6335).
     #[arg(long)]
     pub name: String,
+    /// The transports (comma-separated: tcp,udp,sctp,dccp).
+    #[arg(long, short = 't', value_delimiter = ',', value_parser = parse_transport, required = true)]
+    pub transport: Vec<Transport>,
     /// The port wanted.
     #[arg(long, conflicts_with = "any_port")]
     pub port: Option<u16>,
@@ -507,6 +751,9 @@ pub struct ServeArgs {
     /// Access log lines as JSON.
     #[arg(long)]
     pub log_json: bool,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArg,
 }
 
 /// `portreg convert`.
@@ -529,6 +776,14 @@ pub struct ConvertArgs {
     /// Print no warnings for skipped lines.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `portreg man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write portreg.1 and a portreg-COMMAND.1 page for every command into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `portreg completions`.

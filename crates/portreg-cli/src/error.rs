@@ -57,6 +57,11 @@ pub type CommandResult = Result<Exit, Failure>;
 /// Prints a failure (`portreg: reason: cause`) and turns the outcome into the process's
 /// exit code. A closed standard output (`portreg 22 | head -0`) is no failure.
 pub fn report(outcome: CommandResult) -> ExitCode {
+    ExitCode::from(exit_code(outcome))
+}
+
+/// [`report`], as a number.
+pub fn exit_code(outcome: CommandResult) -> u8 {
     let exit = match outcome {
         Ok(exit) => exit,
         Err(failure) if is_broken_pipe(&failure.error) => Exit::Success,
@@ -67,7 +72,7 @@ pub fn report(outcome: CommandResult) -> ExitCode {
             failure.exit
         }
     };
-    ExitCode::from(exit as u8)
+    exit as u8
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -10,10 +10,14 @@ pub mod error;
 pub mod output;
 pub mod store;
 
-pub use error::{report, CommandResult, Exit, Failure};
+pub use error::{exit_code, report, CommandResult, Exit, Failure};
 
-/// Runs `portreg` with the process's arguments.
-pub fn main() -> std::process::ExitCode {
+/// Runs `portreg` with the process's arguments; returns the exit code, standard output
+/// flushed.
+pub fn main() -> u8 {
     use clap::Parser;
-    report(commands::run(cli::Cli::parse()))
+    use std::io::Write;
+    let code = exit_code(commands::run(cli::Cli::parse()));
+    let _ = std::io::stdout().flush();
+    code
 }

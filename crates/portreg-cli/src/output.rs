@@ -10,8 +10,6 @@ use portreg::{MatchTier, Role, Source};
 use portreg::{Record, Registry, Status};
 use serde_json::Value;
 
-use clap::ValueEnum;
-
 use crate::cli::{ColorChoice, Common, OutputFormat};
 
 /// A record to print, with how it answers: its `role` in a lookup, its `match` tier in a
@@ -94,22 +92,6 @@ impl Output {
             stream: anstream::AutoStream::new(stdout, choice),
             width,
         }
-    }
-
-    /// Refuses the record-only formats (csv, services) for a command that prints
-    /// something other than records.
-    pub fn refuse_records_only(&self, command: &str) -> Result<(), crate::Failure> {
-        if !matches!(self.format, OutputFormat::Csv | OutputFormat::Services) {
-            return Ok(());
-        }
-        let format = self
-            .format
-            .to_possible_value()
-            .map(|v| v.get_name().to_owned())
-            .unwrap_or_default();
-        Err(crate::Failure::usage(format!(
-            "{command} prints table, json or jsonl, not {format}"
-        )))
     }
 
     /// Writes text as it is.

@@ -94,6 +94,10 @@ fn search_ranks_and_limits() {
         "search_sql",
         portreg(&["search", "sql", "--limit", "6"]).stdout
     );
+    // The limit counts rows shown, and a cut list says how many more there are.
+    let cut = portreg(&["search", "sql", "--limit", "6"]);
+    assert_eq!(cut.stdout.lines().count(), 7);
+    assert!(cut.stderr.contains(" more; --limit "), "{}", cut.stderr);
     let json = portreg(&["search", "mysql", "-f", "json"]).json();
     assert_eq!(
         (json[0]["name"].as_str(), json[0]["match"].as_str()),
@@ -364,8 +368,10 @@ fn record_formats_only_where_there_are_records() {
         let mut args = command.to_vec();
         args.extend(["-f", "csv"]);
         let run = portreg(&args);
+        // A usage error naming the formats the command takes.
         assert_eq!(run.code, 2, "{args:?}");
-        assert!(run.stderr.contains("prints table, json or jsonl, not csv"));
+        assert!(run.stderr.contains("invalid value 'csv'"), "{}", run.stderr);
+        assert!(run.stderr.contains("table, json, jsonl"), "{}", run.stderr);
     }
     let lines = portreg(&["free", "--range", "1020-1030", "-f", "jsonl"]);
     assert!(lines

@@ -74,7 +74,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
         }
         AuthorityCommand::Request(request) => {
             let mut authority = Authority::open(db)?;
-            let id = authority.request(&new_request(request, common, actor))?;
+            let id = authority.request(&new_request(request, actor))?;
             let filed = authority.request_by_id(id)?;
             let place = filed
                 .request
@@ -283,10 +283,10 @@ fn print_records(out: &mut Output, items: &[Item]) -> Result<Exit> {
     })
 }
 
-fn new_request(args: &RequestArgs, common: &Common, actor: &str) -> NewRequest {
+fn new_request(args: &RequestArgs, actor: &str) -> NewRequest {
     NewRequest {
         name: args.name.clone(),
-        transports: common.transport.clone(),
+        transports: args.transport.clone(),
         port: args.port,
         any_port: args.any_port,
         range: args.range,

@@ -11,7 +11,7 @@ use portreg::{CompiledRegistry, Provenance};
 use sha2::{Digest, Sha256};
 
 use portreg_cli::active::Active;
-use portreg_cli::cli::{Common, UpdateArgs};
+use portreg_cli::cli::UpdateArgs;
 use portreg_cli::store::{ServerState, Store};
 use portreg_cli::{CommandResult, Exit, Failure};
 
@@ -19,7 +19,7 @@ use portreg_cli::{CommandResult, Exit, Failure};
 const MAX_BYTES: u64 = portreg::MAX_REGISTRY_BYTES;
 
 /// Runs the command.
-pub fn run(args: &UpdateArgs, _common: &Common) -> CommandResult {
+pub fn run(args: &UpdateArgs) -> CommandResult {
     let Some(store) = Store::locate() else {
         return Err(Failure::usage(
             "no data directory: set PORTREG_DATA_DIR, XDG_DATA_HOME or HOME",

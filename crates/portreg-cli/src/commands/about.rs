@@ -14,7 +14,6 @@ pub fn run(common: &Common) -> CommandResult {
     let provenance = registry.provenance();
     let updated = registry.updated().map(|d| d.to_string());
     let mut out = Output::new(common);
-    out.refuse_records_only("about")?;
     match out.format {
         OutputFormat::Table => {
             out.text(&format!("portreg {}\n", env!("CARGO_PKG_VERSION")))?;

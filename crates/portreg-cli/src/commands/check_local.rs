@@ -10,7 +10,6 @@ use crate::{CommandResult, Exit};
 /// Runs the command.
 pub fn run(common: &Common) -> CommandResult {
     let mut out = Output::new(common);
-    out.refuse_records_only("check-local")?;
     let base = Active::load(common.registry.as_deref())?;
     let local = LocalLayer::read();
     for warning in &local.warnings {

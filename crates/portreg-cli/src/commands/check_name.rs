@@ -10,7 +10,6 @@ use crate::{CommandResult, Exit};
 /// Runs the command.
 pub fn run(args: &CheckNameArgs, common: &Common) -> CommandResult {
     let mut out = Output::new(common);
-    out.refuse_records_only("check-name")?;
     let active = Active::layered(common)?;
     let check = NameCheck::run(active.registry(), &args.name);
     if out.format == OutputFormat::Table {

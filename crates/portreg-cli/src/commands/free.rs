@@ -12,7 +12,6 @@ use crate::{CommandResult, Exit, Failure};
 /// Runs the command.
 pub fn run(args: &FreeArgs, common: &Common) -> CommandResult {
     let mut out = Output::new(common);
-    out.refuse_records_only("free")?;
     let active = Active::layered(common)?;
     let machine = Machine::read();
     let exclusions = Exclusions {

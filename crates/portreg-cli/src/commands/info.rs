@@ -16,7 +16,6 @@ use crate::{CommandResult, Exit, Failure};
 pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
     let query: Query = args.subject.parse().map_err(Failure::usage)?;
     let mut out = Output::new(common);
-    out.refuse_records_only("info")?;
     let active = Active::layered(common)?;
     let registry = active.registry();
     let info = Info::gather(registry, &query, &common.transport);

@@ -16,23 +16,37 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Common};
 use crate::{CommandResult, Exit, Failure};
 
 /// Runs the command the arguments name; the administrative ones are handed over to
 /// `portreg-admin`.
 pub fn run(cli: Cli) -> CommandResult {
-    let common = &cli.common;
     match &cli.command {
-        None => lookup::run(&cli.lookup, common),
-        Some(Command::Lookup(args)) => lookup::run(args, common),
-        Some(Command::Search(args)) => search::run(args, common),
-        Some(Command::Info(args)) => info::run(args, common),
-        Some(Command::Free(args)) => free::run(args, common),
-        Some(Command::Diff(args)) => diff::run(args, common),
-        Some(Command::CheckName(args)) => check_name::run(args, common),
-        Some(Command::CheckLocal) => check_local::run(common),
-        Some(Command::About) => about::run(common),
+        None => lookup::run(
+            &cli.lookup,
+            &Common::records(&cli.lookup.output, &cli.lookup.source),
+        ),
+        Some(Command::Lookup(args)) => {
+            lookup::run(args, &Common::records(&args.output, &args.source))
+        }
+        Some(Command::Search(args)) => {
+            search::run(args, &Common::records(&args.output, &args.source))
+        }
+        Some(Command::Info(args)) => {
+            info::run(args, &Common::report(&args.output, Some(&args.source)))
+        }
+        Some(Command::Free(args)) => {
+            free::run(args, &Common::report(&args.output, Some(&args.source)))
+        }
+        Some(Command::Diff(args)) => diff::run(args, &Common::report(&args.output, None)),
+        Some(Command::CheckName(args)) => {
+            check_name::run(args, &Common::registry(&args.output, &args.registry))
+        }
+        Some(Command::CheckLocal(args)) => {
+            check_local::run(&Common::registry(&args.output, &args.registry))
+        }
+        Some(Command::About(args)) => about::run(&Common::registry(&args.output, &args.registry)),
         Some(Command::Serve(_) | Command::Authority(_) | Command::Update(_)) => hand_over(),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {
@@ -44,13 +58,85 @@ pub fn run(cli: Cli) -> CommandResult {
             );
             Ok(Exit::Success)
         }
-        Some(Command::Man) => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-            std::io::stdout().write_all(&page)?;
-            Ok(Exit::Success)
-        }
+        Some(Command::Man(args)) => man(args.dir.as_deref()),
     }
+}
+
+/// What portreg reads from its environment and the file system, for the main page.
+const MAN_ENVIRONMENT_AND_FILES: &str = r#".SH ENVIRONMENT
+.TP
+\fBPORTREG_DATA_DIR\fR
+Where \fBportreg update\fR installs the registry and \fBportreg authority\fR keeps its store; else \fB$XDG_DATA_HOME/portreg\fR, else \fB~/.local/share/portreg\fR.
+.TP
+\fBPORTREG_CONFIG_DIR\fR
+Local names are read from its \fBlocal.d\fR folder; when unset, from \fB$XDG_CONFIG_HOME/portreg/local.d\fR (\fB~/.config/portreg/local.d\fR) and \fB/etc/portreg/local.d\fR.
+.TP
+\fBXDG_DATA_HOME\fR, \fBXDG_CONFIG_HOME\fR, \fBHOME\fR
+The defaults of the two folders above.
+.TP
+\fBNO_COLOR\fR
+Set and not empty: no colour, whatever \fB--color auto\fR would choose.
+.TP
+\fBCOLUMNS\fR
+The width tables wrap to when standard output is not a terminal.
+.TP
+\fBRUST_LOG\fR
+\fBportreg serve\fR: which access and server logs are written (\fBinfo\fR by default, \fBwarn\fR for none).
+.SH FILES
+.TP
+\fI~/.local/share/portreg/registry.bin\fR
+The registry installed by \fBportreg update\fR (compiled form), used while it is not older than the built-in one; \fIregistry.previous.bin\fR is the one before, \fIstate.json\fR what the server said, \fIupdate.lock\fR serialises updates.
+.TP
+\fI~/.local/share/portreg/authority.sqlite\fR
+The assignment authority's store (\fB--db\fR chooses another).
+.TP
+\fI/etc/portreg/local.d/*.services\fR, \fI*.json\fR
+An organisation's own names, services(5) or JSON records, shown labelled \fBlocal\fR; also \fI~/.config/portreg/local.d/\fR.
+.TP
+\fI/usr/share/nmap/nmap-services\fR
+nmap's services table, for \fB--unofficial\fR, \fBinfo\fR and \fBfree --avoid-popular\fR (\fB--nmap\fR chooses another).
+.TP
+\fI/proc/sys/net/ipv4/ip_local_port_range\fR, \fIip_local_reserved_ports\fR, \fI/proc/net/tcp\fR, \fItcp6\fR, \fIudp\fR, \fIudp6\fR
+This machine's ephemeral and reserved ports and its listening sockets, for \fBfree\fR and \fBinfo\fR.
+"#;
+
+/// `portreg man`: the main page on standard output, or every page into a folder.
+fn man(dir: Option<&std::path::Path>) -> CommandResult {
+    let command = Cli::command();
+    let mut main = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut main)?;
+    main.extend_from_slice(MAN_ENVIRONMENT_AND_FILES.as_bytes());
+    let Some(dir) = dir else {
+        std::io::stdout().write_all(&main)?;
+        return Ok(Exit::Success);
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+    let mut written = Vec::new();
+    let mut write = |name: &str, page: &[u8]| -> CommandResult {
+        let path = dir.join(name);
+        std::fs::write(&path, page)
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+        written.push(path);
+        Ok(Exit::Success)
+    };
+    write("portreg.1", &main)?;
+    for sub in command.get_subcommands() {
+        let name = format!("portreg-{}", sub.get_name());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(
+            sub.clone()
+                .name(name.clone())
+                .bin_name(format!("portreg {}", sub.get_name())),
+        )
+        .render(&mut page)?;
+        write(&format!("{name}.1"), &page)?;
+    }
+    let mut out = std::io::stdout().lock();
+    for path in written {
+        writeln!(out, "{}", path.display())?;
+    }
+    Ok(Exit::Success)
 }
 
 /// The admin binary's name.
