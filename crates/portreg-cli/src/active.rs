@@ -80,6 +80,17 @@ impl Active {
                  (`portreg check-local` lists them)"
             );
         }
+        let origin = format!("{} with local names", base.origin);
+        // The merged registry is compiled once and kept in the data folder, keyed by what
+        // it is made of: later commands map it as they map an installed registry.
+        let key = layered_key(base.registry(), &local, nmap.as_ref(), common);
+        let store = Store::locate();
+        if let Some(cached) = store.as_ref().and_then(|s| s.load_layered(&key)) {
+            return Ok(Active {
+                registry: Held::Loaded(Box::new(cached)),
+                origin,
+            });
+        }
         let mut registry = base.registry().to_registry();
         registry
             .records
@@ -88,9 +99,14 @@ impl Active {
             registry.records.extend(nmap.records);
         }
         let provenance = base.registry().provenance();
+        let compiled = CompiledRegistry::compile(&registry, &provenance);
+        if let Some(store) = &store {
+            // A cache that cannot be written is only slower next time.
+            let _ = store.save_layered(&key, &compiled.to_bytes());
+        }
         Ok(Active {
-            registry: Held::Loaded(Box::new(CompiledRegistry::compile(&registry, &provenance))),
-            origin: format!("{} with local names", base.origin),
+            registry: Held::Loaded(Box::new(compiled)),
+            origin,
         })
     }
 
@@ -179,6 +195,36 @@ pub fn read_file(path: &Path) -> Result<Registry> {
     read_any(&bytes, &path.display().to_string())
 }
 
+/// What a merged registry is made of, as a short key: the base registry's identity, the
+/// local files' names and contents, and the nmap table used.
+fn layered_key(
+    base: &CompiledRegistry,
+    local: &LocalLayer,
+    nmap: Option<&Registry>,
+    common: &Common,
+) -> String {
+    let provenance = base.provenance();
+    let mut hasher = crc32fast::Hasher::new();
+    for part in [
+        provenance.sha256.as_str(),
+        provenance.version.as_str(),
+        &base.len().to_string(),
+        &portreg::COMPILED_FORMAT_VERSION.to_string(),
+        &format!("{:08x}", local.fingerprint),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\0");
+    }
+    if nmap.is_some() {
+        let path = common.nmap.as_deref().unwrap_or(Path::new(NMAP_SERVICES));
+        let stamp = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.len(), m.modified().ok()?)));
+        hasher.update(format!("nmap {} {stamp:?}", path.display()).as_bytes());
+    }
+    format!("{:08x}", hasher.finalize())
+}
+
 /// The folders local names are read from: `$PORTREG_CONFIG_DIR/local.d` when that is set,
 /// else both `$XDG_CONFIG_HOME/portreg/local.d` (`~/.config/portreg/local.d`) and
 /// `/etc/portreg/local.d`.
@@ -220,6 +266,8 @@ pub struct LocalLayer {
     pub records: Vec<LocalRecord>,
     /// `FILE:LINE:COLUMN: expected ..., found ...` for every line skipped.
     pub warnings: Vec<String>,
+    /// A checksum of the files read, names and contents.
+    pub fingerprint: u32,
 }
 
 impl LocalLayer {
@@ -254,6 +302,10 @@ impl LocalLayer {
                 return;
             }
         };
+        let mut hasher = crc32fast::Hasher::new_with_initial(self.fingerprint);
+        hasher.update(name.as_bytes());
+        hasher.update(&bytes);
+        self.fingerprint = hasher.finalize();
         let options = ReadOptions {
             strict: false,
             source_name: name.clone(),

@@ -5,8 +5,9 @@
 // main thread's stack (glibc's pthread_getattr_np) for its stack-overflow message, an
 // eighth of a lookup's instructions. Arguments and everything else of std work as usual;
 // a stack overflow still ends the process (SIGSEGV), only without that message.
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,

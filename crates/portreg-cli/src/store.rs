@@ -91,6 +91,32 @@ impl Store {
         Ok(Some(registry))
     }
 
+    /// The merged registry (built-in or installed, with local names) cached under `key`,
+    /// mapped in place; `None` when there is none, or it cannot be used.
+    pub fn load_layered(&self, key: &str) -> Option<CompiledRegistry> {
+        let file = File::open(self.dir.join(format!("layered.{key}.bin"))).ok()?;
+        // SAFETY: cached files are replaced by rename, never written in place.
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        let _ = map.advise(memmap2::Advice::Random);
+        // The key names its contents; reading is bounds-checked whatever the bytes.
+        CompiledRegistry::from_shared(map, false).ok()
+    }
+
+    /// Keeps a merged registry under `key`, in place of any other.
+    pub fn save_layered(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with("layered.") && name.ends_with(".bin") {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        self.write_atomically(&self.dir.join(format!("layered.{key}.bin")), bytes)
+    }
+
     /// An update killed before this version left no current registry but the previous
     /// one: put it back in use, and say so (once: the file is then there again).
     fn recover(&self) {
