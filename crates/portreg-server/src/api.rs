@@ -7,7 +7,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use portreg::format::{record_to_json, JsonRecord};
+use portreg::format::record_to_json;
 use portreg::{answer, Query as Lookup};
 use portreg::{Info, Machine, NameCheck};
 use portreg::{PortSpan, RangeClass, Transport};
@@ -24,13 +24,31 @@ type Answer = Result<Response, Problem>;
 #[into_params(parameter_in = Query)]
 pub struct LookupParams {
     /// Only these transports, comma-separated.
+    #[param(
+        pattern = "^(tcp|udp|sctp|dccp)(,(tcp|udp|sctp|dccp))*$",
+        example = "tcp,udp"
+    )]
     pub transport: Option<String>,
     /// With a range, also the Unassigned and Reserved rows.
     pub all: Option<bool>,
-    /// At most this many records a page (default 100, at most 1000).
+    /// At most this many records a page (default 100; more than 1000 is 1000).
+    #[param(minimum = 0, maximum = 18446744073709551615_u64, example = 100)]
     pub limit: Option<usize>,
     /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
+    #[param(pattern = "^[0-9]{1,18}$", example = "100")]
     pub cursor: Option<String>,
+}
+
+/// `?transport=tcp,udp`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceParams {
+    /// Only these transports, comma-separated.
+    #[param(
+        pattern = "^(tcp|udp|sctp|dccp)(,(tcp|udp|sctp|dccp))*$",
+        example = "tcp"
+    )]
+    pub transport: Option<String>,
 }
 
 /// The default and the largest page.
@@ -89,12 +107,19 @@ fn paged(
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The text to find, literally, in any case.
+    #[param(required = true, pattern = "\\S", example = "sql")]
     pub q: Option<String>,
-    /// At most this many results a page (default 20, at most 1000).
+    /// At most this many results a page (default 20; more than 1000 is 1000).
+    #[param(minimum = 0, maximum = 18446744073709551615_u64, example = 20)]
     pub limit: Option<usize>,
     /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
+    #[param(pattern = "^[0-9]{1,18}$", example = "20")]
     pub cursor: Option<String>,
     /// Only these transports, comma-separated.
+    #[param(
+        pattern = "^(tcp|udp|sctp|dccp)(,(tcp|udp|sctp|dccp))*$",
+        example = "tcp"
+    )]
     pub transport: Option<String>,
 }
 
@@ -103,10 +128,19 @@ pub struct SearchParams {
 #[into_params(parameter_in = Query)]
 pub struct FreeParams {
     /// Free on every one of these transports (default `tcp,udp`).
+    #[param(
+        pattern = "^(tcp|udp|sctp|dccp)(,(tcp|udp|sctp|dccp))*$",
+        example = "tcp,udp"
+    )]
     pub transport: Option<String>,
     /// `user` (default), `system`, `dynamic`, or `LO-HI`.
+    #[param(
+        pattern = "^(user|registered|system|well-known|dynamic|private|(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?)$",
+        example = "8000-8999"
+    )]
     pub range: Option<String>,
     /// Only the first N free ports.
+    #[param(minimum = 0, maximum = 18446744073709551615_u64, example = 10)]
     pub count: Option<usize>,
     /// Offer ports in the server machine's ephemeral range.
     pub include_ephemeral: Option<bool>,
@@ -148,17 +182,39 @@ pub struct RegistryInfo {
     pub people: usize,
 }
 
+/// `tcp,udp`: the registry's four transports, as the document's pattern says.
 fn transports(text: Option<&str>) -> Result<Vec<Transport>, Problem> {
-    let Some(text) = text.filter(|t| !t.is_empty()) else {
+    let Some(text) = text else {
         return Ok(Vec::new());
     };
     text.split(',')
         .map(|t| {
-            t.trim()
-                .parse()
-                .map_err(|_| Problem::bad_request(format!("{t:?} is not a transport protocol")))
+            Transport::REGISTRY
+                .into_iter()
+                .find(|known| known.as_str() == t)
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "{t:?} is not a transport protocol: tcp, udp, sctp or dccp"
+                    ))
+                })
         })
         .collect()
+}
+
+/// A range written backwards (`9-8`) is the same range.
+fn forwards(text: &str) -> String {
+    let (subject, rest) = text
+        .split_once('/')
+        .map_or((text, None), |(s, r)| (s, Some(r)));
+    let swapped = subject.split_once('-').and_then(|(low, high)| {
+        let (low_port, high_port) = (low.parse::<u16>().ok()?, high.parse::<u16>().ok()?);
+        (low_port > high_port).then(|| format!("{high}-{low}"))
+    });
+    match (swapped, rest) {
+        (Some(span), Some(rest)) => format!("{span}/{rest}"),
+        (Some(span), None) => span,
+        (None, _) => text.to_owned(),
+    }
 }
 
 fn params<T: Default>(params: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
@@ -188,8 +244,8 @@ fn found(values: Vec<Value>, what: &str) -> Answer {
 }
 
 /// Records on a port or a range.
-#[utoipa::path(get, path = "/v1/ports/{ports}", params(("ports" = String, Path, description = "A port (`22`) or a range (`6000-6010`)"), LookupParams),
-    responses((status = 200, description = "The records, each with a `role`", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/ports/{ports}", params(("ports" = String, Path, description = "A port (`22`) or a range (`6000-6010`)", pattern = "^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?$", example = "22"), LookupParams),
+    responses((status = 200, description = "The records, each with a `role`; a page of them, with `Link: <...>; rel=\"next\"` when there are more", body = [crate::schema::LookupRecord]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn ports(
     State(state): State<Arc<AppState>>,
     uri: axum::http::Uri,
@@ -198,7 +254,7 @@ pub async fn ports(
 ) -> Answer {
     let spec = path(spec)?;
     let query = params(query)?;
-    let span: PortSpan = spec
+    let span: PortSpan = forwards(&spec)
         .parse()
         .map_err(|e| Problem::bad_request(format!("{spec:?}: expected {e}")))?;
     let transports = transports(query.transport.as_deref())?;
@@ -224,23 +280,25 @@ pub async fn ports(
 }
 
 /// Records of a service name.
-#[utoipa::path(get, path = "/v1/services/{name}", params(("name" = String, Path, description = "A name, any case; `_ssh._tcp` too"), LookupParams),
-    responses((status = 200, description = "The records, each with a `role`", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/services/{name}", params(("name" = String, Path, description = "A name, any case; `_ssh._tcp` too", example = "ssh"), ServiceParams),
+    responses((status = 200, description = "The records, each with a `role`", body = [crate::schema::LookupRecord]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, description = "No record; `suggestions` names the closest names", body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn services(
     State(state): State<Arc<AppState>>,
     name: Result<Path<String>, PathRejection>,
-    query: Result<Query<LookupParams>, QueryRejection>,
+    query: Result<Query<ServiceParams>, QueryRejection>,
 ) -> Answer {
     let name = path(name)?;
     let query = params(query)?;
-    let lookup: Lookup = name
-        .parse()
-        .map_err(|e| Problem::bad_request(format!("{e}")))?;
-    if matches!(lookup, Lookup::Ports { .. }) {
-        return Err(Problem::bad_request(format!(
-            "{name:?} is a port: ask /v1/ports/{name}"
-        )));
-    }
+    // Any text may name a service: what is no name is simply not found.
+    let lookup = match name.parse::<Lookup>() {
+        Ok(Lookup::Ports { .. }) => {
+            return Err(Problem::not_found(format!(
+                "no service is named {name:?}; a port is asked of /v1/ports/{name}"
+            )))
+        }
+        Ok(lookup) => lookup,
+        Err(_) => return Err(Problem::not_found(format!("no record for {name}"))),
+    };
     let transports = transports(query.transport.as_deref())?;
     let values: Vec<Value> = answer(state.registry(), &lookup, &transports, true)
         .iter()
@@ -260,7 +318,7 @@ pub async fn services(
 
 /// Ranked search over names and descriptions.
 #[utoipa::path(get, path = "/v1/search", params(SearchParams),
-    responses((status = 200, description = "Records, best first, each with a `match` tier", body = [JsonRecord]), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, description = "Records, best first, each with a `match` tier; a page of them, with `Link: <...>; rel=\"next\"` when there are more", body = [crate::schema::SearchRecord]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     uri: axum::http::Uri,
@@ -295,18 +353,21 @@ pub async fn search(
 /// ephemeral range, `ip_local_reserved_ports`, listening sockets) are those of the machine
 /// the server runs on: they answer for that machine only.
 #[utoipa::path(get, path = "/v1/free", params(FreeParams),
-    responses((status = 200, description = "Free ports as compact spans", body = [Span]), (status = 400, body = Problem)))]
+    responses((status = 200, description = "Free ports as compact spans", body = [Span]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn free(
     State(state): State<Arc<AppState>>,
     query: Result<Query<FreeParams>, QueryRejection>,
 ) -> Answer {
     let query = params(query)?;
-    let range = query.range.as_deref().unwrap_or("user");
-    let span = RangeClass::parse_range(range).ok_or_else(|| {
-        Problem::bad_request(format!(
-            "range {range:?}: expected user, system, dynamic or LO-HI"
-        ))
-    })?;
+    let range = forwards(query.range.as_deref().unwrap_or("user"));
+    let known = range.bytes().all(|b| !b.is_ascii_uppercase());
+    let span = RangeClass::parse_range(&range)
+        .filter(|_| known)
+        .ok_or_else(|| {
+            Problem::bad_request(format!(
+                "range {range:?}: expected user, system, dynamic or LO-HI"
+            ))
+        })?;
     let transports = transports(query.transport.as_deref())?;
     let machine = portreg::Machine::read();
     let exclusions = portreg::Exclusions {
@@ -329,8 +390,8 @@ pub async fn free(
 }
 
 /// A service name against RFC 6335 and the registry.
-#[utoipa::path(get, path = "/v1/check-name/{name}", params(("name" = String, Path, description = "The name to check")),
-    responses((status = 200, description = "`{name, valid, free, problems, taken_by}`"), (status = 400, body = Problem)))]
+#[utoipa::path(get, path = "/v1/check-name/{name}", params(("name" = String, Path, description = "The name to check", example = "my-service")),
+    responses((status = 200, description = "The name's problems and the records that have it", body = crate::schema::NameCheckBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn check_name(
     State(state): State<Arc<AppState>>,
     name: Result<Path<String>, PathRejection>,
@@ -340,16 +401,22 @@ pub async fn check_name(
 }
 
 /// Everything about a port or a name, as `portreg info` shows it.
-#[utoipa::path(get, path = "/v1/info/{query}", params(("query" = String, Path, description = "`22`, `22/tcp`, `ssh`, `_ssh._tcp`")),
-    responses((status = 200, description = "`{records, ports}`: records with people and links, port facts"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/info/{query}", params(("query" = String, Path, description = "`22`, `22/tcp`, `6000-6010`, `ssh`, `_ssh._tcp`", pattern = "^((6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/(tcp|udp|sctp|dccp))?|[^/]*[^0-9/-].*)$", example = "ssh")),
+    responses((status = 200, description = "Records with people and links, and the ports' facts", body = crate::schema::InfoBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn info(
     State(state): State<Arc<AppState>>,
     subject: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let subject = path(subject)?;
-    let query: Lookup = subject
-        .parse()
-        .map_err(|e| Problem::bad_request(format!("{e}")))?;
+    // A port outside 0-65535 is bad input; any other text that does not parse names
+    // nothing.
+    let query: Lookup = match forwards(&subject).parse() {
+        Ok(query) => query,
+        Err(error @ portreg::QueryError::Port(_)) => {
+            return Err(Problem::bad_request(error.to_string()))
+        }
+        Err(_) => return Err(Problem::not_found(format!("no record for {subject}"))),
+    };
     let info = Info::gather(state.registry(), &query, &[]);
     if info.answers.is_empty() && info.ports.is_empty() {
         return Err(Problem::not_found(format!("no record for {subject}")));
@@ -358,7 +425,7 @@ pub async fn info(
 }
 
 /// The registry in use.
-#[utoipa::path(get, path = "/v1/registry", responses((status = 200, body = RegistryInfo)))]
+#[utoipa::path(get, path = "/v1/registry", responses((status = 200, body = RegistryInfo), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> {
     let registry = state.registry();
     let provenance = registry.provenance();
@@ -375,7 +442,7 @@ pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> 
 }
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = crate::schema::Health), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }

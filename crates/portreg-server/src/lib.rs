@@ -3,6 +3,7 @@
 
 mod api;
 mod problem;
+pub mod schema;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -103,16 +104,78 @@ impl AppState {
         portreg::Reference,
         portreg::ReferenceKind,
         portreg::RangeClass,
+        portreg::Source,
         Problem,
         api::Span,
-        api::RegistryInfo
+        api::RegistryInfo,
+        schema::LookupRecord,
+        schema::SearchRecord,
+        schema::InfoBody,
+        schema::InfoRecord,
+        schema::People,
+        schema::PortFacts,
+        schema::NameCheckBody,
+        schema::NameProblemBody,
+        schema::Health,
+        schema::Role,
+        schema::Tier
     ))
 )]
 struct ApiDoc;
 
-/// The OpenAPI document of the API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The OpenAPI document of the API, as served at `/openapi.json`: the document generated
+/// from the handlers' types, with the links between operations (from a port's or a
+/// search's records to their names and details), for clients that follow them.
+pub fn openapi() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let links: [(&str, &str, &str, &str, &str); 4] = [
+        (
+            "/v1/ports/{ports}",
+            "ServiceOfFirstRecord",
+            "services",
+            "name",
+            "$response.body#/0/name",
+        ),
+        (
+            "/v1/ports/{ports}",
+            "InfoOfPort",
+            "info",
+            "query",
+            "$request.path.ports",
+        ),
+        (
+            "/v1/search",
+            "ServiceOfBestMatch",
+            "services",
+            "name",
+            "$response.body#/0/name",
+        ),
+        (
+            "/v1/services/{name}",
+            "InfoOfService",
+            "info",
+            "query",
+            "$request.path.name",
+        ),
+    ];
+    for (path, name, target, parameter, expression) in links {
+        let response = document
+            .pointer_mut(&format!(
+                "/paths/{}/get/responses/200",
+                path.replace('/', "~1")
+            ))
+            .and_then(|r| r.as_object_mut());
+        if let Some(response) = response {
+            let links = response
+                .entry("links")
+                .or_insert_with(|| serde_json::json!({}));
+            links[name] = serde_json::json!({
+                "operationId": target,
+                "parameters": {parameter: expression},
+            });
+        }
+    }
+    document
 }
 
 const PAGE: &str = include_str!("../assets/index.html");

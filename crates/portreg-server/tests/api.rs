@@ -44,7 +44,11 @@ fn ports() {
     assert_eq!(reserved[0]["status"], "reserved");
     problem(&get(&format!("{base}/v1/ports/70000")), 400);
     problem(&get(&format!("{base}/v1/ports/abc")), 400);
-    problem(&get(&format!("{base}/v1/ports/9-8")), 400);
+    // A range written backwards is the same range.
+    assert_eq!(
+        get(&format!("{base}/v1/ports/9-8")).body,
+        get(&format!("{base}/v1/ports/8-9")).body
+    );
     problem(&get(&format!("{base}/v1/ports/22?transport=x%2Fz")), 400);
     problem(&get(&format!("{base}/v1/ports/22?all=maybe")), 400);
     problem(&get(&format!("{base}/v1/ports/49152")), 404);
@@ -74,7 +78,10 @@ fn services() {
         (Some("http"), Some("alias"))
     );
     problem(&get(&format!("{base}/v1/services/zz-no-such-svc")), 404);
-    problem(&get(&format!("{base}/v1/services/22")), 400);
+    // Any text may name a service; a port is no name (404, pointing to /v1/ports).
+    let port = get(&format!("{base}/v1/services/22"));
+    assert_eq!(port.status, 404);
+    assert!(port.body.contains("/v1/ports/22"));
 }
 
 #[test]

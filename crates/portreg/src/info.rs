@@ -95,12 +95,25 @@ pub struct Info {
     pub answers: Vec<Answer>,
     /// The ports to describe: the queried port, or the first port of each record.
     pub ports: Vec<u16>,
+    /// Whether a range has more records than [`Info::LIMIT`].
+    pub more: bool,
 }
 
 impl Info {
     /// Everything about `query`.
+    ///
+    /// At most [`Info::LIMIT`] records: a wide range is listed by a lookup, page by page.
     pub fn gather(registry: &CompiledRegistry, query: &Query, transports: &[Transport]) -> Info {
-        let answers = answer(registry, query, transports, true);
+        let mut answers: Vec<Answer> = match query {
+            Query::Ports { span, .. } if !span.is_single() => {
+                crate::lookup::answers(registry, query, transports, true)
+                    .take(Self::LIMIT + 1)
+                    .collect()
+            }
+            _ => answer(registry, query, transports, true),
+        };
+        let more = answers.len() > Self::LIMIT;
+        answers.truncate(Self::LIMIT);
         let mut ports: Vec<u16> = match query {
             Query::Ports { span, .. } => vec![span.low],
             Query::Name { .. } => answers
@@ -110,8 +123,15 @@ impl Info {
         };
         ports.sort_unstable();
         ports.dedup();
-        Info { answers, ports }
+        Info {
+            answers,
+            ports,
+            more,
+        }
     }
+
+    /// The most records an answer holds.
+    pub const LIMIT: usize = 100;
 
     /// The JSON of `portreg info --format json` and `GET /v1/info/{query}`:
     /// `{"records": [record + role, people, links], "ports": [facts]}`.
@@ -137,7 +157,7 @@ impl Info {
             .iter()
             .map(|&port| port_json(port, machine))
             .collect();
-        json!({"records": records, "ports": ports})
+        json!({"records": records, "ports": ports, "more": self.more})
     }
 }
 

@@ -91,6 +91,13 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
         }
         out.json(&value)?;
     }
+    if info.more {
+        eprintln!(
+            "portreg: only the first {} records; `portreg {} --all` lists them all",
+            portreg::Info::LIMIT,
+            args.subject
+        );
+    }
     if info.answers.is_empty() {
         eprintln!("portreg: no record for {}", args.subject);
         return Ok(Exit::NotFound);

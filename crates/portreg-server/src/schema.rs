@@ -1,0 +1,140 @@
+//! The shapes of the API's JSON answers, for the OpenAPI document: the record (the
+//! library's [`JsonRecord`]) with what each route adds to it, and the reports. The answers
+//! are checked against them by schemathesis in CI.
+
+use portreg::format::JsonRecord;
+use portreg::RangeClass;
+use serde::Serialize;
+
+/// How a record answers a lookup.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The service assigned there.
+    Canonical,
+    /// Another name for it.
+    Alias,
+    /// A historic name or an earlier assignment.
+    Historic,
+    /// A row without a name: Reserved, Unassigned, private use.
+    Unnamed,
+}
+
+/// How well a record matches a search.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// The name (or an alias) is the text.
+    ExactName,
+    /// The name starts with the text.
+    NamePrefix,
+    /// The name contains the text.
+    NameSubstring,
+    /// A whole word of the description is the text.
+    DescriptionWord,
+    /// The description contains the text.
+    DescriptionSubstring,
+}
+
+/// A record found by a lookup.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LookupRecord {
+    /// The record.
+    #[serde(flatten)]
+    pub record: JsonRecord,
+    /// How it answers.
+    pub role: Role,
+}
+
+/// A record found by a search.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchRecord {
+    /// The record.
+    #[serde(flatten)]
+    pub record: JsonRecord,
+    /// How well it matches.
+    #[serde(rename = "match")]
+    pub tier: Tier,
+}
+
+/// People of a record, resolved through the registry's people table.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct People {
+    /// The assignees, `Name <address>` where known.
+    pub assignees: Vec<String>,
+    /// The contacts.
+    pub contacts: Vec<String>,
+}
+
+/// A record of `/v1/info`: with its role, its people and its references as links.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InfoRecord {
+    /// The record.
+    #[serde(flatten)]
+    pub record: JsonRecord,
+    /// How it answers.
+    pub role: Role,
+    /// Its people.
+    pub people: People,
+    /// Its references, as URLs where they have one.
+    pub links: Vec<String>,
+}
+
+/// What the rules and the server's machine say about a port.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortFacts {
+    /// The port.
+    pub port: u16,
+    /// Its range.
+    pub range_class: RangeClass,
+    /// How ports of that range are assigned.
+    pub procedure: String,
+    /// Whether RFC 6335 reserves it.
+    pub reserved: bool,
+    /// Whether binding it needs privileges on the server's machine; null when unknown.
+    pub privileged: Option<bool>,
+    /// Whether it is in the server machine's ephemeral range; null when unknown.
+    pub ephemeral: Option<bool>,
+}
+
+/// `/v1/info`: every field of the records, and the ports' facts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InfoBody {
+    /// The records.
+    pub records: Vec<InfoRecord>,
+    /// The ports they concern.
+    pub ports: Vec<PortFacts>,
+    /// Whether a range has more than the 100 records given (`/v1/ports` pages them all).
+    pub more: bool,
+}
+
+/// One reason a name breaks RFC 6335.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NameProblemBody {
+    /// A stable token (`adjacent-hyphens`).
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// `/v1/check-name`: a name against RFC 6335 and the registry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NameCheckBody {
+    /// The name as given.
+    pub name: String,
+    /// Whether RFC 6335 allows it.
+    pub valid: bool,
+    /// Whether no record has it.
+    pub free: bool,
+    /// Every reason it breaks RFC 6335.
+    pub problems: Vec<NameProblemBody>,
+    /// The records that have it.
+    pub taken_by: Vec<LookupRecord>,
+}
+
+/// `/healthz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
