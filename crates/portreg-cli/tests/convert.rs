@@ -160,3 +160,18 @@ fn converts_the_seed_and_the_iana_xml() {
         "XML -> CSV is IANA's CSV byte for byte"
     );
 }
+
+#[test]
+fn inputs_over_the_cap_are_refused_before_they_are_read_whole() {
+    let zeros = vec![0u8; 64 * 1024 * 1024 + 1];
+    let run = portreg_with_input(&["convert", "-", "--to", "json"], Some(&zeros));
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("larger than 64 MiB"), "{}", run.stderr);
+    let device = portreg(&["22", "--registry", "/dev/zero"]);
+    assert_eq!(device.code, 2);
+    assert!(
+        device.stderr.contains("larger than 64 MiB"),
+        "{}",
+        device.stderr
+    );
+}

@@ -138,11 +138,7 @@ pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
             .as_ref()
             .is_some_and(|t| request.transports.contains(t));
         if !same_port || same_transport {
-            let place = match (record.ports, &record.transport) {
-                (Some(p), Some(t)) => format!("{p}/{t}"),
-                (Some(p), None) => p.to_string(),
-                (None, _) => "name only".to_owned(),
-            };
+            let place = record.place();
             return Err(AuthorityError::Conflict(format!(
                 "the name {:?} is taken by {} ({place})",
                 request.name,

@@ -76,15 +76,21 @@ pub fn run(args: &ConvertArgs) -> CommandResult {
 pub fn read_input(path: Option<&Path>) -> Result<(Vec<u8>, String)> {
     match path {
         Some(path) if path != Path::new("-") => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes = crate::active::read_capped(path)?;
             Ok((bytes, path.display().to_string()))
         }
         _ => {
             let mut bytes = Vec::new();
             std::io::stdin()
+                .take(portreg::MAX_REGISTRY_BYTES + 1)
                 .read_to_end(&mut bytes)
                 .context("cannot read standard input")?;
+            if bytes.len() as u64 > portreg::MAX_REGISTRY_BYTES {
+                anyhow::bail!(
+                    "standard input is larger than {} MiB, the most portreg reads as a registry",
+                    portreg::MAX_REGISTRY_BYTES / (1024 * 1024)
+                );
+            }
             Ok((bytes, "<stdin>".to_owned()))
         }
     }

@@ -68,12 +68,7 @@ pub fn run(args: &DiffArgs, common: &Common) -> CommandResult {
 }
 
 fn summary(record: &Record) -> String {
-    let place = match (record.ports_text(), &record.transport) {
-        (Some(ports), Some(t)) => format!("{ports}/{t}"),
-        (Some(ports), None) => ports,
-        (None, Some(t)) => t.to_string(),
-        (None, None) => "-".to_owned(),
-    };
+    let place = record.place();
     format!(
         "{} {place} {}",
         record.name.as_deref().unwrap_or("-"),
