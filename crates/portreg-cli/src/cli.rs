@@ -74,7 +74,7 @@ impl Common {
     }
 
     /// Only a registry file.
-    pub fn registry(output: &ReportOutput, registry: &RegistryArg) -> Common {
+    pub fn with_registry(output: &ReportOutput, registry: &RegistryArg) -> Common {
         Common {
             registry: registry.registry.clone(),
             ..Common::report(output, None)

@@ -41,12 +41,14 @@ pub fn run(cli: Cli) -> CommandResult {
         }
         Some(Command::Diff(args)) => diff::run(args, &Common::report(&args.output, None)),
         Some(Command::CheckName(args)) => {
-            check_name::run(args, &Common::registry(&args.output, &args.registry))
+            check_name::run(args, &Common::with_registry(&args.output, &args.registry))
         }
         Some(Command::CheckLocal(args)) => {
-            check_local::run(&Common::registry(&args.output, &args.registry))
+            check_local::run(&Common::with_registry(&args.output, &args.registry))
         }
-        Some(Command::About(args)) => about::run(&Common::registry(&args.output, &args.registry)),
+        Some(Command::About(args)) => {
+            about::run(&Common::with_registry(&args.output, &args.registry))
+        }
         Some(Command::Serve(_) | Command::Authority(_) | Command::Update(_)) => hand_over(),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Completions(args)) => {
