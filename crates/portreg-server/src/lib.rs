@@ -2,6 +2,7 @@
 //! axum. `portreg serve` runs it; tests build the [`router`] directly.
 
 mod api;
+pub mod cache;
 mod problem;
 pub mod schema;
 
@@ -19,7 +20,6 @@ use portreg::CompiledRegistry;
 use tower::limit::ConcurrencyLimitLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
 pub use problem::Problem;
@@ -42,6 +42,8 @@ pub struct AppState {
     /// `embedded`, `installed (PATH)` or a file.
     pub origin: String,
     etag: HeaderValue,
+    /// The answers computed from this registry.
+    answers: cache::AnswerCache,
 }
 
 impl AppState {
@@ -72,12 +74,18 @@ impl AppState {
             registry,
             origin,
             etag,
+            answers: cache::AnswerCache::default(),
         }
     }
 
     /// The registry answering.
     pub fn registry(&self) -> &CompiledRegistry {
         &self.registry
+    }
+
+    /// How many bytes of answers are kept (at most [`cache::CACHE_BUDGET`]).
+    pub fn cached_bytes(&self) -> usize {
+        self.answers.bytes()
     }
 }
 
@@ -189,19 +197,7 @@ connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-a
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(page))
-        .route(
-            "/app.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    SCRIPT,
-                )
-            }),
-        )
-        .route(
-            "/app.css",
-            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
-        )
+        .route("/assets/{file}", get(asset))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route("/healthz", get(api::healthz))
         .route("/v1/ports/{ports}", get(api::ports))
@@ -218,25 +214,72 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "only GET is answered; see /openapi.json",
             )
         })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            cache::keep_answers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), caching))
         .layer(middleware::from_fn(check_uri))
         .layer(middleware::from_fn(security_headers))
-        .layer(CompressionLayer::new())
+        // Kept answers come compressed already; the live routes are compressed here, from
+        // the size where it pays, as kept ones are.
+        .layer(CompressionLayer::new().compress_when(
+            tower_http::compression::predicate::SizeAbove::new(cache::COMPRESS_FROM as u16),
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
+        .layer(middleware::from_fn(access_log))
         .with_state(state)
 }
 
+/// The page and its assets, named by their content's checksum: an asset's name changes
+/// with it, so a browser may keep it for a year.
+struct Assets {
+    page: String,
+    script: String,
+    style: String,
+}
+
+fn assets() -> &'static Assets {
+    static ASSETS: std::sync::OnceLock<Assets> = std::sync::OnceLock::new();
+    ASSETS.get_or_init(|| {
+        let script = format!("app.{:08x}.js", crc32fast::hash(SCRIPT.as_bytes()));
+        let style = format!("app.{:08x}.css", crc32fast::hash(STYLE.as_bytes()));
+        let page = PAGE
+            .replace("/app.js", &format!("/assets/{script}"))
+            .replace("/app.css", &format!("/assets/{style}"));
+        Assets {
+            page,
+            script,
+            style,
+        }
+    })
+}
+
 async fn page() -> impl IntoResponse {
-    Html(PAGE)
+    Html(assets().page.as_str())
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let assets = assets();
+    let (kind, body) = if file == assets.script {
+        ("text/javascript; charset=utf-8", SCRIPT)
+    } else if file == assets.style {
+        ("text/css; charset=utf-8", STYLE)
+    } else {
+        return Problem::not_found(format!("no asset {file}")).into_response();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Refuses over-long URIs, and paths or query strings that are not UTF-8 once decoded,
@@ -260,6 +303,26 @@ async fn check_uri(request: Request, next: Next) -> Response {
         return Problem::bad_request(detail).into_response();
     }
     next.run(request).await
+}
+
+/// One access-log event a request (method, path, status, microseconds), target `access`:
+/// no span, nothing formatted unless the event is enabled.
+async fn access_log(request: Request, next: Next) -> Response {
+    if !tracing::enabled!(target: "access", tracing::Level::INFO) {
+        return next.run(request).await;
+    }
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "access",
+        method = %method,
+        uri = %uri,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+    );
+    response
 }
 
 /// Headers every answer carries: no content sniffing, no referrer, and the page's content
@@ -309,10 +372,12 @@ async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Nex
     if cacheable && response.status() == StatusCode::OK {
         let headers = response.headers_mut();
         headers.insert(header::ETAG, state.etag.clone());
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        );
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+        }
     }
     response
 }

@@ -94,8 +94,25 @@ fn the_page_and_the_api_send_safe_headers() {
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
     let api = get(&format!("{base}/v1/ports/22"));
     assert_eq!(api.header("access-control-allow-origin"), Some("*"));
-    let script = get(&format!("{base}/app.js"));
+    // The page's assets are named by their content and kept for a year.
+    let name = page
+        .body
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the script's address")
+        .to_owned();
+    assert!(
+        name.starts_with("/assets/app.") && name.ends_with(".js"),
+        "{name}"
+    );
+    let script = get(&format!("{base}{name}"));
     assert!(script.content_type.starts_with("text/javascript"));
+    assert_eq!(
+        script.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(get(&format!("{base}/assets/app.00000000.js")).status, 404);
 }
 
 #[test]

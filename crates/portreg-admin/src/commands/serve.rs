@@ -13,11 +13,15 @@ use portreg_cli::{CommandResult, Exit};
 /// Runs the command.
 pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colour only on a terminal: a log file gets no escape codes.
+    // Colour only on a terminal: a log file gets no escape codes. Lines are written by a
+    // thread of their own, so that a request never waits on standard error.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if args.log_json {
         subscriber.json().init();
     } else {

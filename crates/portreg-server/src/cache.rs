@@ -1,0 +1,183 @@
+//! Answers kept once computed. Every answer of a cached route depends only on the
+//! registry being served (and the request's path and query), so it is computed once, with
+//! its gzip and brotli forms made then too, and sent as it is to every client after. The
+//! cache belongs to the [`AppState`](crate::AppState): a registry swapped in comes with an
+//! empty one.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// The most bytes the cache holds (every form of every answer); past it, it starts anew.
+pub const CACHE_BUDGET: usize = 64 * 1024 * 1024;
+/// Bodies smaller than this are sent plain: compressing them saves less than it costs.
+pub const COMPRESS_FROM: usize = 1024;
+/// The largest answer kept (a page of 1,000 records is about 1.5 MB).
+const LARGEST: usize = 8 * 1024 * 1024;
+
+/// One answer in every form it is sent in.
+struct Kept {
+    status: StatusCode,
+    headers: HeaderMap,
+    plain: Bytes,
+    gzip: Option<Bytes>,
+    brotli: Option<Bytes>,
+}
+
+impl Kept {
+    fn size(&self) -> usize {
+        self.plain.len()
+            + self.gzip.as_ref().map_or(0, Bytes::len)
+            + self.brotli.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// The form the client takes best: brotli, then gzip, else plain.
+    fn response(&self, accepted: Option<&HeaderValue>) -> Response {
+        let accepts = |coding: &str| {
+            accepted.and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(',').any(|part| {
+                    let mut fields = part.split(';');
+                    let name = fields.next().unwrap_or("").trim();
+                    let refused = fields.any(|f| {
+                        f.trim()
+                            .strip_prefix("q=")
+                            .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0))
+                    });
+                    name.eq_ignore_ascii_case(coding) && !refused
+                })
+            })
+        };
+        let (body, coding) = match (&self.brotli, &self.gzip) {
+            (Some(brotli), _) if accepts("br") => (brotli.clone(), Some("br")),
+            (_, Some(gzip)) if accepts("gzip") => (gzip.clone(), Some("gzip")),
+            _ => (self.plain.clone(), None),
+        };
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        if let Some(coding) = coding {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        if self.gzip.is_some() {
+            response
+                .headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        response
+    }
+}
+
+/// The kept answers of one registry.
+#[derive(Default)]
+pub struct AnswerCache {
+    answers: RwLock<HashMap<String, Arc<Kept>>>,
+    bytes: AtomicUsize,
+}
+
+impl AnswerCache {
+    fn get(&self, key: &str) -> Option<Arc<Kept>> {
+        self.answers.read().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: String, kept: Arc<Kept>) {
+        let Ok(mut answers) = self.answers.write() else {
+            return;
+        };
+        let size = kept.size() + key.len();
+        if self.bytes.load(Ordering::Relaxed) + size > CACHE_BUDGET {
+            // Bounded simply: past the budget, start again (answers are cheap to remake).
+            answers.clear();
+            self.bytes.store(0, Ordering::Relaxed);
+        }
+        if answers.insert(key, kept).is_none() {
+            self.bytes.fetch_add(size, Ordering::Relaxed);
+        }
+    }
+
+    /// How many bytes are kept.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether a route's answers depend only on the registry: not `/v1/free` (this machine's
+/// live ports), `/v1/info` (this machine's settings) or `/healthz`.
+fn cacheable(path: &str) -> bool {
+    [
+        "/v1/ports/",
+        "/v1/services/",
+        "/v1/search",
+        "/v1/check-name/",
+        "/v1/registry",
+        "/openapi.json",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix))
+        || path == "/"
+        || path.starts_with("/assets/")
+}
+
+/// Serves kept answers, and keeps new ones.
+pub async fn keep_answers(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::GET || !cacheable(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let key = request
+        .uri()
+        .path_and_query()
+        .map_or_else(String::new, |p| p.as_str().to_owned());
+    let accepted = request.headers().get(header::ACCEPT_ENCODING).cloned();
+    if let Some(kept) = state.answers.get(&key) {
+        return kept.response(accepted.as_ref());
+    }
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let keepable = matches!(parts.status, StatusCode::OK | StatusCode::NOT_FOUND)
+        && !parts.headers.contains_key(header::CONTENT_ENCODING);
+    let Ok(plain) = axum::body::to_bytes(body, LARGEST).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if !keepable {
+        return Response::from_parts(parts, Body::from(plain));
+    }
+    let compress = plain.len() >= COMPRESS_FROM;
+    let kept = Arc::new(Kept {
+        status: parts.status,
+        headers: parts.headers,
+        gzip: compress.then(|| gzip(&plain)).flatten(),
+        brotli: compress.then(|| brotli(&plain)).flatten(),
+        plain,
+    });
+    state.answers.put(key, kept.clone());
+    kept.response(accepted.as_ref())
+}
+
+fn gzip(bytes: &[u8]) -> Option<Bytes> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok().map(Bytes::from)
+}
+
+fn brotli(bytes: &[u8]) -> Option<Bytes> {
+    let mut out = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        writer.write_all(bytes).ok()?;
+    }
+    Some(Bytes::from(out))
+}
