@@ -80,7 +80,14 @@ impl Active {
                  (`portreg check-local` lists them)"
             );
         }
-        let origin = format!("{} with local names", base.origin);
+        let layers: Vec<&str> = [
+            (!local.records.is_empty()).then_some("local names"),
+            nmap.is_some().then_some("nmap's names"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let origin = format!("{} with {}", base.origin, layers.join(" and "));
         // The merged registry is compiled once and kept in the data folder, keyed by what
         // it is made of: later commands map it as they map an installed registry.
         let key = layered_key(base.registry(), &local, nmap.as_ref(), common);
