@@ -830,8 +830,6 @@ fn parse_format(id: &str) -> Result<Format, String> {
 }
 
 fn parse_transport(token: &str) -> Result<Transport, String> {
-    Transport::REGISTRY
-        .into_iter()
-        .find(|t| t.as_str().eq_ignore_ascii_case(token.trim()))
+    Transport::known(token.trim())
         .ok_or_else(|| format!("{token:?} is not a transport protocol: use tcp, udp, sctp or dccp"))
 }

@@ -102,18 +102,7 @@ impl Output {
     /// Prints records: a table of port, transport, name, status and description (records
     /// that differ only in transport on one row), or the chosen machine format.
     pub fn records(&mut self, items: &[Item]) -> io::Result<()> {
-        match self.format {
-            OutputFormat::Table => {
-                // Where another layer answers too, say which answer comes from where.
-                let layered = items.iter().any(|i| i.record.source != Source::Iana);
-                let mut header = vec!["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"];
-                if layered {
-                    header.insert(4, "SOURCE");
-                }
-                self.table(&header, &table_rows(items, layered))
-            }
-            _ => self.machine(items),
-        }
+        self.records_limited(items, usize::MAX).map(|_| ())
     }
 
     /// Prints at most `limit` of the records' rows (table rows, which merge transports, or
@@ -123,6 +112,7 @@ impl Output {
             self.machine(&items[..limit.min(items.len())])?;
             return Ok(items.len().saturating_sub(limit));
         }
+        // Where another layer answers too, say which answer comes from where.
         let layered = items.iter().any(|i| i.record.source != Source::Iana);
         let mut header = vec!["PORT", "TRANSPORT", "NAME", "STATUS", "DESCRIPTION"];
         if layered {

@@ -228,14 +228,6 @@ fn path(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
         .map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))
 }
 
-fn with_role(answer: &portreg::Answer) -> Value {
-    let mut value = record_to_json(&answer.record);
-    if let Value::Object(map) = &mut value {
-        map.insert("role".into(), Value::from(answer.role.as_str()));
-    }
-    value
-}
-
 fn found(values: Vec<Value>, what: &str) -> Answer {
     if values.is_empty() {
         return Err(Problem::not_found(format!("no record for {what}")));
@@ -267,15 +259,15 @@ pub async fn ports(
         // One port: its few records, and RFC 6335's Reserved row where none is listed.
         let values = answer(state.registry(), &lookup, &transports, all);
         return paged(
-            values.iter().map(with_role),
+            values.iter().map(portreg::answer_to_json),
             query.limit,
             query.cursor.as_deref(),
             &uri,
             &spec,
         );
     }
-    let values =
-        portreg::answers(state.registry(), &lookup, &transports, all).map(|a| with_role(&a));
+    let values = portreg::answers(state.registry(), &lookup, &transports, all)
+        .map(|a| portreg::answer_to_json(&a));
     paged(values, query.limit, query.cursor.as_deref(), &uri, &spec)
 }
 
@@ -302,7 +294,7 @@ pub async fn services(
     let transports = transports(query.transport.as_deref())?;
     let values: Vec<Value> = answer(state.registry(), &lookup, &transports, true)
         .iter()
-        .map(with_role)
+        .map(portreg::answer_to_json)
         .collect();
     if values.is_empty() {
         let suggestions = match &lookup {
@@ -369,7 +361,7 @@ pub async fn free(
             ))
         })?;
     let transports = transports(query.transport.as_deref())?;
-    let machine = portreg::Machine::read();
+    let machine = portreg::Machine::read().with_listening();
     let exclusions = portreg::Exclusions {
         ephemeral: !query.include_ephemeral.unwrap_or(false),
         kernel_reserved: !query.include_kernel_reserved.unwrap_or(false),

@@ -104,11 +104,6 @@ impl AnswerCache {
             self.bytes.fetch_add(size, Ordering::Relaxed);
         }
     }
-
-    /// How many bytes are kept.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
-    }
 }
 
 /// Whether a route's answers depend only on the registry: not `/v1/free` (this machine's

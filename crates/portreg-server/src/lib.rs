@@ -82,11 +82,6 @@ impl AppState {
     pub fn registry(&self) -> &CompiledRegistry {
         &self.registry
     }
-
-    /// How many bytes of answers are kept (at most [`cache::CACHE_BUDGET`]).
-    pub fn cached_bytes(&self) -> usize {
-        self.answers.bytes()
-    }
 }
 
 #[derive(OpenApi)]

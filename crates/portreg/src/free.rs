@@ -36,12 +36,13 @@ pub struct Machine {
     pub ephemeral: Option<(u16, u16)>,
     /// `net.ipv4.ip_local_reserved_ports`: ports the kernel never hands out.
     pub kernel_reserved: Vec<PortSpan>,
-    /// Sockets listening (tcp) or bound (udp) right now, from `/proc/net`.
+    /// Sockets listening (tcp) or bound (udp) right now, from `/proc/net`; read only by
+    /// [`Machine::with_listening`], which the free-port finder needs and `info` does not.
     pub listening: Vec<(Transport, u16)>,
 }
 
 impl Machine {
-    /// Reads `/proc/sys/net/ipv4` and `/proc/net/{tcp,tcp6,udp,udp6}`.
+    /// Reads `/proc/sys/net/ipv4`.
     pub fn read() -> Self {
         let read = |path: &str| std::fs::read_to_string(path).ok();
         let unprivileged_start = read("/proc/sys/net/ipv4/ip_unprivileged_port_start")
@@ -58,6 +59,17 @@ impl Machine {
                     .collect()
             })
             .unwrap_or_default();
+        Machine {
+            unprivileged_start,
+            ephemeral,
+            kernel_reserved,
+            listening: Vec::new(),
+        }
+    }
+
+    /// Adds the sockets listening now, from `/proc/net/{tcp,tcp6,udp,udp6}`.
+    pub fn with_listening(mut self) -> Self {
+        let read = |path: &str| std::fs::read_to_string(path).ok();
         let mut listening = Vec::new();
         for (file, transport) in [
             ("/proc/net/tcp", Transport::Tcp),
@@ -74,12 +86,8 @@ impl Machine {
         }
         listening.sort_by_key(|(t, p)| (*p, t.as_str().to_owned()));
         listening.dedup();
-        Machine {
-            unprivileged_start,
-            ephemeral,
-            kernel_reserved,
-            listening,
-        }
+        self.listening = listening;
+        self
     }
 
     /// Whether binding `port` needs privileges here.

@@ -140,9 +140,8 @@ impl Info {
             .answers
             .iter()
             .map(|answer| {
-                let mut value = record_to_json(&answer.record);
+                let mut value = answer_to_json(answer);
                 if let Value::Object(map) = &mut value {
-                    map.insert("role".into(), Value::from(answer.role.as_str()));
                     map.insert("people".into(), people_json(registry, &answer.record));
                     map.insert(
                         "links".into(),
@@ -166,6 +165,15 @@ fn people_json(registry: &CompiledRegistry, record: &Record) -> Value {
         "assignees": person_labels(registry, record.effective_assignees()),
         "contacts": person_labels(registry, &record.contacts),
     })
+}
+
+/// A record that answers a query, as JSON: the record with its `role`.
+pub fn answer_to_json(answer: &Answer) -> Value {
+    let mut value = record_to_json(&answer.record);
+    if let Value::Object(map) = &mut value {
+        map.insert("role".into(), Value::from(answer.role.as_str()));
+    }
+    value
 }
 
 /// What the rules and this machine say about a port, as JSON.
@@ -221,13 +229,7 @@ impl NameCheck {
             "valid": self.problems.is_empty(),
             "free": self.taken_by.is_empty(),
             "problems": self.problems.iter().map(|p| json!({"code": p.code(), "message": p.to_string()})).collect::<Vec<_>>(),
-            "taken_by": self.taken_by.iter().map(|a| {
-                let mut value = record_to_json(&a.record);
-                if let Value::Object(map) = &mut value {
-                    map.insert("role".into(), Value::from(a.role.as_str()));
-                }
-                value
-            }).collect::<Vec<_>>(),
+            "taken_by": self.taken_by.iter().map(answer_to_json).collect::<Vec<_>>(),
         })
     }
 }

@@ -72,10 +72,7 @@ impl FromStr for Query {
         // Only the registry's four transports split a query: `914c/g` is a name.
         let (subject, transport) = match text.rsplit_once('/') {
             Some((subject, proto)) if !subject.is_empty() => {
-                match Transport::REGISTRY
-                    .into_iter()
-                    .find(|t| t.as_str().eq_ignore_ascii_case(proto))
-                {
+                match Transport::known(proto) {
                     Some(transport) => (subject, Some(transport)),
                     // A port with an unknown protocol is a mistake; a name may hold a
                     // slash (`914c/g`).

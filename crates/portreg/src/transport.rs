@@ -28,6 +28,14 @@ impl Transport {
         Transport::Dccp,
     ];
 
+    /// One of the registry's four transports by its token, any case (`TCP`); `None` for
+    /// any other protocol.
+    pub fn known(token: &str) -> Option<Transport> {
+        Transport::REGISTRY
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(token))
+    }
+
     /// The protocol token as written in every registry format.
     pub fn as_str(&self) -> &str {
         match self {

@@ -13,7 +13,7 @@ use crate::{CommandResult, Exit, Failure};
 pub fn run(args: &FreeArgs, common: &Common) -> CommandResult {
     let mut out = Output::new(common);
     let active = Active::layered(common)?;
-    let machine = Machine::read();
+    let machine = Machine::read().with_listening();
     let exclusions = Exclusions {
         ephemeral: !args.include_ephemeral,
         kernel_reserved: !args.include_kernel_reserved,
