@@ -109,7 +109,10 @@ impl Authority {
                     data
                 ])?;
             }
-            let mut person = tx.prepare("INSERT OR REPLACE INTO people (id, name, org, uri, updated) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut person = tx.prepare(
+                "INSERT OR REPLACE INTO people (id, name, org, uri, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             for p in &registry.people {
                 person.execute(params![
                     p.id,
@@ -155,7 +158,10 @@ impl Authority {
         if version > SCHEMA_VERSION {
             return Err(store_error(
                 path,
-                format!("the store has schema version {version}; this portreg knows up to {SCHEMA_VERSION}: use a newer portreg"),
+                format!(
+                    "the store has schema version {version}; this portreg knows up to \
+                     {SCHEMA_VERSION}: use a newer portreg"
+                ),
             ));
         }
         if version == 0 {

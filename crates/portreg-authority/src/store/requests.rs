@@ -265,8 +265,17 @@ impl Authority {
                                        reference, txt_keys, procedure, reuse)
                  VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
-                    now(), request.name, transports.join(","), request.port, request.description, request.assignee,
-                    request.contact, request.reference, request.txt_keys, request.procedure, request.reuse
+                    now(),
+                    request.name,
+                    transports.join(","),
+                    request.port,
+                    request.description,
+                    request.assignee,
+                    request.contact,
+                    request.reference,
+                    request.txt_keys,
+                    request.procedure,
+                    request.reuse
                 ],
             )?;
             let id = tx.last_insert_rowid();

@@ -151,7 +151,10 @@ impl Authority {
         self.change(reviewer, &action, &format!("request {id}"), |tx| {
             let filed = load_request(tx, id)?;
             if filed.state != RequestState::Pending {
-                return Err(AuthorityError::Conflict(format!("request {id} is already {}", filed.state.as_str())));
+                let state = filed.state.as_str();
+                return Err(AuthorityError::Conflict(format!(
+                    "request {id} is already {state}"
+                )));
             }
             let created = match decision {
                 Decision::Reject => Vec::new(),
@@ -166,7 +169,12 @@ impl Authority {
                 "UPDATE requests SET state = ?1, reviewer = ?2, reason = ?3, decided = ?4 WHERE id = ?5",
                 params![state, reviewer, reason, now(), id],
             )?;
-            let detail = format!("{state} {}: {} record(s){}", filed.request.name, created.len(), reason.map_or(String::new(), |r| format!("; {r}")));
+            let why = reason.map_or(String::new(), |r| format!("; {r}"));
+            let detail = format!(
+                "{state} {}: {} record(s){why}",
+                filed.request.name,
+                created.len()
+            );
             Ok((created, detail))
         })
     }
