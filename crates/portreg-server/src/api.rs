@@ -152,6 +152,45 @@ pub struct FreeParams {
     pub include_browser_blocked: Option<bool>,
 }
 
+/// `?transport=&include_*=` of `/v1/free/explain` and `/v1/free/for`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LiveParams {
+    /// Free on every one of these transports (default `tcp,udp`).
+    #[param(
+        pattern = "^(tcp|udp|sctp|dccp)(,(tcp|udp|sctp|dccp))*$",
+        example = "tcp,udp"
+    )]
+    pub transport: Option<String>,
+    /// Offer ports in the server machine's ephemeral range.
+    pub include_ephemeral: Option<bool>,
+    /// Offer ports in the server machine's `ip_local_reserved_ports`.
+    pub include_kernel_reserved: Option<bool>,
+    /// Offer ports something listens on, on the server's machine, now.
+    pub include_listening: Option<bool>,
+    /// Offer the ports browsers block (tcp).
+    pub include_browser_blocked: Option<bool>,
+}
+
+/// The free-port finder over the registry served and the server's machine.
+fn finder<'a>(
+    state: &'a AppState,
+    machine: &'a portreg::Machine,
+    transports: &[Transport],
+    include: [Option<bool>; 4],
+) -> portreg::FreePorts<'a> {
+    let [ephemeral, kernel_reserved, listening, browser_blocked] =
+        include.map(|flag| !flag.unwrap_or(false));
+    let exclusions = portreg::Exclusions {
+        ephemeral,
+        kernel_reserved,
+        listening,
+        browser_blocked,
+        popular: false,
+    };
+    portreg::FreePorts::new(state.registry(), transports, Some(machine), exclusions)
+}
+
 /// A span of free ports.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Span {
@@ -362,15 +401,13 @@ pub async fn free(
         })?;
     let transports = transports(query.transport.as_deref())?;
     let machine = portreg::Machine::read().with_listening();
-    let exclusions = portreg::Exclusions {
-        ephemeral: !query.include_ephemeral.unwrap_or(false),
-        kernel_reserved: !query.include_kernel_reserved.unwrap_or(false),
-        listening: !query.include_listening.unwrap_or(false),
-        browser_blocked: !query.include_browser_blocked.unwrap_or(false),
-        popular: false,
-    };
-    let finder = portreg::FreePorts::new(state.registry(), &transports, Some(&machine), exclusions);
-    let spans: Vec<Span> = finder
+    let include = [
+        query.include_ephemeral,
+        query.include_kernel_reserved,
+        query.include_listening,
+        query.include_browser_blocked,
+    ];
+    let spans: Vec<Span> = finder(&state, &machine, &transports, include)
         .spans(span, query.count)
         .into_iter()
         .map(|s| Span {
@@ -379,6 +416,54 @@ pub async fn free(
         })
         .collect();
     Ok(Json(spans).into_response())
+}
+
+/// Why a port is or is not offered, as `portreg free --explain` says.
+#[utoipa::path(get, path = "/v1/free/explain/{port}", params(("port" = u16, Path, description = "The port", minimum = 0, maximum = 65535, example = 8080), LiveParams),
+    responses((status = 200, description = "Whether it is free, and every reason it is not", body = crate::schema::ExplainBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+pub async fn explain(
+    State(state): State<Arc<AppState>>,
+    port: Result<Path<u16>, PathRejection>,
+    query: Result<Query<LiveParams>, QueryRejection>,
+) -> Answer {
+    let Path(port) =
+        port.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
+    let query = params(query)?;
+    let transports = transports(query.transport.as_deref())?;
+    let machine = portreg::Machine::read().with_listening();
+    let include = [
+        query.include_ephemeral,
+        query.include_kernel_reserved,
+        query.include_listening,
+        query.include_browser_blocked,
+    ];
+    let reasons = finder(&state, &machine, &transports, include).explain(port);
+    Ok(Json(portreg::explain_json(port, &reasons)).into_response())
+}
+
+/// One stable port for a service name, as `portreg free --for` picks it: the same on every
+/// machine with the same registry; `busy_here` and `next` are about the server's machine.
+#[utoipa::path(get, path = "/v1/free/for/{name}", params(("name" = String, Path, description = "The service name", example = "billing-api"), LiveParams),
+    responses((status = 200, description = "The stable port, what makes it busy here, the next choice free here", body = crate::schema::StableBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+pub async fn stable(
+    State(state): State<Arc<AppState>>,
+    name: Result<Path<String>, PathRejection>,
+    query: Result<Query<LiveParams>, QueryRejection>,
+) -> Answer {
+    let name = path(name)?;
+    let query = params(query)?;
+    let transports = transports(query.transport.as_deref())?;
+    let machine = portreg::Machine::read().with_listening();
+    let include = [
+        query.include_ephemeral,
+        query.include_kernel_reserved,
+        query.include_listening,
+        query.include_browser_blocked,
+    ];
+    let pick = finder(&state, &machine, &transports, include)
+        .stable(&name)
+        .ok_or_else(|| Problem::not_found("no port of 1024-32767 is free in the registry"))?;
+    Ok(Json(portreg::stable_json(&name, &pick)).into_response())
 }
 
 /// A service name against RFC 6335 and the registry.

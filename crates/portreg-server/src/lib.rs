@@ -96,6 +96,8 @@ impl AppState {
         api::services,
         api::search,
         api::free,
+        api::explain,
+        api::stable,
         api::check_name,
         api::info,
         api::registry,
@@ -120,6 +122,9 @@ impl AppState {
         schema::NameCheckBody,
         schema::NameProblemBody,
         schema::Health,
+        schema::ExplainBody,
+        schema::StableBody,
+        schema::ExclusionBody,
         schema::Role,
         schema::Tier
     ))
@@ -199,6 +204,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/services/{name}", get(api::services))
         .route("/v1/search", get(api::search))
         .route("/v1/free", get(api::free))
+        .route("/v1/free/explain/{port}", get(api::explain))
+        .route("/v1/free/for/{name}", get(api::stable))
         .route("/v1/check-name/{name}", get(api::check_name))
         .route("/v1/info/{query}", get(api::info))
         .route("/v1/registry", get(api::registry))

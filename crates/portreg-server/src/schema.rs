@@ -132,6 +132,42 @@ pub struct NameCheckBody {
     pub taken_by: Vec<LookupRecord>,
 }
 
+/// One reason a port is not offered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExclusionBody {
+    /// `taken`, `reserved-by-rfc`, `ephemeral`, `kernel-reserved`, `listening`,
+    /// `browser-blocked` or `popular`.
+    pub kind: String,
+    /// For people (`taken by x11 on tcp`).
+    pub reason: String,
+    /// Whether it depends on the server machine's live state.
+    pub live: bool,
+}
+
+/// `/v1/free/explain/{port}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExplainBody {
+    /// The port.
+    pub port: u16,
+    /// Whether it is offered.
+    pub free: bool,
+    /// Why not.
+    pub reasons: Vec<ExclusionBody>,
+}
+
+/// `/v1/free/for/{name}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StableBody {
+    /// The name as given.
+    pub name: String,
+    /// The stable port.
+    pub port: u16,
+    /// What makes it busy on the server's machine now (empty when it is free there).
+    pub busy_here: Vec<ExclusionBody>,
+    /// The next stable choice free on the server's machine, when the port is busy.
+    pub next: Option<u16>,
+}
+
 /// `/healthz`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {

@@ -123,3 +123,23 @@ fn a_misspelled_name_gets_suggestions() {
     let names = missing.json()["suggestions"].to_string();
     assert!(names.contains("\"ssh\""), "{names}");
 }
+
+#[test]
+fn free_explains_and_picks_as_the_command_line_does() {
+    let base = start();
+    let explain = get(&format!("{base}/v1/free/explain/6000?transport=tcp")).json();
+    assert_eq!(explain["free"], false);
+    assert!(
+        explain["reasons"].to_string().contains("taken by x11"),
+        "{explain}"
+    );
+    let pick = get(&format!("{base}/v1/free/for/billing-api")).json();
+    let port = pick["port"].as_u64().unwrap();
+    assert!((1024..=32767).contains(&port));
+    // The same pick as `portreg free --for`, which depends on the name and the registry.
+    assert_eq!(
+        get(&format!("{base}/v1/free/for/BILLING-API")).json()["port"],
+        port
+    );
+    assert_eq!(get(&format!("{base}/v1/free/explain/70000")).status, 400);
+}

@@ -167,6 +167,31 @@ fn people_json(registry: &CompiledRegistry, record: &Record) -> Value {
     })
 }
 
+/// Why a port is not offered, as JSON: `[{"kind", "reason", "live"}]`.
+pub fn exclusions_json(reasons: &[crate::free::Exclusion]) -> Value {
+    Value::Array(
+        reasons
+            .iter()
+            .map(|r| json!({"kind": r.kind(), "reason": r.to_string(), "live": r.is_live()}))
+            .collect(),
+    )
+}
+
+/// `portreg free --explain PORT -f json` and `/v1/free/explain/{port}`.
+pub fn explain_json(port: u16, reasons: &[crate::free::Exclusion]) -> Value {
+    json!({"port": port, "free": reasons.is_empty(), "reasons": exclusions_json(reasons)})
+}
+
+/// `portreg free --for NAME -f json` and `/v1/free/for/{name}`.
+pub fn stable_json(name: &str, pick: &crate::free::StablePick) -> Value {
+    json!({
+        "name": name,
+        "port": pick.port,
+        "busy_here": exclusions_json(&pick.busy_here),
+        "next": pick.next,
+    })
+}
+
 /// A record that answers a query, as JSON: the record with its `role`.
 pub fn answer_to_json(answer: &Answer) -> Value {
     let mut value = record_to_json(&answer.record);

@@ -111,8 +111,8 @@ pub use free::{
 };
 #[cfg(feature = "formats")]
 pub use info::{
-    answer_to_json, person_label, person_labels, port_json, reference_link, reference_links, Info,
-    NameCheck,
+    answer_to_json, exclusions_json, explain_json, person_label, person_labels, port_json,
+    reference_link, reference_links, stable_json, Info, NameCheck,
 };
 pub use lookup::{
     answer, answers, Answer, Hit, MatchTier, PortClass, Query, QueryError, Role, SearchHit,

@@ -1,7 +1,7 @@
 //! `portreg free`: ports a new service can take, why a port is not offered, and one
 //! stable port for a service name.
 
-use portreg::{Exclusion, Exclusions, FreePorts, Machine, PortSpan, Transport};
+use portreg::{Exclusions, FreePorts, Machine, PortSpan, Transport};
 use serde_json::{json, Value};
 
 use crate::active::{popular_ports, read_nmap, Active, NMAP_SERVICES};
@@ -82,15 +82,6 @@ fn span_json(span: &PortSpan) -> Value {
     json!({"port_low": span.low, "port_high": span.high})
 }
 
-fn reasons_json(reasons: &[Exclusion]) -> Value {
-    Value::Array(
-        reasons
-            .iter()
-            .map(|r| json!({"kind": r.kind(), "reason": r.to_string(), "live": r.is_live()}))
-            .collect(),
-    )
-}
-
 fn explain(out: &mut Output, finder: &FreePorts<'_>, port: u16) -> CommandResult {
     let reasons = finder.explain(port);
     if out.format == OutputFormat::Table {
@@ -101,9 +92,7 @@ fn explain(out: &mut Output, finder: &FreePorts<'_>, port: u16) -> CommandResult
             out.text(&format!("{port}: {reason}\n"))?;
         }
     } else {
-        out.json(
-            &json!({"port": port, "free": reasons.is_empty(), "reasons": reasons_json(&reasons)}),
-        )?;
+        out.json(&portreg::explain_json(port, &reasons))?;
     }
     Ok(if reasons.is_empty() {
         Exit::Success
@@ -128,12 +117,7 @@ fn stable(out: &mut Output, finder: &FreePorts<'_>, name: &str) -> CommandResult
             eprintln!("portreg: the next stable choice free here is {next}");
         }
     } else {
-        out.json(&json!({
-            "name": name,
-            "port": pick.port,
-            "busy_here": reasons_json(&pick.busy_here),
-            "next": pick.next,
-        }))?;
+        out.json(&portreg::stable_json(name, &pick))?;
     }
     Ok(Exit::Success)
 }
