@@ -491,3 +491,51 @@ fn a_damaged_registry_is_reported_once() {
     let second = text(&data.run(&["22"]).stderr);
     assert!(!second.contains("cannot be used"), "{second}");
 }
+
+#[test]
+fn a_system_install_is_readable_by_every_user_and_leaves_the_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(files) = files() else { return };
+    let server = Server::start(files);
+    let user = DataDir::new("system-user");
+    let system = DataDir::new("system-machine");
+    let out = user
+        .command(&["update", "--system", "--url", &server.url("new.xml")])
+        .env("PORTREG_SYSTEM_DATA_DIR", &system.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("--system --rollback"),
+        "{}",
+        text(&out.stdout)
+    );
+    for file in ["registry.bin", "state.json"] {
+        let mode = std::fs::metadata(system.0.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{file}");
+    }
+    assert!(
+        !user.installed_file().exists(),
+        "the user's registry is not the machine's"
+    );
+    // The name service's view of it.
+    let status = user
+        .command(&["nss", "status", "-f", "json", "--nsswitch", "/nonexistent"])
+        .env("PORTREG_SYSTEM_DATA_DIR", &system.0)
+        .output()
+        .unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "not in use: no services line"
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["updated"], "2026-10-01");
+    assert!(status["registry"]
+        .as_str()
+        .unwrap()
+        .contains("system-machine"));
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use portreg::format::{self, Format, ReadOptions};
 use portreg::{CompiledRegistry, Provenance, Record, Registry, Source, Status};
+use portreg::{LocalLayer, LocalRecord};
 
 use crate::cli::Common;
 use crate::store::Store;
@@ -29,7 +30,9 @@ impl Active {
     /// that cannot be used is reported and passed over.
     pub fn load(file: Option<&Path>) -> Result<Active> {
         match file {
-            None => Ok(Self::installed().unwrap_or_else(Self::embedded)),
+            None => Ok(Store::locate()
+                .and_then(|store| Self::installed(&store))
+                .unwrap_or_else(Self::embedded)),
             Some(path) => {
                 let bytes = read_capped(path)?;
                 let name = path.display().to_string();
@@ -57,7 +60,7 @@ impl Active {
     /// are warned about with their place, and collisions with the registry once.
     pub fn layered(common: &Common) -> Result<Active> {
         let base = Active::load(common.registry.as_deref())?;
-        let local = LocalLayer::read();
+        let local = LocalLayer::read(&local_dirs());
         for warning in &local.warnings {
             eprintln!("portreg: warning: {}", crate::output::visible(warning));
         }
@@ -125,8 +128,13 @@ impl Active {
         }
     }
 
-    fn installed() -> Option<Active> {
-        let store = Store::locate()?;
+    /// The registry installed in `store` when it is usable and not older than the
+    /// embedded one; else the embedded one.
+    pub fn in_store(store: &Store) -> Active {
+        Self::installed(store).unwrap_or_else(Self::embedded)
+    }
+
+    fn installed(store: &Store) -> Option<Active> {
         match store.load_current() {
             Ok(Some(installed)) => {
                 let embedded = CompiledRegistry::embedded();
@@ -249,95 +257,20 @@ pub fn local_dirs() -> Vec<PathBuf> {
         .map(|d| d.join("portreg/local.d"))
         .into_iter()
         .collect();
-    dirs.push(PathBuf::from("/etc/portreg/local.d"));
+    dirs.push(system_local_dir());
     dirs
+}
+
+/// The machine's local names: `$PORTREG_SYSTEM_LOCAL_DIR`, else
+/// [`portreg::SYSTEM_LOCAL_DIR`] (as the name service reads them).
+pub fn system_local_dir() -> PathBuf {
+    std::env::var_os(portreg::SYSTEM_LOCAL_DIR_VARIABLE)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(portreg::SYSTEM_LOCAL_DIR), PathBuf::from)
 }
 
 /// nmap's services table where the machine has one.
 pub const NMAP_SERVICES: &str = "/usr/share/nmap/nmap-services";
-
-/// A local name and the file it comes from.
-#[derive(Clone, Debug)]
-pub struct LocalRecord {
-    /// The record, labelled `local`.
-    pub record: Record,
-    /// The file.
-    pub file: PathBuf,
-}
-
-/// The local layer: every `*.services` and `*.json` file of the local folders, in name
-/// order, with the lines that could not be read.
-#[derive(Debug, Default)]
-pub struct LocalLayer {
-    /// The records.
-    pub records: Vec<LocalRecord>,
-    /// `FILE:LINE:COLUMN: expected ..., found ...` for every line skipped.
-    pub warnings: Vec<String>,
-    /// A checksum of the files read, names and contents.
-    pub fingerprint: u32,
-}
-
-impl LocalLayer {
-    /// Reads the local folders; a missing folder is no layer.
-    pub fn read() -> LocalLayer {
-        let mut layer = LocalLayer::default();
-        for dir in local_dirs() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> =
-                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            files.sort();
-            for file in files {
-                let format = match file.extension().and_then(|e| e.to_str()) {
-                    Some("services") => Format::Services,
-                    Some("json") => Format::Json,
-                    _ => continue,
-                };
-                layer.read_file(&file, format);
-            }
-        }
-        layer
-    }
-
-    fn read_file(&mut self, file: &Path, format: Format) {
-        let name = file.display().to_string();
-        let bytes = match read_capped(file) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                self.warnings.push(format!("{error:#} (file skipped)"));
-                return;
-            }
-        };
-        let mut hasher = crc32fast::Hasher::new_with_initial(self.fingerprint);
-        hasher.update(name.as_bytes());
-        hasher.update(&bytes);
-        self.fingerprint = hasher.finalize();
-        let options = ReadOptions {
-            strict: false,
-            source_name: name.clone(),
-        };
-        match format::read(&bytes, format, &options) {
-            Ok(outcome) => {
-                self.warnings.extend(
-                    outcome
-                        .warnings
-                        .iter()
-                        .map(|w| format!("{name}:{w} (line skipped)")),
-                );
-                self.records
-                    .extend(outcome.registry.records.into_iter().map(|mut record| {
-                        record.source = Source::Local;
-                        LocalRecord {
-                            record,
-                            file: file.to_owned(),
-                        }
-                    }));
-            }
-            Err(error) => self.warnings.push(format!("{error} (file skipped)")),
-        }
-    }
-}
 
 /// A local name that disagrees with the registry.
 #[derive(Clone, Debug)]
@@ -448,19 +381,5 @@ pub fn popular_ports(nmap: &Registry) -> Vec<portreg::Popular> {
 /// Reads a registry input, refusing one larger than [`portreg::MAX_REGISTRY_BYTES`]
 /// before reading it all (`/dev/zero` included).
 pub fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(portreg::MAX_REGISTRY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.len() as u64 > portreg::MAX_REGISTRY_BYTES {
-        bail!(
-            "{} is larger than {} MiB, the most portreg reads as a registry",
-            path.display(),
-            portreg::MAX_REGISTRY_BYTES / (1024 * 1024)
-        );
-    }
-    Ok(bytes)
+    portreg::read_capped(path).with_context(|| format!("cannot read {}", path.display()))
 }

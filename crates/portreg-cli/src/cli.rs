@@ -210,6 +210,8 @@ pub enum Command {
     Authority(AuthorityArgs),
     /// The HTTP API and web page.
     Serve(ServeArgs),
+    /// The name service.
+    Nss(NssArgs),
     /// Version and registry in use.
     About(AboutArgs),
     /// Convert a registry file.
@@ -242,7 +244,7 @@ macro_rules! spec {
     };
 }
 
-const COMMANDS: [Spec; 14] = [
+const COMMANDS: [Spec; 15] = [
     spec!("lookup", LookupArgs, "Look ports, ranges and names up (the default command)", LOOKUP_EXAMPLES),
     spec!("search", SearchArgs, "Search names and descriptions for text, best matches first", SEARCH_EXAMPLES),
     spec!("info", InfoArgs, "Everything about a port or a name: every field, people, links, range, this machine", INFO_EXAMPLES),
@@ -253,6 +255,7 @@ const COMMANDS: [Spec; 14] = [
     spec!("update", UpdateArgs, "Install the newest registry from IANA (or a URL or file), or go back to the previous one", UPDATE_EXAMPLES),
     spec!("authority", AuthorityArgs, "Run a registry as an assignment authority: requests, review, history, publish", AUTHORITY_EXAMPLES),
     spec!("serve", ServeArgs, "Serve the HTTP API and the web page", SERVE_EXAMPLES),
+    spec!("nss", NssArgs, "Install, remove or show the name service (`services: portreg` in nsswitch.conf)", NSS_EXAMPLES),
     spec!("about", AboutArgs, "portreg's version and the registry in use", ABOUT_EXAMPLES),
     spec!("convert", ConvertArgs, "Convert a registry file from one format to another", CONVERT_EXAMPLES),
     spec!("completions", CompletionsArgs, "Print shell completions", "Example:\n  portreg completions bash > /etc/bash_completion.d/portreg"),
@@ -299,6 +302,7 @@ impl clap::FromArgMatches for Command {
             "update" => Command::Update(UpdateArgs::from_arg_matches(sub)?),
             "authority" => Command::Authority(AuthorityArgs::from_arg_matches(sub)?),
             "serve" => Command::Serve(ServeArgs::from_arg_matches(sub)?),
+            "nss" => Command::Nss(NssArgs::from_arg_matches(sub)?),
             "about" => Command::About(AboutArgs::from_arg_matches(sub)?),
             "convert" => Command::Convert(ConvertArgs::from_arg_matches(sub)?),
             "completions" => Command::Completions(CompletionsArgs::from_arg_matches(sub)?),
@@ -390,9 +394,29 @@ Examples:
   portreg update --check           only say whether a newer one is available
   portreg update --file service-names-port-numbers.xml
   portreg update --rollback        go back to the registry in use before
+  sudo portreg update --system     the machine's registry, for the name service
+                                   (/var/lib/portreg, or $PORTREG_SYSTEM_DATA_DIR)
 
 Exit codes: 0 installed (or, with --check, a newer one is available), 1 already current,
 2 refused or failed (the registry in use is left as it was).";
+
+const NSS_EXAMPLES: &str = "\
+With `services: portreg` in /etc/nsswitch.conf, every program's getservbyname and
+getservbyport (getent services, Python's socket module, getaddrinfo) answer from the
+whole registry: the machine's (`portreg update --system`) or the built-in one, with the
+local names of /etc/portreg/local.d.
+
+The library, libnss_portreg.so, is built by `cargo build --release` in portreg's source
+tree (target/release/libnss_portreg.so, found there beside portreg); `cargo install`
+installs none.
+
+Examples:
+  sudo portreg nss install --dry-run   show what would change
+  sudo portreg nss install             library in place, portreg first on the services line
+  portreg nss status                   what is installed and what it answers from
+  sudo portreg nss uninstall           services line and library as before
+
+Exit codes: 0 done (status: the module is in use), 1 status: not in use, 2 error.";
 
 const AUTHORITY_EXAMPLES: &str = "\
 The store is a SQLite file: --db PATH, else authority.sqlite in portreg's data directory.
@@ -586,6 +610,72 @@ pub struct UpdateArgs {
     /// List every record added, removed and changed.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Install for the whole machine, in /var/lib/portreg (or $PORTREG_SYSTEM_DATA_DIR),
+    /// readable by every user: the registry the name service (`portreg nss`) answers from.
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// `portreg nss`.
+#[derive(Debug, Args)]
+pub struct NssArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: NssAction,
+}
+
+/// `portreg nss` actions.
+#[derive(Debug, Subcommand)]
+pub enum NssAction {
+    /// Put the library where glibc finds it and `portreg` on the services line.
+    Install(NssInstallArgs),
+    /// Take `portreg` off the services line and remove the library.
+    Uninstall(NssPlaces),
+    /// Say what is installed, what is in use, and what it answers from.
+    Status(NssStatusArgs),
+}
+
+/// Where the name service is installed.
+#[derive(Debug, Args)]
+pub struct NssPlaces {
+    /// The folder of the machine's NSS modules; default the one holding libc.so.6.
+    #[arg(long, value_name = "DIR")]
+    pub lib_dir: Option<PathBuf>,
+    /// The name service switch configuration.
+    #[arg(long, value_name = "PATH", default_value = "/etc/nsswitch.conf")]
+    pub nsswitch: PathBuf,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `portreg nss install`.
+#[derive(Debug, Args)]
+pub struct NssInstallArgs {
+    /// The library to install; default libnss_portreg.so beside this program.
+    #[arg(long, value_name = "PATH")]
+    pub library: Option<PathBuf>,
+    /// Put portreg after the other sources (`files portreg`): names in /etc/services win,
+    /// and every lookup of a name it lacks reads the whole file first.
+    #[arg(long)]
+    pub last: bool,
+    /// Where.
+    #[command(flatten)]
+    pub places: NssPlaces,
+}
+
+/// `portreg nss status`.
+#[derive(Debug, Args)]
+pub struct NssStatusArgs {
+    /// The folder of the machine's NSS modules; default the one holding libc.so.6.
+    #[arg(long, value_name = "DIR")]
+    pub lib_dir: Option<PathBuf>,
+    /// The name service switch configuration.
+    #[arg(long, value_name = "PATH", default_value = "/etc/nsswitch.conf")]
+    pub nsswitch: PathBuf,
+    /// Output.
+    #[command(flatten)]
+    pub output: ReportOutput,
 }
 
 /// `portreg authority`.

@@ -22,6 +22,9 @@ const DAMAGE_REPORTED: &str = "damage-reported";
 /// The data directory and the files in it.
 pub struct Store {
     dir: PathBuf,
+    /// Files every user reads (the machine's registry, mapped by the name service in
+    /// every process), rather than the owner's alone.
+    shared: bool,
 }
 
 /// What the last update learnt from the server, for conditional requests.
@@ -48,7 +51,16 @@ impl Store {
         let dir = env("PORTREG_DATA_DIR")
             .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("portreg")))
             .or_else(|| env("HOME").map(|h| h.join(".local/share/portreg")))?;
-        Some(Store { dir })
+        Some(Store { dir, shared: false })
+    }
+
+    /// The machine's registry, read by the name service: `$PORTREG_SYSTEM_DATA_DIR`, else
+    /// [`portreg::SYSTEM_DATA_DIR`]; its files readable by every user.
+    pub fn system() -> Store {
+        let dir = std::env::var_os(portreg::SYSTEM_DATA_DIR_VARIABLE)
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from(portreg::SYSTEM_DATA_DIR), PathBuf::from);
+        Store { dir, shared: true }
     }
 
     /// The data directory.
@@ -272,6 +284,12 @@ impl Store {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .with_context(|| format!("cannot write in {}", self.dir.display()))?;
+        if self.shared {
+            use std::os::unix::fs::PermissionsExt;
+            file.as_file()
+                .set_permissions(fs::Permissions::from_mode(0o644))
+                .with_context(|| format!("cannot share {}", file.path().display()))?;
+        }
         file.write_all(bytes)
             .and_then(|()| file.as_file().sync_all())
             .with_context(|| format!("cannot write {}", file.path().display()))?;

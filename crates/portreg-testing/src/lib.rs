@@ -75,6 +75,8 @@ pub fn run_with(program: &str, args: &[&str], stdin: Option<&[u8]>, env: &[(&str
         .env_remove("COLUMNS")
         .env_remove("PORTREG_DATA_DIR")
         .env_remove("PORTREG_CONFIG_DIR")
+        .env_remove("PORTREG_SYSTEM_DATA_DIR")
+        .env_remove("PORTREG_SYSTEM_LOCAL_DIR")
         .env("XDG_CONFIG_HOME", "/nonexistent/portreg-test-config")
         .env("NO_COLOR", "1")
         .envs(env.iter().copied())

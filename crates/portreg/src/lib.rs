@@ -60,7 +60,7 @@
 //! assert!(csv.contains("http,80,tcp"));
 //! // Any registry answers through the same code once compiled.
 //! let compiled = CompiledRegistry::compile(&outcome.registry, &Provenance::default());
-//! assert_eq!(compiled.getservbyname("WWW", "tcp"), Some(80));
+//! assert_eq!(compiled.getservbyname("www", "tcp"), Some(80));
 //! # }
 //! # Ok::<(), portreg::format::ParseError>(())
 //! ```
@@ -93,6 +93,8 @@ pub mod format;
 mod free;
 #[cfg(feature = "formats")]
 mod info;
+#[cfg(feature = "formats")]
+mod local;
 mod lookup;
 mod port_range;
 mod record;
@@ -114,8 +116,13 @@ pub use info::{
     answer_to_json, exclusions_json, explain_json, person_label, person_labels, port_json,
     reference_link, reference_links, stable_json, Info, NameCheck,
 };
+#[cfg(feature = "formats")]
+pub use local::{
+    read_capped, LocalLayer, LocalRecord, SYSTEM_DATA_DIR, SYSTEM_DATA_DIR_VARIABLE,
+    SYSTEM_LOCAL_DIR, SYSTEM_LOCAL_DIR_VARIABLE,
+};
 pub use lookup::{
-    answer, answers, Answer, Hit, MatchTier, PortClass, Query, QueryError, Role, SearchHit,
+    answer, answers, Answer, Hit, MatchTier, PortClass, Query, QueryError, Role, SearchHit, Service,
 };
 pub use port_range::{InvalidPortSpan, PortSpan, RangeClass};
 pub use record::{

@@ -436,25 +436,96 @@ impl CompiledRegistry {
         hits
     }
 
+    /// The service on `port`, as libc's `getservbyport` finds it in a services file of
+    /// this registry: the port's canonical name first; a range answers for every port
+    /// in it; `protocol` none means any. See [`Service`].
+    pub fn service_by_port(&self, port: u16, protocol: Option<&[u8]>) -> Option<Service<'_>> {
+        self.records_on_port(port).find_map(|record| {
+            let name = record.name()?;
+            let protocol = record.protocols_served().find(|p| wanted(protocol, p))?;
+            Some(Service {
+                record,
+                name,
+                port,
+                protocol,
+            })
+        })
+    }
+
+    /// The service called `name` (its name or one of its aliases, compared byte for byte
+    /// as libc does), at the first port of its span; `protocol` none means any.
+    pub fn service_by_name(&self, name: &str, protocol: Option<&[u8]>) -> Option<Service<'_>> {
+        self.records_named(name).find_map(|(record, kind)| {
+            let exact = match kind {
+                NameKind::Name => record.name_bytes() == Some(name.as_bytes()),
+                NameKind::Alias => record.aliases().any(|a| a == name),
+                NameKind::Previous => false,
+            };
+            if !exact {
+                return None;
+            }
+            Some(Service {
+                record,
+                name: record.name()?,
+                port: record.ports()?.low,
+                protocol: record.protocols_served().find(|p| wanted(protocol, p))?,
+            })
+        })
+    }
+
     /// Like libc's `getservbyname`: the port of the service `name` on `protocol`.
     pub fn getservbyname(&self, name: &str, protocol: &str) -> Option<u16> {
-        let transport: Transport = protocol.parse().ok()?;
-        self.records_named(name)
-            .filter(|(_, kind)| *kind != NameKind::Previous)
-            .find(|(record, _)| record.transport().as_ref() == Some(&transport))
-            .and_then(|(record, _)| record.ports())
-            .map(|span| span.low)
+        self.service_by_name(name, Some(protocol.as_bytes()))
+            .map(|service| service.port)
     }
 
     /// Like libc's `getservbyport`: the name of the service on `port` and `protocol`.
     pub fn getservbyport(&self, port: u16, protocol: &str) -> Option<&str> {
-        let transport: Transport = protocol.parse().ok()?;
-        self.records_on_port(port)
-            .find(|record| {
-                record.name().is_some() && record.transport().as_ref() == Some(&transport)
-            })
-            .and_then(|record| record.name())
+        self.service_by_port(port, Some(protocol.as_bytes()))
+            .map(|service| service.name)
     }
+}
+
+fn wanted(asked: Option<&[u8]>, protocol: &str) -> bool {
+    asked.is_none_or(|asked| asked == protocol.as_bytes())
+}
+
+/// The protocols a record without a transport is a service on: the legacy list wrote
+/// such assignments without `/tcp` or `/udp`, meaning both.
+const UNSPECIFIED_TRANSPORT: [&str; 2] = ["tcp", "udp"];
+
+impl<'a> RecordRef<'a> {
+    /// The protocols the record is a service on, as services(5) writes them: its
+    /// transport, or `tcp` and `udp` when it has none; none when it has no name or port.
+    pub fn service_protocols(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let serves = self.name().is_some() && self.ports().is_some();
+        self.protocols_served().filter(move |_| serves)
+    }
+
+    /// [`RecordRef::service_protocols`] of a record known to have a name and a port.
+    fn protocols_served(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let own = self.transport_str();
+        let unspecified = own.is_none().then_some(UNSPECIFIED_TRANSPORT);
+        own.into_iter().chain(unspecified.into_iter().flatten())
+    }
+}
+
+/// A service as libc's `struct servent` carries it (name, aliases, port, protocol),
+/// borrowed from the registry: what `getservbyname` and `getservbyport` answer, and
+/// what portreg's name service gives every program on a machine.
+///
+/// Services are the records with a name and a port. A record's aliases are the
+/// service's; a record without a transport is a service on tcp and on udp.
+#[derive(Clone, Copy, Debug)]
+pub struct Service<'a> {
+    /// The record.
+    pub record: RecordRef<'a>,
+    /// The name.
+    pub name: &'a str,
+    /// The port.
+    pub port: u16,
+    /// The protocol.
+    pub protocol: &'a str,
 }
 
 /// A record that answers a query, owned, with its role.

@@ -20,15 +20,17 @@ const MAX_BYTES: u64 = portreg::MAX_REGISTRY_BYTES;
 
 /// Runs the command.
 pub fn run(args: &UpdateArgs) -> CommandResult {
-    let Some(store) = Store::locate() else {
-        return Err(Failure::usage(
-            "no data directory: set PORTREG_DATA_DIR, XDG_DATA_HOME or HOME",
-        ));
+    let store = if args.system {
+        Store::system()
+    } else {
+        Store::locate().ok_or_else(|| {
+            Failure::usage("no data directory: set PORTREG_DATA_DIR, XDG_DATA_HOME or HOME")
+        })?
     };
     let _lock = store.lock()?;
     if args.rollback {
         store.rollback()?;
-        let active = Active::load(None)?;
+        let active = Active::in_store(&store);
         let registry = active.registry();
         println!(
             "portreg: back to the registry of {} ({} records), {}",
@@ -38,7 +40,7 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
         );
         return Ok(Exit::Success);
     }
-    let in_use = Active::load(None)?;
+    let in_use = Active::in_store(&store);
     let fetched = match &args.file {
         Some(path) => {
             let bytes = portreg_cli::active::read_capped(path)?;
@@ -136,7 +138,8 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
             line("~", &change.new);
         }
     }
-    println!("  `portreg update --rollback` goes back to it");
+    let system = if args.system { " --system" } else { "" };
+    println!("  `portreg update{system} --rollback` goes back to it");
     Ok(Exit::Success)
 }
 

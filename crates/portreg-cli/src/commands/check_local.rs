@@ -2,16 +2,17 @@
 
 use serde_json::json;
 
-use crate::active::{collisions, local_dirs, Active, LocalLayer};
+use crate::active::{collisions, local_dirs, Active};
 use crate::cli::{Common, OutputFormat};
 use crate::output::{Output, NAME, PLAIN, PORT};
 use crate::{CommandResult, Exit};
+use portreg::LocalLayer;
 
 /// Runs the command.
 pub fn run(common: &Common) -> CommandResult {
     let mut out = Output::new(common);
     let base = Active::load(common.registry.as_deref())?;
-    let local = LocalLayer::read();
+    let local = LocalLayer::read(&local_dirs());
     for warning in &local.warnings {
         eprintln!("portreg: warning: {}", crate::output::visible(warning));
     }

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod free;
 pub mod info;
 pub mod lookup;
+pub mod nss;
 pub mod search;
 
 use std::io::Write;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> CommandResult {
         }
         Some(Command::Serve(_) | Command::Authority(_) | Command::Update(_)) => hand_over(),
         Some(Command::Convert(args)) => convert::run(args),
+        Some(Command::Nss(args)) => nss::run(args),
         Some(Command::Completions(args)) => {
             clap_complete::generate(
                 args.shell,

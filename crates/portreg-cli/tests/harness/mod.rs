@@ -1,6 +1,6 @@
 //! Runs the built `portreg` as a user would, with a clean environment.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use portreg_testing::{shared_arg as shared, Run};
 

@@ -539,6 +539,11 @@ impl<'a> RecordRef<'a> {
         self.registry.string(self.row().name)
     }
 
+    /// The service name's bytes, unchecked as text: for comparing.
+    pub(crate) fn name_bytes(&self) -> Option<&'a [u8]> {
+        self.registry.string_bytes(self.row().name)
+    }
+
     /// The port span.
     pub fn ports(&self) -> Option<PortSpan> {
         let row = self.row();
@@ -557,6 +562,20 @@ impl<'a> RecordRef<'a> {
                 .string(self.row().other_transport)
                 .and_then(|t| t.parse().ok()),
             code => TRANSPORT_CODES.get(code as usize - 1).cloned(),
+        }
+    }
+
+    /// The transport as written (`tcp`, `udp`, ...), borrowed: no allocation, for callers
+    /// such as the name service that must not allocate on a lookup.
+    pub fn transport_str(&self) -> Option<&'a str> {
+        match self.flags().transport {
+            0 => None,
+            OTHER_TRANSPORT => self.registry.string(self.row().other_transport),
+            1 => Some("tcp"),
+            2 => Some("udp"),
+            3 => Some("sctp"),
+            4 => Some("dccp"),
+            _ => None,
         }
     }
 

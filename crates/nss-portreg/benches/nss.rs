@@ -1,0 +1,67 @@
+//! The module's own functions, called directly (no glibc in between): ns per call.
+//! glibc's whole path (`getservbyport` through nsswitch) is measured by bench/nss.sh.
+
+use std::ffi::{c_char, c_int};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use nss_portreg::{_nss_portreg_getservbyname_r, _nss_portreg_getservbyport_r, Servent};
+
+fn servent() -> Servent {
+    Servent {
+        s_name: std::ptr::null_mut(),
+        s_aliases: std::ptr::null_mut(),
+        s_port: 0,
+        s_proto: std::ptr::null_mut(),
+    }
+}
+
+fn calls(c: &mut Criterion) {
+    let mut buffer = [0 as c_char; 1024];
+    let mut result = servent();
+    let mut errno: c_int = 0;
+    // Random ports 0-1023, as the glibc benchmark asks.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let ports: Vec<u16> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1024) as u16
+        })
+        .collect();
+    let mut next = 0;
+    c.bench_function("getservbyport_r random 0-1023 tcp", |b| {
+        b.iter(|| {
+            next = (next + 1) % ports.len();
+            // SAFETY: valid servent, buffer, errno.
+            unsafe {
+                _nss_portreg_getservbyport_r(
+                    c_int::from(ports[next].to_be() as i16),
+                    c"tcp".as_ptr(),
+                    &mut result,
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                    &mut errno,
+                )
+            }
+        })
+    });
+    c.bench_function("getservbyname_r ldaps tcp", |b| {
+        b.iter(|| {
+            // SAFETY: valid servent, buffer, errno.
+            unsafe {
+                _nss_portreg_getservbyname_r(
+                    c"ldaps".as_ptr(),
+                    c"tcp".as_ptr(),
+                    &mut result,
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                    &mut errno,
+                )
+            }
+        })
+    });
+}
+
+criterion_group!(benches, calls);
+criterion_main!(benches);

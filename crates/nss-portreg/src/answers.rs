@@ -1,0 +1,407 @@
+//! What the module answers from: the machine's installed registry (`portreg update
+//! --system`) or the built-in one, with the machine's local names; loaded once per
+//! process and loaded again when the files change.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use arc_swap::ArcSwap;
+use portreg::{
+    CompiledRegistry, LocalLayer, RecordRef, SYSTEM_DATA_DIR, SYSTEM_DATA_DIR_VARIABLE,
+    SYSTEM_LOCAL_DIR, SYSTEM_LOCAL_DIR_VARIABLE,
+};
+
+/// The installed registry's file in the data folder.
+pub const REGISTRY_FILE: &str = "registry.bin";
+/// How often, at most, the files are looked at again for a change.
+const CHECK_EVERY_SECONDS: u64 = 1;
+/// The most bytes of local names the module reads: they are parsed in every process.
+const MAX_LOCAL_BYTES: u64 = 1 << 20;
+
+/// A service as `struct servent` carries it, borrowed from the registry.
+#[derive(Clone, Copy, Debug)]
+pub struct Service<'a> {
+    /// The name.
+    pub name: &'a str,
+    /// The aliases.
+    pub aliases: Aliases<'a>,
+    /// The port, in host order.
+    pub port: u16,
+    /// The protocol (`tcp`, ...).
+    pub protocol: &'a str,
+}
+
+/// A service's aliases, wherever they are kept.
+#[derive(Clone, Copy, Debug)]
+pub enum Aliases<'a> {
+    /// A record's of the compiled registry.
+    Record(RecordRef<'a>),
+    /// A local name's.
+    Local(&'a [String]),
+}
+
+impl<'a> Aliases<'a> {
+    /// The aliases in order.
+    pub fn iter(self) -> impl Iterator<Item = &'a str> + 'a {
+        let (record, local) = match self {
+            Aliases::Record(record) => (Some(record), None),
+            Aliases::Local(list) => (None, Some(list)),
+        };
+        record
+            .into_iter()
+            .flat_map(|r| r.aliases())
+            .chain(local.into_iter().flatten().map(String::as_str))
+    }
+}
+
+/// A local name, as the module keeps it.
+#[derive(Debug)]
+struct LocalService {
+    name: String,
+    aliases: Vec<String>,
+    low: u16,
+    high: u16,
+    protocol: String,
+}
+
+/// Where the answers come from, for `portreg nss status` and the tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The registry built into the module.
+    BuiltIn,
+    /// The machine's installed registry, at this path.
+    Installed(PathBuf),
+}
+
+/// The files answers come from, and what they were when read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The installed registry's folder.
+    pub data_dir: PathBuf,
+    /// The local names' folder.
+    pub local_dir: PathBuf,
+}
+
+impl Paths {
+    /// The machine's folders, or those the environment names (read with
+    /// `secure_getenv`: never in setuid programs).
+    pub fn from_environment() -> Paths {
+        Paths {
+            data_dir: secure_env(SYSTEM_DATA_DIR_VARIABLE)
+                .unwrap_or_else(|| SYSTEM_DATA_DIR.into()),
+            local_dir: secure_env(SYSTEM_LOCAL_DIR_VARIABLE)
+                .unwrap_or_else(|| SYSTEM_LOCAL_DIR.into()),
+        }
+    }
+
+    /// Size, modification time and identity of every file answers are read from: when
+    /// this changes, the answers are loaded again.
+    fn fingerprint(&self) -> Vec<(u64, u64, i64, i64)> {
+        use std::os::unix::fs::MetadataExt;
+        let stat = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|m| {
+                    (
+                        m.dev(),
+                        m.ino(),
+                        m.size() as i64,
+                        m.mtime_nsec() + m.mtime() * 1_000_000_000,
+                    )
+                })
+                .unwrap_or_default()
+        };
+        let mut found = vec![
+            stat(&self.data_dir.join(REGISTRY_FILE)),
+            stat(&self.local_dir),
+        ];
+        if let Ok(entries) = std::fs::read_dir(&self.local_dir) {
+            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            files.sort();
+            found.extend(files.iter().map(|f| stat(f)));
+        }
+        found
+    }
+}
+
+extern "C" {
+    /// glibc's `getenv` that answers null in setuid and setgid programs.
+    fn secure_getenv(name: *const std::ffi::c_char) -> *mut std::ffi::c_char;
+}
+
+fn secure_env(name: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let key = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `key` is a valid C string; secure_getenv returns null or a pointer into the
+    // environment, read at once, before anything can change it in this call.
+    let value = unsafe { secure_getenv(key.as_ptr()) };
+    if value.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, so a valid C string.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes();
+    (!bytes.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+}
+
+enum Base {
+    BuiltIn(&'static CompiledRegistry),
+    Installed(Box<CompiledRegistry>),
+}
+
+/// The registry and the local names, as read at one time.
+pub struct Answers {
+    base: Base,
+    local: Vec<LocalService>,
+    origin: Origin,
+    fingerprint: Vec<(u64, u64, i64, i64)>,
+}
+
+impl Answers {
+    /// Reads the installed registry (when it can be used and is not older than the
+    /// built-in one) and the local names. Never fails: what cannot be read is passed over.
+    pub fn load(paths: &Paths) -> Answers {
+        let fingerprint = paths.fingerprint();
+        let registry_path = paths.data_dir.join(REGISTRY_FILE);
+        let (base, origin) = match installed(paths) {
+            Some(registry) => (
+                Base::Installed(Box::new(registry)),
+                Origin::Installed(registry_path),
+            ),
+            None => (Base::BuiltIn(CompiledRegistry::embedded()), Origin::BuiltIn),
+        };
+        Answers {
+            base,
+            local: local_services(&paths.local_dir),
+            origin,
+            fingerprint,
+        }
+    }
+
+    /// The compiled registry answers come from first.
+    pub fn registry(&self) -> &CompiledRegistry {
+        match &self.base {
+            Base::BuiltIn(registry) => registry,
+            Base::Installed(registry) => registry,
+        }
+    }
+
+    /// Where the registry comes from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// How many local names are served.
+    pub fn local_count(&self) -> usize {
+        self.local.len()
+    }
+
+    /// The service on `port` ([`CompiledRegistry::service_by_port`]), then the local
+    /// names'. `protocol` none means any.
+    pub fn by_port(&self, port: u16, protocol: Option<&[u8]>) -> Option<Service<'_>> {
+        if let Some(found) = self.registry().service_by_port(port, protocol) {
+            return Some(found.into());
+        }
+        self.local
+            .iter()
+            .find(|l| l.low <= port && port <= l.high && wanted(protocol, &l.protocol))
+            .map(|l| l.service(port))
+    }
+
+    /// The service called `name` ([`CompiledRegistry::service_by_name`]), then the local
+    /// names'.
+    pub fn by_name(&self, name: &[u8], protocol: Option<&[u8]>) -> Option<Service<'_>> {
+        let name = std::str::from_utf8(name).ok()?;
+        // Registry names are short ASCII; looking up any other would allocate (to fold
+        // its case), which the module never does on a lookup.
+        let searchable = name.len() <= 64 && name.is_ascii();
+        if let Some(found) = searchable
+            .then(|| self.registry().service_by_name(name, protocol))
+            .flatten()
+        {
+            return Some(found.into());
+        }
+        self.local
+            .iter()
+            .find(|l| {
+                (l.name == name || l.aliases.iter().any(|a| a == name))
+                    && wanted(protocol, &l.protocol)
+            })
+            .map(|l| l.service(l.low))
+    }
+
+    /// The service at `position` of the enumeration (`getservent`): every service of
+    /// every record, once, at the first port of its span, then the local names. `Skip`
+    /// marks a position that is not a service.
+    pub fn nth(&self, position: usize) -> Enumerated<'_> {
+        let registry = self.registry();
+        // Two positions a record: a record without a transport serves tcp and udp.
+        let (index, slot) = (position / 2, position % 2);
+        if index < registry.len() {
+            let Some(record) = registry.record(index) else {
+                return Enumerated::Skip;
+            };
+            let service = (|| {
+                Some(Service {
+                    name: record.name()?,
+                    aliases: Aliases::Record(record),
+                    port: record.ports()?.low,
+                    protocol: record.service_protocols().nth(slot)?,
+                })
+            })();
+            return service.map_or(Enumerated::Skip, Enumerated::Service);
+        }
+        match self.local.get(position - 2 * registry.len()) {
+            Some(local) => Enumerated::Service(local.service(local.low)),
+            None => Enumerated::End,
+        }
+    }
+
+    fn stale(&self, paths: &Paths) -> bool {
+        paths.fingerprint() != self.fingerprint
+    }
+}
+
+/// One step of the enumeration.
+pub enum Enumerated<'a> {
+    /// A service.
+    Service(Service<'a>),
+    /// A position that is not a service (a nameless row).
+    Skip,
+    /// The end.
+    End,
+}
+
+impl<'a> From<portreg::Service<'a>> for Service<'a> {
+    fn from(service: portreg::Service<'a>) -> Self {
+        Service {
+            name: service.name,
+            aliases: Aliases::Record(service.record),
+            port: service.port,
+            protocol: service.protocol,
+        }
+    }
+}
+
+fn wanted(asked: Option<&[u8]>, protocol: &str) -> bool {
+    asked.is_none_or(|asked| asked == protocol.as_bytes())
+}
+
+impl LocalService {
+    fn service(&self, port: u16) -> Service<'_> {
+        Service {
+            name: &self.name,
+            aliases: Aliases::Local(&self.aliases),
+            port,
+            protocol: &self.protocol,
+        }
+    }
+}
+
+/// The installed registry, mapped and checked, when it is usable and not older than the
+/// built-in one.
+fn installed(paths: &Paths) -> Option<CompiledRegistry> {
+    let path = paths.data_dir.join(REGISTRY_FILE);
+    let file = File::open(&path).ok()?;
+    // The checksum reads every page: skipped when the file is exactly the one `portreg
+    // update --system` verified and recorded (size and modification time).
+    let verify = stamp(&file).is_none_or(|stamp| Some(stamp) != recorded_stamp(&paths.data_dir));
+    // SAFETY: installs replace the file by rename, never write into it, so the mapped
+    // pages do not change under us.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let _ = map.advise(memmap2::Advice::Random);
+    let registry = CompiledRegistry::from_shared(map, verify).ok()?;
+    let built_in = CompiledRegistry::embedded().updated();
+    let not_older = match (registry.updated(), built_in) {
+        (Some(installed), Some(built_in)) => installed >= built_in,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    not_older.then_some(registry)
+}
+
+fn stamp(file: &File) -> Option<String> {
+    let metadata = file.metadata().ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{} {}", metadata.len(), modified.as_nanos()))
+}
+
+fn recorded_stamp(dir: &Path) -> Option<String> {
+    let bytes = portreg::read_capped(&dir.join("state.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("stamp")?.as_str().map(str::to_owned)
+}
+
+/// The local names with a port and a transport; a folder larger than [`MAX_LOCAL_BYTES`]
+/// is not read (every process would parse it).
+fn local_services(dir: &Path) -> Vec<LocalService> {
+    let total: u64 = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    if total == 0 || total > MAX_LOCAL_BYTES {
+        return Vec::new();
+    }
+    LocalLayer::read(&[dir.to_owned()])
+        .records
+        .into_iter()
+        .filter_map(|local| {
+            let record = local.record;
+            let span = record.ports?;
+            Some(LocalService {
+                name: record.name?,
+                aliases: record.aliases,
+                low: span.low,
+                high: span.high,
+                protocol: record.transport?.as_str().to_owned(),
+            })
+        })
+        .collect()
+}
+
+static CURRENT: OnceLock<ArcSwap<Answers>> = OnceLock::new();
+static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
+static CHECKING: Mutex<()> = Mutex::new(());
+
+/// The answers in use: loaded on first use, looked at again at most once a second, and
+/// loaded again when a file changed. A reload replaces the answers for later calls; a
+/// call (or an enumeration) under way keeps the ones it started with.
+pub fn current() -> arc_swap::Guard<Arc<Answers>> {
+    let answers = CURRENT.get_or_init(|| {
+        NEXT_CHECK.store(coarse_seconds() + CHECK_EVERY_SECONDS, Ordering::Relaxed);
+        ArcSwap::from_pointee(Answers::load(&Paths::from_environment()))
+    });
+    let now = coarse_seconds();
+    if now >= NEXT_CHECK.load(Ordering::Relaxed) {
+        // One thread looks; the others answer from what is loaded meanwhile.
+        if let Ok(_looking) = CHECKING.try_lock() {
+            NEXT_CHECK.store(now + CHECK_EVERY_SECONDS, Ordering::Relaxed);
+            let paths = Paths::from_environment();
+            if answers.load().stale(&paths) {
+                answers.store(Arc::new(Answers::load(&paths)));
+            }
+        }
+    }
+    answers.load()
+}
+
+/// Seconds of the coarse monotonic clock: a few nanoseconds to read, which is all a
+/// once-a-second check needs.
+fn coarse_seconds() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+    now.tv_sec as u64
+}
