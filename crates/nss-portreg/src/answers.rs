@@ -2,6 +2,7 @@
 //! --system`) or the built-in one, with the machine's local names; loaded once per
 //! process and loaded again when the files change.
 
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,53 +76,106 @@ pub enum Origin {
     Installed(PathBuf),
 }
 
-/// The files answers come from, and what they were when read.
+/// The files answers come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths {
     /// The installed registry's folder.
     pub data_dir: PathBuf,
     /// The local names' folder.
     pub local_dir: PathBuf,
+    /// The two as C strings, made once: the change check allocates nothing.
+    registry_file: CString,
+    local_dir_c: CString,
 }
 
 impl Paths {
-    /// The machine's folders, or those the environment names (read with
-    /// `secure_getenv`: never in setuid programs).
-    pub fn from_environment() -> Paths {
+    /// The installed registry's folder and the local names' folder.
+    pub fn new(data_dir: PathBuf, local_dir: PathBuf) -> Paths {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |path: &Path| CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
         Paths {
-            data_dir: secure_env(SYSTEM_DATA_DIR_VARIABLE)
-                .unwrap_or_else(|| SYSTEM_DATA_DIR.into()),
-            local_dir: secure_env(SYSTEM_LOCAL_DIR_VARIABLE)
-                .unwrap_or_else(|| SYSTEM_LOCAL_DIR.into()),
+            registry_file: c(&data_dir.join(REGISTRY_FILE)),
+            local_dir_c: c(&local_dir),
+            data_dir,
+            local_dir,
         }
     }
 
-    /// Size, modification time and identity of every file answers are read from: when
-    /// this changes, the answers are loaded again.
-    fn fingerprint(&self) -> Vec<(u64, u64, i64, i64)> {
-        use std::os::unix::fs::MetadataExt;
-        let stat = |path: &Path| {
-            std::fs::metadata(path)
-                .map(|m| {
-                    (
-                        m.dev(),
-                        m.ino(),
-                        m.size() as i64,
-                        m.mtime_nsec() + m.mtime() * 1_000_000_000,
-                    )
-                })
-                .unwrap_or_default()
-        };
-        let mut found = vec![
-            stat(&self.data_dir.join(REGISTRY_FILE)),
-            stat(&self.local_dir),
-        ];
-        if let Ok(entries) = std::fs::read_dir(&self.local_dir) {
-            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-            files.sort();
-            found.extend(files.iter().map(|f| stat(f)));
+    /// The machine's folders, or those the environment names (read with
+    /// `secure_getenv`: never in setuid programs).
+    pub fn from_environment() -> Paths {
+        Paths::new(
+            secure_env(SYSTEM_DATA_DIR_VARIABLE).unwrap_or_else(|| SYSTEM_DATA_DIR.into()),
+            secure_env(SYSTEM_LOCAL_DIR_VARIABLE).unwrap_or_else(|| SYSTEM_LOCAL_DIR.into()),
+        )
+    }
+
+    /// A hash of the identity, size and modification time of every file answers are
+    /// read from (the registry, the local folder and each file in it): when it changes,
+    /// the answers are loaded again. Made with system calls alone, no allocation.
+    fn fingerprint(&self) -> u64 {
+        let mut hash = Fnv::default();
+        // SAFETY: valid C strings; `stat` is plain data, written by the calls; the
+        // directory stream is used by this thread alone and closed.
+        unsafe {
+            for path in [&self.registry_file, &self.local_dir_c] {
+                let mut stat: libc::stat = std::mem::zeroed();
+                if libc::stat(path.as_ptr(), &mut stat) == 0 {
+                    hash.stat(&stat);
+                }
+                hash.word(0);
+            }
+            let dir = libc::opendir(self.local_dir_c.as_ptr());
+            if !dir.is_null() {
+                loop {
+                    let entry = libc::readdir(dir);
+                    if entry.is_null() {
+                        break;
+                    }
+                    let name = CStr::from_ptr((*entry).d_name.as_ptr());
+                    let mut stat: libc::stat = std::mem::zeroed();
+                    if libc::fstatat(libc::dirfd(dir), name.as_ptr(), &mut stat, 0) == 0 {
+                        hash.bytes(name.to_bytes());
+                        hash.stat(&stat);
+                    }
+                }
+                libc::closedir(dir);
+            }
         }
-        found
+        hash.0
+    }
+}
+
+/// FNV-1a, 64 bits: enough to notice a change.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn word(&mut self, word: i64) {
+        self.bytes(&word.to_le_bytes());
+    }
+
+    fn stat(&mut self, stat: &libc::stat) {
+        for word in [
+            stat.st_dev as i64,
+            stat.st_ino as i64,
+            stat.st_size,
+            stat.st_mtime,
+            stat.st_mtime_nsec,
+        ] {
+            self.word(word);
+        }
     }
 }
 
@@ -154,7 +208,7 @@ pub struct Answers {
     base: Base,
     local: Vec<LocalService>,
     origin: Origin,
-    fingerprint: Vec<(u64, u64, i64, i64)>,
+    fingerprint: u64,
 }
 
 impl Answers {
@@ -368,30 +422,52 @@ fn local_services(dir: &Path) -> Vec<LocalService> {
         .collect()
 }
 
+static PATHS: OnceLock<Paths> = OnceLock::new();
 static CURRENT: OnceLock<ArcSwap<Answers>> = OnceLock::new();
 static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
 static CHECKING: Mutex<()> = Mutex::new(());
+/// What a load may allocate at most, without local names (they add up to
+/// [`MAX_LOCAL_BYTES`] times a few): asked for, and given back, before a load.
+const LOAD_ALLOCATION: usize = 64 * 1024 + 16 * MAX_LOCAL_BYTES as usize;
+
+/// Whether the memory a load needs can be had now: a Rust allocation that fails ends
+/// the process, so the module asks first and answers `NSS_STATUS_TRYAGAIN` (`ENOMEM`)
+/// when the answer is no.
+fn memory_for_a_load() -> bool {
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(LOAD_ALLOCATION).is_ok()
+}
 
 /// The answers in use: loaded on first use, looked at again at most once a second, and
 /// loaded again when a file changed. A reload replaces the answers for later calls; a
-/// call (or an enumeration) under way keeps the ones it started with.
-pub fn current() -> arc_swap::Guard<Arc<Answers>> {
-    let answers = CURRENT.get_or_init(|| {
-        NEXT_CHECK.store(coarse_seconds() + CHECK_EVERY_SECONDS, Ordering::Relaxed);
-        ArcSwap::from_pointee(Answers::load(&Paths::from_environment()))
-    });
+/// call (or an enumeration) under way keeps the ones it started with. `None` when the
+/// first load finds no memory for itself.
+pub fn current() -> Option<arc_swap::Guard<Arc<Answers>>> {
+    let paths = PATHS.get_or_init(Paths::from_environment);
+    let answers = match CURRENT.get() {
+        Some(answers) => answers,
+        None => {
+            if !memory_for_a_load() {
+                return None;
+            }
+            CURRENT.get_or_init(|| {
+                NEXT_CHECK.store(coarse_seconds() + CHECK_EVERY_SECONDS, Ordering::Relaxed);
+                ArcSwap::from_pointee(Answers::load(paths))
+            })
+        }
+    };
     let now = coarse_seconds();
     if now >= NEXT_CHECK.load(Ordering::Relaxed) {
         // One thread looks; the others answer from what is loaded meanwhile.
         if let Ok(_looking) = CHECKING.try_lock() {
             NEXT_CHECK.store(now + CHECK_EVERY_SECONDS, Ordering::Relaxed);
-            let paths = Paths::from_environment();
-            if answers.load().stale(&paths) {
-                answers.store(Arc::new(Answers::load(&paths)));
+            // Without memory for a reload, the answers loaded before stay.
+            if answers.load().stale(paths) && memory_for_a_load() {
+                answers.store(Arc::new(Answers::load(paths)));
             }
         }
     }
-    answers.load()
+    Some(answers.load())
 }
 
 /// Seconds of the coarse monotonic clock: a few nanoseconds to read, which is all a

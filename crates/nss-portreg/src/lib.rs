@@ -155,6 +155,11 @@ unsafe fn fill(
     NssStatus::Success
 }
 
+fn out_of_memory(errnop: *mut c_int) -> NssStatus {
+    set_errno(errnop, libc::ENOMEM);
+    NssStatus::TryAgain
+}
+
 fn not_found(errnop: *mut c_int) -> NssStatus {
     set_errno(errnop, libc::ENOENT);
     NssStatus::NotFound
@@ -179,7 +184,9 @@ pub unsafe extern "C" fn _nss_portreg_getservbyname_r(
         let (Some(name), protocol) = (unsafe { c_bytes(name) }, unsafe { c_bytes(proto) }) else {
             return not_found(errnop);
         };
-        let answers = answers::current();
+        let Some(answers) = answers::current() else {
+            return out_of_memory(errnop);
+        };
         match answers.by_name(name, protocol) {
             // SAFETY: glibc's contract.
             Some(service) => unsafe { fill(&service, result, buffer, buflen, errnop) },
@@ -206,7 +213,9 @@ pub unsafe extern "C" fn _nss_portreg_getservbyport_r(
         let port = u16::from_be(port as u16);
         // SAFETY: glibc's contract.
         let protocol = unsafe { c_bytes(proto) };
-        let answers = answers::current();
+        let Some(answers) = answers::current() else {
+            return out_of_memory(errnop);
+        };
         match answers.by_port(port, protocol) {
             // SAFETY: glibc's contract.
             Some(service) => unsafe { fill(&service, result, buffer, buflen, errnop) },
@@ -228,9 +237,12 @@ fn enumeration() -> std::sync::MutexGuard<'static, Option<(Arc<Answers>, usize)>
 /// glibc's `setservent`: start (or restart) the enumeration.
 #[no_mangle]
 pub extern "C" fn _nss_portreg_setservent(_stayopen: c_int) -> NssStatus {
-    guarded(std::ptr::null_mut(), || {
-        *enumeration() = Some((arc_swap::Guard::into_inner(answers::current()), 0));
-        NssStatus::Success
+    guarded(std::ptr::null_mut(), || match answers::current() {
+        Some(answers) => {
+            *enumeration() = Some((arc_swap::Guard::into_inner(answers), 0));
+            NssStatus::Success
+        }
+        None => NssStatus::TryAgain,
     })
 }
 
@@ -257,8 +269,15 @@ pub unsafe extern "C" fn _nss_portreg_getservent_r(
 ) -> NssStatus {
     guarded(errnop, || {
         let mut state = enumeration();
-        let (answers, position) =
-            state.get_or_insert_with(|| (arc_swap::Guard::into_inner(answers::current()), 0));
+        if state.is_none() {
+            let Some(answers) = answers::current() else {
+                return out_of_memory(errnop);
+            };
+            *state = Some((arc_swap::Guard::into_inner(answers), 0));
+        }
+        let Some((answers, position)) = state.as_mut() else {
+            return out_of_memory(errnop);
+        };
         loop {
             match answers.nth(*position) {
                 Enumerated::End => return not_found(errnop),

@@ -414,10 +414,7 @@ fn newer_registry_with(name: &str, port: u16) -> portreg::Registry {
 #[test]
 fn installed_damaged_older_and_local_registries() {
     let root = tempfile::tempdir().expect("temporary folder");
-    let paths = Paths {
-        data_dir: root.path().join("data"),
-        local_dir: root.path().join("local.d"),
-    };
+    let paths = Paths::new(root.path().join("data"), root.path().join("local.d"));
     // Nothing installed: the built-in registry.
     let answers = Answers::load(&paths);
     assert_eq!(answers.origin(), &Origin::BuiltIn);
