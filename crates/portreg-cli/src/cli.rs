@@ -212,6 +212,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// The name service.
     Nss(NssArgs),
+    /// Log enrichment.
+    Enrich(EnrichArgs),
     /// Version and registry in use.
     About(AboutArgs),
     /// Convert a registry file.
@@ -244,7 +246,7 @@ macro_rules! spec {
     };
 }
 
-const COMMANDS: [Spec; 15] = [
+const COMMANDS: [Spec; 16] = [
     spec!("lookup", LookupArgs, "Look ports, ranges and names up (the default command)", LOOKUP_EXAMPLES),
     spec!("search", SearchArgs, "Search names and descriptions for text, best matches first", SEARCH_EXAMPLES),
     spec!("info", InfoArgs, "Everything about a port or a name: every field, people, links, range, this machine", INFO_EXAMPLES),
@@ -255,6 +257,7 @@ const COMMANDS: [Spec; 15] = [
     spec!("update", UpdateArgs, "Install the newest registry from IANA (or a URL or file), or go back to the previous one", UPDATE_EXAMPLES),
     spec!("authority", AuthorityArgs, "Run a registry as an assignment authority: requests, review, history, publish", AUTHORITY_EXAMPLES),
     spec!("serve", ServeArgs, "Serve the HTTP API and the web page", SERVE_EXAMPLES),
+    spec!("enrich", EnrichArgs, "Add service names (and more) to every line of a flow log: Zeek, CSV, TSV, JSON lines", ENRICH_EXAMPLES),
     spec!("nss", NssArgs, "Install, remove or show the name service (`services: portreg` in nsswitch.conf)", NSS_EXAMPLES),
     spec!("about", AboutArgs, "portreg's version and the registry in use", ABOUT_EXAMPLES),
     spec!("convert", ConvertArgs, "Convert a registry file from one format to another", CONVERT_EXAMPLES),
@@ -303,6 +306,7 @@ impl clap::FromArgMatches for Command {
             "authority" => Command::Authority(AuthorityArgs::from_arg_matches(sub)?),
             "serve" => Command::Serve(ServeArgs::from_arg_matches(sub)?),
             "nss" => Command::Nss(NssArgs::from_arg_matches(sub)?),
+            "enrich" => Command::Enrich(EnrichArgs::from_arg_matches(sub)?),
             "about" => Command::About(AboutArgs::from_arg_matches(sub)?),
             "convert" => Command::Convert(ConvertArgs::from_arg_matches(sub)?),
             "completions" => Command::Completions(CompletionsArgs::from_arg_matches(sub)?),
@@ -399,6 +403,25 @@ Examples:
 
 Exit codes: 0 installed (or, with --check, a newer one is available), 1 already current,
 2 refused or failed (the registry in use is left as it was).";
+
+const ENRICH_EXAMPLES: &str = "\
+The log's format is recognised from its first lines: Zeek's #separator header, a JSON
+object, or a header line of tab- or comma-separated names. The port field defaults to
+id.resp_p (Zeek), else the first of id.resp_p, dst_port, dport, dest_port,
+destination.port; the transport to proto (Zeek), else proto, transport,
+network.transport (tcp, udp, sctp, dccp in any case, or 6, 17, 132, 33). The record
+that answers is the port's service on that transport, else the row that covers it
+(Unassigned, Reserved); a port with none gets the format's empty value (`-` in Zeek, an
+empty field, `null`), never a guess. Lines without a port number pass through unchanged
+and are counted (--strict stops at the first, with FILE:LINE).
+
+Examples:
+  portreg enrich conn.log > conn.enriched.log      Zeek: zeek-cut still reads it
+  zeek-cut id.resp_p proto port_name < conn.enriched.log
+  portreg enrich flows.csv --add name,description,status -o out.csv
+  portreg enrich --log-format jsonl --port-field destination.port --log-transport tcp < ecs.json
+
+Exit codes: 0 done, 2 error (with --strict, a line without a port number).";
 
 const NSS_EXAMPLES: &str = "\
 With `services: portreg` in /etc/nsswitch.conf, every program's getservbyname and
@@ -614,6 +637,47 @@ pub struct UpdateArgs {
     /// readable by every user: the registry the name service (`portreg nss`) answers from.
     #[arg(long)]
     pub system: bool,
+}
+
+/// `portreg enrich`.
+#[derive(Debug, Args)]
+pub struct EnrichArgs {
+    /// The log to read; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The log's format; recognised from its first lines when not given.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<crate::enrich::LogFormat>,
+    /// The field (or JSON key, dotted for nested objects) holding the port.
+    #[arg(long, value_name = "FIELD")]
+    pub port_field: Option<String>,
+    /// The field holding the transport.
+    #[arg(long, value_name = "FIELD", conflicts_with = "log_transport")]
+    pub transport_field: Option<String>,
+    /// One transport for every line, when the log has no transport field.
+    #[arg(long, value_name = "TRANSPORT")]
+    pub log_transport: Option<String>,
+    /// The columns to add (comma-separated), as port_name, port_description, ...
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "name")]
+    pub add: Vec<crate::enrich::Column>,
+    /// Where to write; standard output when not given.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Stop at the first line without a port number (exit code 2, with FILE:LINE).
+    #[arg(long)]
+    pub strict: bool,
+    /// Worker threads [default: the machine's cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArg,
+    /// The de facto layer.
+    #[command(flatten)]
+    pub layers: LayerArgs,
 }
 
 /// `portreg nss`.

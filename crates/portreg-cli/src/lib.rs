@@ -6,6 +6,7 @@
 pub mod active;
 pub mod cli;
 pub mod commands;
+pub mod enrich;
 pub mod error;
 pub mod output;
 pub mod store;

@@ -89,12 +89,23 @@ pub fn run_with(program: &str, args: &[&str], stdin: Option<&[u8]>, env: &[(&str
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // The program may exit (a usage error) before it reads its input: a closed pipe
-        // is fine.
-        let _ = pipe.write_all(input);
-    }
+    // Input is written from another thread: a filter writes output while it reads, and
+    // would block on a full pipe that nobody reads.
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(input), Some(mut pipe)) => {
+            let input = input.to_vec();
+            // The program may exit (a usage error) before it reads its input: a closed
+            // pipe is fine.
+            Some(std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            }))
+        }
+        _ => None,
+    };
     let output = child.wait_with_output().expect("the program ends");
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -473,6 +473,26 @@ impl CompiledRegistry {
         })
     }
 
+    /// The one record that speaks for `port` on `protocol` (any when none), for a log
+    /// line or an export keyed by port and transport: the service on it
+    /// ([`CompiledRegistry::service_by_port`]), else the first record covering it (an
+    /// Unassigned or Reserved row, whose name is none); `None` where the registry has
+    /// nothing (the Dynamic range).
+    pub fn canonical_record(&self, port: u16, protocol: Option<&[u8]>) -> Option<RecordRef<'_>> {
+        if let Some(service) = self.service_by_port(port, protocol) {
+            return Some(service.record);
+        }
+        // Only nameless rows: a named record that does not serve the protocol (one
+        // without a transport, asked for sctp) does not speak for it.
+        self.records_on_port(port).find(|record| {
+            record.name().is_none()
+                && match (record.transport_str(), protocol) {
+                    (Some(own), Some(asked)) => own.as_bytes() == asked,
+                    _ => true,
+                }
+        })
+    }
+
     /// Like libc's `getservbyname`: the port of the service `name` on `protocol`.
     pub fn getservbyname(&self, name: &str, protocol: &str) -> Option<u16> {
         self.service_by_name(name, Some(protocol.as_bytes()))

@@ -105,6 +105,15 @@ pub enum RangeClass {
 }
 
 impl RangeClass {
+    /// The lower-case token used in JSON (`system`, `user`, `dynamic`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RangeClass::System => "system",
+            RangeClass::User => "user",
+            RangeClass::Dynamic => "dynamic",
+        }
+    }
+
     /// The class a port falls in.
     pub fn of(port: u16) -> Self {
         match port {

@@ -6,6 +6,7 @@ pub mod check_local;
 pub mod check_name;
 pub mod convert;
 pub mod diff;
+pub mod enrich;
 pub mod free;
 pub mod info;
 pub mod lookup;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Some(Command::Serve(_) | Command::Authority(_) | Command::Update(_)) => hand_over(),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Nss(args)) => nss::run(args),
+        Some(Command::Enrich(args)) => enrich::run(args),
         Some(Command::Completions(args)) => {
             clap_complete::generate(
                 args.shell,
