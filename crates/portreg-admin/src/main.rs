@@ -1,11 +1,11 @@
-//! `portreg-admin`: `portreg serve`, `portreg update` and `portreg authority`, which bring
-//! an HTTP server, TLS and SQLite. `portreg` hands these commands over to it; run directly,
-//! it takes every other command too.
+//! `portreg-admin`: `portreg serve`, `portreg update`, `portreg authority` and `portreg
+//! convert --to parquet`, which bring an HTTP server, TLS, SQLite and Arrow. `portreg`
+//! hands these commands over to it; run directly, it takes every other command too.
 
 mod commands;
 
 use clap::Parser;
-use portreg_cli::cli::{Cli, Command, Common};
+use portreg_cli::cli::{Cli, Command, Common, ConvertTarget};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -18,6 +18,9 @@ fn main() -> std::process::ExitCode {
             },
         ),
         Some(Command::Update(args)) => commands::update::run(args),
+        Some(Command::Convert(args)) if args.to == ConvertTarget::Parquet => {
+            commands::parquet::run(args)
+        }
         Some(Command::Authority(args)) => commands::authority::run(
             args,
             &Common {

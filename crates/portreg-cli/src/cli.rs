@@ -229,7 +229,6 @@ pub enum Command {
 struct Spec {
     name: &'static str,
     about: &'static str,
-    examples: &'static str,
     arguments: fn(clap::Command) -> clap::Command,
 }
 
@@ -240,8 +239,12 @@ macro_rules! spec {
         Spec {
             name: $name,
             about: $about,
-            examples: $examples,
-            arguments: |command| <$args>::augment_args(command).about($about),
+            // The examples too: copying every command's text would cost each lookup.
+            arguments: |command| {
+                <$args>::augment_args(command)
+                    .about($about)
+                    .after_help($examples)
+            },
         }
     };
 }
@@ -271,7 +274,6 @@ impl Subcommand for Command {
             command.subcommand(
                 clap::Command::new(spec.name)
                     .about(spec.about)
-                    .after_help(spec.examples)
                     .defer(spec.arguments),
             )
         })
@@ -474,9 +476,14 @@ Examples:
 
 const CONVERT_EXAMPLES: &str = "\
 Formats: iana-xml, iana-csv, iana-txt, legacy, services, wireshark, nmap, json, jsonl
+Exports (--to only), for the engines that join flows against the registry:
+  parquet   one row per record, every field typed (DuckDB, Spark, ClickHouse)
+  zeek      a Zeek input-framework table keyed by port and transport (22/tcp)
+  logstash  a Logstash translate dictionary: \"22/tcp\": \"ssh\"
 
 Examples:
   portreg convert service-names-port-numbers.xml --to iana-csv -o ports.csv
+  portreg convert service-names-port-numbers.xml --to parquet -o ports.parquet
   portreg convert port-numbers --from legacy --to json
   portreg convert /etc/services --to jsonl
   cat ports.csv | portreg convert - --to services --strict";
@@ -918,9 +925,9 @@ pub struct ConvertArgs {
     /// The input's format; detected from the content when not given.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub from: Option<Format>,
-    /// The output's format.
-    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
-    pub to: Format,
+    /// The output's format, or an export (parquet, zeek, logstash).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_target)]
+    pub to: ConvertTarget,
     /// Where to write; standard output when not given.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<PathBuf>,
@@ -976,6 +983,30 @@ fn parse_range(text: &str) -> Result<PortSpan, String> {
 fn parse_date(text: &str) -> Result<RegistryDate, String> {
     text.parse()
         .map_err(|_| format!("{text:?} is not a date: YYYY-MM-DD or YYYY-MM"))
+}
+
+/// What `convert --to` writes: a registry format, or an export for another engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvertTarget {
+    /// A registry format, read back by portreg.
+    Registry(Format),
+    /// Parquet, one row per record (written by `portreg-admin`).
+    Parquet,
+    /// A Zeek input-framework table.
+    Zeek,
+    /// A Logstash translate dictionary.
+    Logstash,
+}
+
+fn parse_target(id: &str) -> Result<ConvertTarget, String> {
+    match id {
+        "parquet" => Ok(ConvertTarget::Parquet),
+        "zeek" => Ok(ConvertTarget::Zeek),
+        "logstash" => Ok(ConvertTarget::Logstash),
+        other => parse_format(other)
+            .map(ConvertTarget::Registry)
+            .map_err(|error| format!("{error}; or an export: parquet, zeek, logstash")),
+    }
 }
 
 fn parse_format(id: &str) -> Result<Format, String> {

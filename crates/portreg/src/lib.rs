@@ -89,6 +89,8 @@ mod compiled;
 mod diagnostic;
 mod diff;
 #[cfg(feature = "formats")]
+pub mod export;
+#[cfg(feature = "formats")]
 pub mod format;
 mod free;
 #[cfg(feature = "formats")]

@@ -5,12 +5,48 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use portreg::format::{self, Format, ReadOptions};
+use portreg::{CompiledRegistry, Provenance, Registry};
 
-use crate::cli::ConvertArgs;
+use crate::cli::{ConvertArgs, ConvertTarget};
 use crate::{CommandResult, Exit, Failure};
 
-/// Runs the command.
+/// Runs the command; Parquet is `portreg-admin`'s.
 pub fn run(args: &ConvertArgs) -> CommandResult {
+    let format = match args.to {
+        ConvertTarget::Parquet => return super::hand_over(),
+        ConvertTarget::Registry(format) => Some(format),
+        ConvertTarget::Zeek | ConvertTarget::Logstash => None,
+    };
+    let registry = read_registry(args)?;
+    let text = match format {
+        Some(format) => {
+            let dropped = registry
+                .records
+                .iter()
+                .filter(|r| !format.can_hold(r))
+                .count();
+            if dropped > 0 && !args.quiet {
+                eprintln!(
+                    "portreg: {dropped} record(s) without a port or transport cannot be written as {format}"
+                );
+            }
+            format::write(&registry, format)
+        }
+        None => {
+            let compiled = CompiledRegistry::compile(&registry, &Provenance::default());
+            match args.to {
+                ConvertTarget::Zeek => portreg::export::zeek_table(&compiled),
+                _ => portreg::export::logstash_dictionary(&compiled),
+            }
+        }
+    };
+    write_output(args.output.as_deref(), text.as_bytes())?;
+    Ok(Exit::Success)
+}
+
+/// The registry `convert` reads: the input in its format (detected unless given), lines
+/// skipped reported unless `--quiet`.
+pub fn read_registry(args: &ConvertArgs) -> Result<Registry, Failure> {
     let (bytes, source_name) = read_input(args.input.as_deref())?;
     let from = match args.from {
         Some(format) => format,
@@ -42,25 +78,17 @@ pub fn run(args: &ConvertArgs) -> CommandResult {
             );
         }
     }
-    let dropped = outcome
-        .registry
-        .records
-        .iter()
-        .filter(|r| !args.to.can_hold(r))
-        .count();
-    if dropped > 0 && !args.quiet {
-        eprintln!(
-            "portreg: {dropped} record(s) without a port or transport cannot be written as {}",
-            args.to
-        );
-    }
-    let text = format::write(&outcome.registry, args.to);
-    match &args.output {
-        Some(path) => std::fs::write(path, text)
+    Ok(outcome.registry)
+}
+
+/// Writes to the file, or standard output (a closed pipe is no failure).
+pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<(), Failure> {
+    match path {
+        Some(path) => std::fs::write(path, bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
-            if let Err(error) = stdout.write_all(text.as_bytes()) {
+            if let Err(error) = stdout.write_all(bytes) {
                 if error.kind() != std::io::ErrorKind::BrokenPipe {
                     return Err(Failure::from(
                         anyhow::Error::from(error).context("cannot write to standard output"),
@@ -69,7 +97,7 @@ pub fn run(args: &ConvertArgs) -> CommandResult {
             }
         }
     }
-    Ok(Exit::Success)
+    Ok(())
 }
 
 /// Reads a file, or standard input for `-` or no path.

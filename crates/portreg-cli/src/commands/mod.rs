@@ -155,7 +155,7 @@ portreg's source tree (then use target/release/portreg), or installed with \
 
 /// Runs the same arguments with `portreg-admin`, found beside this executable, else on
 /// the PATH. On Unix the process becomes it, so its exit status is this one's.
-fn hand_over() -> CommandResult {
+pub(crate) fn hand_over() -> CommandResult {
     let beside = std::env::current_exe()
         .ok()
         .map(|exe| exe.with_file_name(ADMIN))
