@@ -17,6 +17,7 @@ declare -A seeds=(
   [json]=""
   [jsonl]=""
   [compiled]=""
+  [enrich]=""
 )
 mkdir -p logs
 for target in "${!seeds[@]}"; do
@@ -32,6 +33,9 @@ for target in "${!seeds[@]}"; do
 done
 printf '[{"name":"ssh","port_low":22,"port_high":22,"transport":"tcp","status":"assigned"}]' >corpus/json/seed-0
 printf '{"name":"ssh","port_low":22,"port_high":22,"transport":"tcp","aliases":["x"]}\n' >corpus/jsonl/seed-0
+printf '#separator \\x09\n#fields\tid.resp_p\tproto\n#types\tport\tenum\n22\ttcp\n4250\tudp\n' >corpus/enrich/seed-zeek
+printf 'dst_port,proto\n22,tcp\n"443",6\n' >corpus/enrich/seed-csv
+printf '{"id.resp_p":22,"proto":"tcp"}\n{"destination":{"port":53}}\n' >corpus/enrich/seed-jsonl
 # A compiled registry holds a 256 KiB port index: its seed is a small registry compiled.
 if [[ -f "$shared/data/netbase/services" ]]; then
   cargo run -q --manifest-path ../Cargo.toml -p xtask -- compile "$shared/data/netbase/services" corpus/compiled/seed-netbase

@@ -63,5 +63,24 @@ fn calls(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, calls);
+/// The parts: the lookup alone, on answers already loaded (no reload check, no buffer).
+fn parts(c: &mut Criterion) {
+    let empty = std::env::temp_dir().join("nss-portreg-bench-empty");
+    let answers = nss_portreg::answers::Answers::load(&nss_portreg::answers::Paths::new(
+        empty.clone(),
+        empty,
+    ));
+    c.bench_function("Answers::by_name ldaps tcp (lookup alone)", |b| {
+        b.iter(|| {
+            answers
+                .by_name(criterion::black_box(b"ldaps"), Some(b"tcp"))
+                .map(|s| s.port)
+        })
+    });
+    c.bench_function("answers::current (reload check and guard)", |b| {
+        b.iter(|| nss_portreg::answers::current().is_some())
+    });
+}
+
+criterion_group!(benches, calls, parts);
 criterion_main!(benches);

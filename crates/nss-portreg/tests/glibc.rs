@@ -17,11 +17,16 @@ struct Namespace {
 impl Namespace {
     fn new() -> Option<Namespace> {
         let root = tempfile::tempdir().expect("temporary folder");
-        let built = std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.join("libnss_portreg.so")))
-            .filter(|path| path.is_file())
-            .expect("cargo builds libnss_portreg.so beside the test's folder");
+        // `cargo test` builds the library into the test's own folder (deps/); `cargo
+        // build` puts it one folder up.
+        let exe = std::env::current_exe().expect("the test's path");
+        let built = exe
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join("libnss_portreg.so"))
+            .find(|path| path.is_file())
+            .expect("cargo builds libnss_portreg.so beside the test or one folder up");
         let lib = root.path().join("lib");
         std::fs::create_dir_all(&lib).expect("lib");
         std::fs::copy(&built, lib.join("libnss_portreg.so.2")).expect("copy the library");
