@@ -359,29 +359,14 @@ fn installed(paths: &Paths) -> Option<CompiledRegistry> {
     let file = File::open(&path).ok()?;
     // The checksum reads every page: skipped when the file is exactly the one `portreg
     // update --system` verified and recorded (size and modification time).
-    let verify = stamp(&file).is_none_or(|stamp| Some(stamp) != recorded_stamp(&paths.data_dir));
+    let verify = portreg::file_stamp(&file)
+        .is_none_or(|stamp| Some(stamp) != recorded_stamp(&paths.data_dir));
     // SAFETY: installs replace the file by rename, never write into it, so the mapped
     // pages do not change under us.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
     let _ = map.advise(memmap2::Advice::Random);
     let registry = CompiledRegistry::from_shared(map, verify).ok()?;
-    let built_in = CompiledRegistry::embedded().updated();
-    let not_older = match (registry.updated(), built_in) {
-        (Some(installed), Some(built_in)) => installed >= built_in,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    not_older.then_some(registry)
-}
-
-fn stamp(file: &File) -> Option<String> {
-    let metadata = file.metadata().ok()?;
-    let modified = metadata
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some(format!("{} {}", metadata.len(), modified.as_nanos()))
+    portreg::supersedes_built_in(&registry).then_some(registry)
 }
 
 fn recorded_stamp(dir: &Path) -> Option<String> {

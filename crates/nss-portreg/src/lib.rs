@@ -155,6 +155,27 @@ unsafe fn fill(
     NssStatus::Success
 }
 
+/// Asks the answers in use and writes the service found into the caller's buffer.
+///
+/// # Safety
+/// As [`fill`].
+unsafe fn answer(
+    find: impl for<'a> FnOnce(&'a Answers) -> Option<Service<'a>>,
+    result: *mut Servent,
+    buffer: *mut c_char,
+    length: usize,
+    errnop: *mut c_int,
+) -> NssStatus {
+    let Some(answers) = answers::current() else {
+        return out_of_memory(errnop);
+    };
+    match find(&answers) {
+        // SAFETY: the caller's promise.
+        Some(service) => unsafe { fill(&service, result, buffer, length, errnop) },
+        None => not_found(errnop),
+    }
+}
+
 fn out_of_memory(errnop: *mut c_int) -> NssStatus {
     set_errno(errnop, libc::ENOMEM);
     NssStatus::TryAgain
@@ -184,13 +205,15 @@ pub unsafe extern "C" fn _nss_portreg_getservbyname_r(
         let (Some(name), protocol) = (unsafe { c_bytes(name) }, unsafe { c_bytes(proto) }) else {
             return not_found(errnop);
         };
-        let Some(answers) = answers::current() else {
-            return out_of_memory(errnop);
-        };
-        match answers.by_name(name, protocol) {
-            // SAFETY: glibc's contract.
-            Some(service) => unsafe { fill(&service, result, buffer, buflen, errnop) },
-            None => not_found(errnop),
+        // SAFETY: glibc's contract.
+        unsafe {
+            answer(
+                |answers| answers.by_name(name, protocol),
+                result,
+                buffer,
+                buflen,
+                errnop,
+            )
         }
     })
 }
@@ -213,13 +236,15 @@ pub unsafe extern "C" fn _nss_portreg_getservbyport_r(
         let port = u16::from_be(port as u16);
         // SAFETY: glibc's contract.
         let protocol = unsafe { c_bytes(proto) };
-        let Some(answers) = answers::current() else {
-            return out_of_memory(errnop);
-        };
-        match answers.by_port(port, protocol) {
-            // SAFETY: glibc's contract.
-            Some(service) => unsafe { fill(&service, result, buffer, buflen, errnop) },
-            None => not_found(errnop),
+        // SAFETY: glibc's contract.
+        unsafe {
+            answer(
+                |answers| answers.by_port(port, protocol),
+                result,
+                buffer,
+                buflen,
+                errnop,
+            )
         }
     })
 }

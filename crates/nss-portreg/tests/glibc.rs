@@ -50,8 +50,10 @@ impl Namespace {
         self.root.path().join(name)
     }
 
-    fn run(&self, command: &[&str]) -> Output {
-        Command::new("unshare")
+    /// `command` in a mount namespace of its own, with `services: portreg`.
+    fn command(&self, command: &[&str]) -> Command {
+        let mut unshare = Command::new("unshare");
+        unshare
             .args([
                 "-m",
                 "sh",
@@ -62,9 +64,12 @@ impl Namespace {
             .args(command)
             .env("LD_LIBRARY_PATH", self.path("lib"))
             .env(portreg::SYSTEM_DATA_DIR_VARIABLE, self.path("data"))
-            .env(portreg::SYSTEM_LOCAL_DIR_VARIABLE, self.path("local.d"))
-            .output()
-            .expect("unshare runs")
+            .env(portreg::SYSTEM_LOCAL_DIR_VARIABLE, self.path("local.d"));
+        unshare
+    }
+
+    fn run(&self, command: &[&str]) -> Output {
+        self.command(command).output().expect("unshare runs")
     }
 
     fn stdout(&self, command: &[&str]) -> String {
@@ -190,24 +195,11 @@ print(before, port('zq-nss-later'), port('ssh'))
         ready = ns.path("ready").display().to_string(),
         done = ns.path("done").display().to_string(),
     );
-    let waiting = {
-        let ns_path = ns.path("nsswitch.conf");
-        Command::new("unshare")
-            .args([
-                "-m",
-                "sh",
-                "-c",
-                r#"mount --bind "$0" /etc/nsswitch.conf && exec "$@""#,
-            ])
-            .arg(ns_path)
-            .args(["python3", "-c", &script])
-            .env("LD_LIBRARY_PATH", ns.path("lib"))
-            .env(portreg::SYSTEM_DATA_DIR_VARIABLE, ns.path("data"))
-            .env(portreg::SYSTEM_LOCAL_DIR_VARIABLE, ns.path("local.d"))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python")
-    };
+    let waiting = ns
+        .command(&["python3", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
     while !ns.path("ready").exists() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -136,18 +136,10 @@ impl Active {
 
     fn installed(store: &Store) -> Option<Active> {
         match store.load_current() {
-            Ok(Some(installed)) => {
-                let embedded = CompiledRegistry::embedded();
-                let not_older = match (installed.updated(), embedded.updated()) {
-                    (Some(installed), Some(embedded)) => installed >= embedded,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                };
-                not_older.then(|| Active {
-                    registry: Held::Loaded(Box::new(installed)),
-                    origin: format!("installed ({})", store.current_path().display()),
-                })
-            }
+            Ok(Some(installed)) => portreg::supersedes_built_in(&installed).then(|| Active {
+                registry: Held::Loaded(Box::new(installed)),
+                origin: format!("installed ({})", store.current_path().display()),
+            }),
             Ok(None) => None,
             Err(error) => {
                 if !store.damage_reported() {

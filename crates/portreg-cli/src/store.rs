@@ -88,7 +88,8 @@ impl Store {
                 return Err(error).with_context(|| format!("cannot open {}", path.display()))
             }
         };
-        let verify = stamp(&file).is_none_or(|stamp| Some(stamp) != self.state().stamp);
+        let verify =
+            portreg::file_stamp(&file).is_none_or(|stamp| Some(stamp) != self.state().stamp);
         // SAFETY: installs replace the file by renaming a new one over it, never by
         // writing into it, so the mapped pages do not change under us.
         let map = unsafe { memmap2::Mmap::map(&file) }
@@ -148,7 +149,10 @@ impl Store {
     /// Whether the damage of the installed file (by its stamp) was already reported, and
     /// notes that it now is.
     pub fn damage_reported(&self) -> bool {
-        let Some(stamp) = File::open(self.current_path()).ok().and_then(|f| stamp(&f)) else {
+        let Some(stamp) = File::open(self.current_path())
+            .ok()
+            .and_then(|f| portreg::file_stamp(&f))
+        else {
             return false;
         };
         let marker = self.dir.join(DAMAGE_REPORTED);
@@ -207,7 +211,9 @@ impl Store {
         temporary
             .persist(&current)
             .with_context(|| format!("cannot install {}", current.display()))?;
-        let stamp = File::open(&current).ok().and_then(|f| stamp(&f));
+        let stamp = File::open(&current)
+            .ok()
+            .and_then(|f| portreg::file_stamp(&f));
         self.write_state(&ServerState {
             stamp,
             ..state.clone()
@@ -302,17 +308,6 @@ impl Store {
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(())
     }
-}
-
-/// A file's size and modification time, in nanoseconds.
-fn stamp(file: &File) -> Option<String> {
-    let metadata = file.metadata().ok()?;
-    let modified = metadata
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some(format!("{} {}", metadata.len(), modified.as_nanos()))
 }
 
 /// Makes the renames durable; a directory that cannot be opened is left to the system.

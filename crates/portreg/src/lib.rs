@@ -95,6 +95,7 @@ pub mod format;
 mod free;
 #[cfg(feature = "formats")]
 mod info;
+mod installed;
 #[cfg(feature = "formats")]
 mod local;
 mod lookup;
@@ -118,6 +119,9 @@ pub use info::{
     answer_to_json, exclusions_json, explain_json, person_label, person_labels, port_json,
     reference_link, reference_links, stable_json, Info, NameCheck,
 };
+pub use installed::file_stamp;
+#[cfg(feature = "embedded")]
+pub use installed::supersedes_built_in;
 #[cfg(feature = "formats")]
 pub use local::{
     read_capped, LocalLayer, LocalRecord, SYSTEM_DATA_DIR, SYSTEM_DATA_DIR_VARIABLE,
