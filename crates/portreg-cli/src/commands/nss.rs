@@ -258,23 +258,14 @@ fn with_source(config: &str, last: bool) -> String {
     if sources_of(line).iter().any(|s| s == SOURCE) {
         return config.to_owned();
     }
-    let (head, rest) = line.split_once(':').unwrap_or((line, ""));
-    let (list, comment) = match rest.split_once('#') {
-        Some((list, comment)) => (list, Some(comment)),
-        None => (rest, None),
-    };
+    let (head, list, comment) = parts(line);
     let list = list.trim();
     let new_list = match (list.is_empty(), last) {
         (true, _) => SOURCE.to_owned(),
         (false, true) => format!("{list} {SOURCE}"),
         (false, false) => format!("{SOURCE} {list}"),
     };
-    let mut new_line = format!("{head}:{}{new_list}", padding(head));
-    if let Some(comment) = comment {
-        new_line.push_str(" #");
-        new_line.push_str(comment);
-    }
-    replace_line(config, index, &new_line)
+    replace_line(config, index, &joined(head, &new_list, comment))
 }
 
 /// The configuration without `portreg` on its services line (`files` when nothing else
@@ -286,11 +277,7 @@ fn without_source(config: &str) -> String {
     if !sources_of(line).iter().any(|s| s == SOURCE) {
         return config.to_owned();
     }
-    let (head, rest) = line.split_once(':').unwrap_or((line, ""));
-    let (list, comment) = match rest.split_once('#') {
-        Some((list, comment)) => (list, Some(comment)),
-        None => (rest, None),
-    };
+    let (head, list, comment) = parts(line);
     // An action after portreg (`portreg [NOTFOUND=return]`) goes with it.
     let mut words: Vec<&str> = Vec::new();
     let mut dropping = false;
@@ -310,17 +297,27 @@ fn without_source(config: &str) -> String {
     } else {
         words.join(" ")
     };
-    let mut new_line = format!("{head}:{}{new_list}", padding(head));
-    if let Some(comment) = comment {
-        new_line.push_str(" #");
-        new_line.push_str(comment);
-    }
-    replace_line(config, index, &new_line)
+    replace_line(config, index, &joined(head, &new_list, comment))
 }
 
-/// Spaces after `services:` to the column of glibc's own file (16).
-fn padding(head: &str) -> String {
-    " ".repeat(15usize.saturating_sub(head.len()).max(1))
+/// A services line's name (`services`), list of sources, and comment.
+fn parts(line: &str) -> (&str, &str, Option<&str>) {
+    let (head, rest) = line.split_once(':').unwrap_or((line, ""));
+    match rest.split_once('#') {
+        Some((list, comment)) => (head, list, Some(comment)),
+        None => (head, rest, None),
+    }
+}
+
+/// The line again, the sources at the column of glibc's own file (16).
+fn joined(head: &str, list: &str, comment: Option<&str>) -> String {
+    let padding = " ".repeat(15usize.saturating_sub(head.len()).max(1));
+    let mut line = format!("{head}:{padding}{list}");
+    if let Some(comment) = comment {
+        line.push_str(" #");
+        line.push_str(comment);
+    }
+    line
 }
 
 fn replace_line(config: &str, index: usize, new_line: &str) -> String {
