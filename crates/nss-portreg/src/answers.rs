@@ -44,16 +44,12 @@ pub enum Aliases<'a> {
 }
 
 impl<'a> Aliases<'a> {
-    /// The aliases in order.
-    pub fn iter(self) -> impl Iterator<Item = &'a str> + 'a {
-        let (record, local) = match self {
-            Aliases::Record(record) => (Some(record), None),
-            Aliases::Local(list) => (None, Some(list)),
-        };
-        record
-            .into_iter()
-            .flat_map(|r| r.aliases())
-            .chain(local.into_iter().flatten().map(String::as_str))
+    /// Calls `f` with each alias in order: a plain loop, for the lookup's hot path.
+    pub fn each(self, mut f: impl FnMut(&'a str)) {
+        match self {
+            Aliases::Record(record) => record.aliases().for_each(f),
+            Aliases::Local(list) => list.iter().for_each(|alias| f(alias)),
+        }
     }
 }
 

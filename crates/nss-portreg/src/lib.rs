@@ -110,10 +110,12 @@ unsafe fn fill(
     // more than it holds gives the first ones.
     let mut aliases = [""; MAX_ALIASES];
     let mut alias_count = 0;
-    for (slot, alias) in aliases.iter_mut().zip(service.aliases.iter()) {
-        *slot = alias;
-        alias_count += 1;
-    }
+    service.aliases.each(|alias| {
+        if let Some(slot) = aliases.get_mut(alias_count) {
+            *slot = alias;
+            alias_count += 1;
+        }
+    });
     let aliases = &aliases[..alias_count];
     let pointer = std::mem::size_of::<*mut c_char>();
     let padding = (pointer - (buffer as usize) % pointer) % pointer;

@@ -272,24 +272,19 @@ impl CompiledRegistry {
 
     /// The record at `index`, in registry order.
     pub fn record(&self, index: usize) -> Option<RecordRef<'_>> {
-        (index < self.top_records).then_some(RecordRef {
-            registry: self,
-            index: index as u32,
-        })
+        (index < self.top_records).then(|| self.record_at(index as u32))
     }
 
     /// Every record, in registry order.
     pub fn records(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
-        (0..self.top_records as u32).map(move |index| RecordRef {
-            registry: self,
-            index,
-        })
+        (0..self.top_records as u32).map(move |index| self.record_at(index))
     }
 
     pub(crate) fn record_at(&self, index: u32) -> RecordRef<'_> {
         RecordRef {
             registry: self,
             index,
+            row: self.record_row(index),
         }
     }
 
@@ -497,6 +492,8 @@ impl CompiledRegistry {
 pub struct RecordRef<'a> {
     registry: &'a CompiledRegistry,
     index: u32,
+    /// Its row, found once: every field of a record is read through it.
+    row: &'a RecordRow,
 }
 
 impl fmt::Debug for RecordRef<'_> {
@@ -523,7 +520,7 @@ impl<'a> RecordRef<'a> {
     }
 
     fn row(&self) -> &'a RecordRow {
-        self.registry.record_row(self.index)
+        self.row
     }
 
     fn flags(&self) -> Flags {
