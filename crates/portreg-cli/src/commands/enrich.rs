@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::active::Active;
 use crate::cli::{Common, EnrichArgs};
-use crate::enrich::{enrich, EnrichError, Settings};
+use crate::enrich::{EnrichError, Enricher, Settings};
 use crate::{CommandResult, Exit, Failure};
 
 /// Runs the command.
@@ -38,17 +38,18 @@ pub fn run(args: &EnrichArgs) -> CommandResult {
         ),
         _ => (Box::new(std::io::stdin()), "<stdin>".to_owned()),
     };
+    let enricher = Enricher::new(active.registry());
     let summary = match &args.output {
         Some(path) => {
             let file =
                 File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
             let mut out = BufWriter::with_capacity(1 << 16, file);
-            enrich(active.registry(), &settings, input, &mut out, &source_name)
+            enricher.run(&settings, input, &mut out, &source_name)
         }
         None => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            let outcome = enrich(active.registry(), &settings, input, &mut out, &source_name);
+            let outcome = enricher.run(&settings, input, &mut out, &source_name);
             let _ = out.flush();
             outcome
         }
