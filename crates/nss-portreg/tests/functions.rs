@@ -3,15 +3,18 @@
 //! `Answers::load`.
 
 use std::ffi::{c_char, c_int, CStr, CString};
-use std::path::{Path, PathBuf};
 use std::sync::Once;
+
+mod common;
+
+use common::{newer_registry_with, write_registry};
 
 use nss_portreg::answers::{Answers, Origin, Paths};
 use nss_portreg::{
     _nss_portreg_endservent, _nss_portreg_getservbyname_r, _nss_portreg_getservbyport_r,
     _nss_portreg_getservent_r, _nss_portreg_setservent, NssStatus, Servent,
 };
-use portreg::{CompiledRegistry, Provenance, Record, RegistryDate};
+use portreg::{CompiledRegistry, RegistryDate};
 
 /// Every test's module state reads an empty machine: the built-in registry, no local names.
 fn built_in_only() {
@@ -382,33 +385,6 @@ fn equal_to_the_files_backend_on_netbase() {
         differences, listed,
         "differences from netbase other than those listed"
     );
-}
-
-fn write_registry(dir: &Path, registry: &portreg::Registry) -> PathBuf {
-    let bytes = CompiledRegistry::compile(registry, &Provenance::default()).to_bytes();
-    std::fs::create_dir_all(dir).expect("folder");
-    let path = dir.join("registry.bin");
-    // As installs do: a new file renamed over the old one.
-    let temporary = dir.join(".registry.tmp");
-    std::fs::write(&temporary, bytes).expect("write");
-    std::fs::rename(&temporary, &path).expect("rename");
-    path
-}
-
-fn newer_registry_with(name: &str, port: u16) -> portreg::Registry {
-    let mut registry = CompiledRegistry::embedded().to_registry();
-    let later = "2099-01-01".parse::<RegistryDate>().expect("date");
-    registry.meta.updated = Some(later);
-    registry.records.push(Record {
-        name: Some(name.into()),
-        ports: Some(portreg::PortSpan {
-            low: port,
-            high: port,
-        }),
-        transport: Some(portreg::Transport::Tcp),
-        ..Record::default()
-    });
-    registry
 }
 
 #[test]

@@ -5,10 +5,13 @@
 //! Skipped with a reason where namespaces cannot be made; `PORTREG_REQUIRE_NSS=1` (set by
 //! `.ci/run`) turns the skip into a failure.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use portreg::{CompiledRegistry, Provenance, Record, RegistryDate};
+mod common;
+
+use common::{newer_registry_with, write_registry};
+use portreg::CompiledRegistry;
 
 struct Namespace {
     root: tempfile::TempDir,
@@ -92,24 +95,6 @@ fn first_words(line: &str) -> Vec<String> {
     line.split_whitespace().map(str::to_owned).collect()
 }
 
-fn install(dir: &Path, name: &str, port: u16) {
-    let mut registry = CompiledRegistry::embedded().to_registry();
-    registry.meta.updated = Some("2099-01-01".parse::<RegistryDate>().expect("date"));
-    registry.records.push(Record {
-        name: Some(name.into()),
-        ports: Some(portreg::PortSpan {
-            low: port,
-            high: port,
-        }),
-        transport: Some(portreg::Transport::Tcp),
-        ..Record::default()
-    });
-    let bytes = CompiledRegistry::compile(&registry, &Provenance::default()).to_bytes();
-    let temporary = dir.join(".registry.tmp");
-    std::fs::write(&temporary, bytes).expect("write");
-    std::fs::rename(&temporary, dir.join("registry.bin")).expect("rename");
-}
-
 #[test]
 fn glibc_answers_through_the_module() {
     let Some(ns) = Namespace::new() else {
@@ -169,7 +154,10 @@ fn glibc_answers_through_the_module() {
     );
 
     // An installed registry is used; a damaged one is passed over for the built-in one.
-    install(&ns.path("data"), "zq-nss-installed", 47002);
+    write_registry(
+        &ns.path("data"),
+        &newer_registry_with("zq-nss-installed", 47002),
+    );
     assert_eq!(line("zq-nss-installed"), ["zq-nss-installed", "47002/tcp"]);
     std::fs::write(ns.path("data/registry.bin"), b"not a registry").expect("damage");
     assert_eq!(line("22"), ["ssh", "22/tcp"]);
@@ -203,7 +191,10 @@ print(before, port('zq-nss-later'), port('ssh'))
     while !ns.path("ready").exists() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    install(&ns.path("data"), "zq-nss-later", 47003);
+    write_registry(
+        &ns.path("data"),
+        &newer_registry_with("zq-nss-later", 47003),
+    );
     std::fs::write(ns.path("done"), "").expect("done");
     let output = waiting.wait_with_output().expect("python ends");
     assert_eq!(

@@ -704,160 +704,150 @@ impl Enricher<'_> {
     pub fn run(
         &self,
         settings: &Settings,
-        input: impl Read,
+        mut input: impl Read,
         output: &mut impl Write,
         source_name: &str,
     ) -> Result<Summary, EnrichError> {
-        enrich(self, settings, input, output, source_name)
-    }
-}
-
-fn enrich(
-    enricher: &Enricher<'_>,
-    settings: &Settings,
-    mut input: impl Read,
-    output: &mut impl Write,
-    source_name: &str,
-) -> Result<Summary, EnrichError> {
-    // The header: the first line (CSV, TSV) or the `#` lines (Zeek).
-    let mut buffer = Vec::with_capacity(BLOCK + BLOCK / 2);
-    fill(&mut input, &mut buffer, BLOCK)?;
-    while memchr(b'\n', &buffer).is_none() {
-        let before = buffer.len();
-        fill(&mut input, &mut buffer, before + BLOCK)?;
-        if buffer.len() == before {
-            break;
-        }
-    }
-    let format = settings.format.unwrap_or_else(|| detect(&buffer));
-    let (layout, header_end) = layout(&buffer, format, settings)?;
-    let encoding = match format {
-        LogFormat::Zeek => {
-            let header = &buffer[..header_end];
-            let value = |name: &[u8], default: &[u8]| {
-                header
-                    .split(|&b| b == b'\n')
-                    .find_map(|line| line.strip_prefix(name))
-                    .map(|rest| {
-                        rest.strip_prefix(layout.separator.as_slice())
-                            .unwrap_or(rest)
-                    })
-                    .map(|v| v.strip_suffix(b"\r").unwrap_or(v).to_vec())
-                    .unwrap_or_else(|| default.to_vec())
-            };
-            Encoding::Zeek {
-                separator: layout.separator.clone(),
-                unset: value(b"#unset_field", b"-"),
-                empty: value(b"#empty_field", b"(empty)"),
-            }
-        }
-        LogFormat::Csv => Encoding::Csv,
-        LogFormat::Tsv => Encoding::Tsv,
-        LogFormat::Jsonl => Encoding::Json {
-            keys: settings.columns.iter().map(|c| c.header()).collect(),
-        },
-    };
-    let table = Table::build(enricher, &settings.columns, &encoding);
-    let engine = Engine {
-        layout,
-        table,
-        strict: settings.strict,
-    };
-    // The header as it becomes.
-    let summary = Summary::default();
-    let mut line_number: u64 = 0;
-    if matches!(format, LogFormat::Csv | LogFormat::Tsv) && header_end > 0 {
-        let line = &buffer[..header_end];
-        let (body, ending) = split_ending(line);
-        output.write_all(body)?;
-        for column in &settings.columns {
-            output.write_all(if format == LogFormat::Csv {
-                b","
-            } else {
-                b"\t"
-            })?;
-            output.write_all(column.header().as_bytes())?;
-        }
-        output.write_all(ending)?;
-        line_number += 1;
-        buffer.drain(..header_end);
-    }
-    let mut writer = InOrder {
-        output,
-        pending: std::collections::BTreeMap::new(),
-        spare_outputs: Vec::new(),
-        next: 0,
-        line_number,
-        summary,
-        failure: None,
-        source_name,
-    };
-    let threads = settings.threads.max(1);
-    std::thread::scope(|scope| -> Result<Summary, EnrichError> {
-        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>, Vec<u8>)>(threads);
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, Done)>();
-        for _ in 0..threads {
-            let work_rx = Arc::clone(&work_rx);
-            let done_tx = done_tx.clone();
-            let engine = &engine;
-            scope.spawn(move || loop {
-                let next = work_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok((sequence, input, spare))) = next else {
-                    return;
-                };
-                let done = engine.block(&input, spare);
-                if done_tx.send((sequence, input, done)).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(done_tx);
-        let mut spare_inputs: Vec<Vec<u8>> = Vec::new();
-        let mut sent = 0u64;
-        let mut carry = buffer;
-        loop {
-            let (block, rest, ended) = match next_block(&mut input, carry, spare_inputs.pop()) {
-                Ok(read) => read,
-                Err(error) => {
-                    writer.fail(error.into());
-                    break;
-                }
-            };
-            if !block.is_empty() {
-                let spare = writer.spare_outputs.pop().unwrap_or_default();
-                if work_tx.send((sent, block, spare)).is_err() {
-                    break;
-                }
-                sent += 1;
-            }
-            carry = rest;
-            // Memory stays bounded: with enough blocks out, wait for one to come back.
-            while sent - writer.next > threads as u64 * 2 || (ended && writer.next < sent) {
-                let Ok((sequence, input, done)) = done_rx.recv() else {
-                    break;
-                };
-                spare_inputs.push(input);
-                writer.take(sequence, done);
-                if writer.failure.is_some() {
-                    break;
-                }
-            }
-            while let Ok((sequence, input, done)) = done_rx.try_recv() {
-                spare_inputs.push(input);
-                writer.take(sequence, done);
-            }
-            if ended || writer.failure.is_some() {
+        // The header: the first line (CSV, TSV) or the `#` lines (Zeek).
+        let mut buffer = Vec::with_capacity(BLOCK + BLOCK / 2);
+        fill(&mut input, &mut buffer, BLOCK)?;
+        while memchr(b'\n', &buffer).is_none() {
+            let before = buffer.len();
+            fill(&mut input, &mut buffer, before + BLOCK)?;
+            if buffer.len() == before {
                 break;
             }
         }
-        drop(work_tx);
-        writer.output.flush()?;
-        match writer.failure {
-            Some(error) => Err(error),
-            None => Ok(writer.summary),
+        let format = settings.format.unwrap_or_else(|| detect(&buffer));
+        let (layout, header_end) = layout(&buffer, format, settings)?;
+        let encoding = match format {
+            LogFormat::Zeek => {
+                let header = &buffer[..header_end];
+                let value = |name: &[u8], default: &[u8]| {
+                    header
+                        .split(|&b| b == b'\n')
+                        .find_map(|line| line.strip_prefix(name))
+                        .map(|rest| {
+                            rest.strip_prefix(layout.separator.as_slice())
+                                .unwrap_or(rest)
+                        })
+                        .map(|v| v.strip_suffix(b"\r").unwrap_or(v).to_vec())
+                        .unwrap_or_else(|| default.to_vec())
+                };
+                Encoding::Zeek {
+                    separator: layout.separator.clone(),
+                    unset: value(b"#unset_field", b"-"),
+                    empty: value(b"#empty_field", b"(empty)"),
+                }
+            }
+            LogFormat::Csv => Encoding::Csv,
+            LogFormat::Tsv => Encoding::Tsv,
+            LogFormat::Jsonl => Encoding::Json {
+                keys: settings.columns.iter().map(|c| c.header()).collect(),
+            },
+        };
+        let table = Table::build(self, &settings.columns, &encoding);
+        let engine = Engine {
+            layout,
+            table,
+            strict: settings.strict,
+        };
+        // The header as it becomes.
+        let summary = Summary::default();
+        let mut line_number: u64 = 0;
+        if matches!(format, LogFormat::Csv | LogFormat::Tsv) && header_end > 0 {
+            let line = &buffer[..header_end];
+            let (body, ending) = split_ending(line);
+            output.write_all(body)?;
+            for column in &settings.columns {
+                output.write_all(if format == LogFormat::Csv {
+                    b","
+                } else {
+                    b"\t"
+                })?;
+                output.write_all(column.header().as_bytes())?;
+            }
+            output.write_all(ending)?;
+            line_number += 1;
+            buffer.drain(..header_end);
         }
-    })
+        let mut writer = InOrder {
+            output,
+            pending: std::collections::BTreeMap::new(),
+            spare_outputs: Vec::new(),
+            next: 0,
+            line_number,
+            summary,
+            failure: None,
+            source_name,
+        };
+        let threads = settings.threads.max(1);
+        std::thread::scope(|scope| -> Result<Summary, EnrichError> {
+            let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>, Vec<u8>)>(threads);
+            let work_rx = Arc::new(Mutex::new(work_rx));
+            let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, Done)>();
+            for _ in 0..threads {
+                let work_rx = Arc::clone(&work_rx);
+                let done_tx = done_tx.clone();
+                let engine = &engine;
+                scope.spawn(move || loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((sequence, input, spare))) = next else {
+                        return;
+                    };
+                    let done = engine.block(&input, spare);
+                    if done_tx.send((sequence, input, done)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut spare_inputs: Vec<Vec<u8>> = Vec::new();
+            let mut sent = 0u64;
+            let mut carry = buffer;
+            loop {
+                let (block, rest, ended) = match next_block(&mut input, carry, spare_inputs.pop()) {
+                    Ok(read) => read,
+                    Err(error) => {
+                        writer.fail(error.into());
+                        break;
+                    }
+                };
+                if !block.is_empty() {
+                    let spare = writer.spare_outputs.pop().unwrap_or_default();
+                    if work_tx.send((sent, block, spare)).is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                carry = rest;
+                // Memory stays bounded: with enough blocks out, wait for one to come back.
+                while sent - writer.next > threads as u64 * 2 || (ended && writer.next < sent) {
+                    let Ok((sequence, input, done)) = done_rx.recv() else {
+                        break;
+                    };
+                    spare_inputs.push(input);
+                    writer.take(sequence, done);
+                    if writer.failure.is_some() {
+                        break;
+                    }
+                }
+                while let Ok((sequence, input, done)) = done_rx.try_recv() {
+                    spare_inputs.push(input);
+                    writer.take(sequence, done);
+                }
+                if ended || writer.failure.is_some() {
+                    break;
+                }
+            }
+            drop(work_tx);
+            writer.output.flush()?;
+            match writer.failure {
+                Some(error) => Err(error),
+                None => Ok(writer.summary),
+            }
+        })
+    }
 }
 
 /// The next block of whole lines from `carry` and the input: the block, what follows

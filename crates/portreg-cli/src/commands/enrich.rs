@@ -1,7 +1,7 @@
 //! `portreg enrich`: service names added to every line of a flow log.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read};
 use std::path::Path;
 
 use anyhow::Context;
@@ -47,11 +47,8 @@ pub fn run(args: &EnrichArgs) -> CommandResult {
             enricher.run(&settings, input, &mut out, &source_name)
         }
         None => {
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            let outcome = enricher.run(&settings, input, &mut out, &source_name);
-            let _ = out.flush();
-            outcome
+            let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            enricher.run(&settings, input, &mut out, &source_name)
         }
     };
     let summary = match summary {
