@@ -276,3 +276,39 @@ fn a_line_longer_than_a_block_and_a_changed_zeek_header() {
         run.stderr
     );
 }
+
+#[test]
+fn large_csv_and_json_logs_are_enriched_line_for_line() {
+    let flows: Vec<(u16, &str)> = Flows(0x2545_f491_4f6c_dd1d).take(100_000).collect();
+    let mut csv = String::from("ts,src,dst_port,proto\n");
+    let mut jsonl = String::new();
+    for (i, (port, transport)) in flows.iter().enumerate() {
+        csv.push_str(&format!("{i},10.0.0.1,{port},{transport}\n"));
+        jsonl.push_str(&format!(
+            "{{\"ts\":{i},\"destination\":{{\"port\":{port}}},\"network\":{{\"transport\":\"{transport}\"}}}}\n"
+        ));
+    }
+    let expected: Vec<Option<String>> = flows.iter().map(|(p, t)| expected_name(*p, t)).collect();
+
+    let run = portreg_with_input(&["enrich", "-q"], Some(csv.as_bytes()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(names.len(), flows.len());
+    for ((name, want), flow) in names.iter().zip(&expected).zip(&flows) {
+        assert_eq!(*name, want.as_deref().unwrap_or(""), "{flow:?}");
+    }
+
+    let run = portreg_with_input(&["enrich", "-q"], Some(jsonl.as_bytes()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), flows.len());
+    for ((line, want), flow) in lines.iter().zip(&expected).zip(&flows) {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["port_name"].as_str(), want.as_deref(), "{flow:?}");
+    }
+}
