@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use portreg_authority::{Authority, RequestState};
+use portreg_authority::{Actor, Authority, RequestState};
 
 use portreg_testing::TempDb as Db;
 
@@ -65,16 +65,7 @@ fn request_review_publish_and_refuse() {
     let pending = portreg(&["authority", "--db", &path, "list", "-f", "json"]);
     let list: serde_json::Value = serde_json::from_slice(&pending.stdout).unwrap();
     assert_eq!(list[0]["state"], "pending");
-    let approved = portreg(&[
-        "authority",
-        "--db",
-        &path,
-        "review",
-        "1",
-        "--approve",
-        "--reviewer",
-        "R",
-    ]);
+    let approved = portreg(&["authority", "--db", &path, "review", "1", "--approve"]);
     assert_eq!(
         approved.status.code(),
         Some(0),
@@ -130,7 +121,7 @@ fn race(db: &str, attempts: &[(String, String)]) -> Vec<bool> {
             let script = format!(
                 "id=$(\"$PORTREG\" authority --db '{db}' request --name {name} -t tcp --port {port} --description race \
                  --assignee T --contact T | grep -oE '[0-9]+' | head -n1) && \
-                 \"$PORTREG\" authority --db '{db}' review \"$id\" --approve --reviewer R"
+                 \"$PORTREG\" authority --db '{db}' review \"$id\" --approve"
             );
             Command::new("sh")
                 .args(["-c", &script])
@@ -177,7 +168,10 @@ fn many_processes_one_port_one_name_exactly_one_wins() {
     let history = authority.history(None, None).unwrap();
     let requests = history.iter().filter(|e| e.action == "request").count();
     assert_eq!(requests, 16, "every request attempt is in the audit trail");
-    let filed = authority.requests(None).unwrap().len();
+    let filed = authority
+        .requests(None, &Actor::local("test"))
+        .unwrap()
+        .len();
     let approvals = history.iter().filter(|e| e.action == "approve").count();
     assert_eq!(
         approvals, filed,
@@ -222,7 +216,7 @@ fn approvals_killed_at_random_points_leave_nothing_half_done() {
     loop {
         let pending: Vec<i64> = Authority::open(&db.0)
             .unwrap()
-            .requests(Some(RequestState::Pending))
+            .requests(Some(RequestState::Pending), &Actor::local("test"))
             .unwrap()
             .iter()
             .map(|r| r.id)
@@ -232,7 +226,7 @@ fn approvals_killed_at_random_points_leave_nothing_half_done() {
         }
         let ids: Vec<String> = pending.iter().map(ToString::to_string).collect();
         let script = format!(
-            "for id in {}; do \"$PORTREG\" authority --db '{path}' review $id --approve --reviewer R >/dev/null 2>&1 && echo $id >> '{}'; done",
+            "for id in {}; do \"$PORTREG\" authority --db '{path}' review $id --approve >/dev/null 2>&1 && echo $id >> '{}'; done",
             ids.join(" "),
             log.display()
         );
@@ -259,7 +253,7 @@ fn approvals_killed_at_random_points_leave_nothing_half_done() {
     let authority = Authority::open(&db.0).unwrap();
     assert!(
         authority
-            .requests(Some(RequestState::Pending))
+            .requests(Some(RequestState::Pending), &Actor::local("test"))
             .unwrap()
             .is_empty(),
         "all approved in the end"
@@ -278,7 +272,7 @@ fn check_consistent(db: &Path, log: &Path) {
         .lines()
         .filter_map(|l| l.parse().ok())
         .collect();
-    for request in authority.requests(None).unwrap() {
+    for request in authority.requests(None, &Actor::local("test")).unwrap() {
         let records = authority.records_named(&request.request.name).unwrap();
         match request.state {
             RequestState::Approved => assert_eq!(
@@ -301,4 +295,101 @@ fn check_consistent(db: &Path, log: &Path) {
             }
         }
     }
+}
+
+#[test]
+fn identities_a_private_store_and_a_verifiable_history() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = Db::new("identities");
+    let path = db.arg();
+    assert_eq!(
+        portreg(&["authority", "--db", &path, "init"]).status.code(),
+        Some(0)
+    );
+    let mode = std::fs::metadata(&db.0).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the store is its owner's alone");
+    let added = portreg(&[
+        "authority",
+        "--db",
+        &path,
+        "user",
+        "add",
+        "ada",
+        "--role",
+        "expert",
+        "--ttl",
+        "30d",
+    ]);
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let stdout = text(&added.stdout);
+    let token = stdout.trim();
+    assert!(
+        token.starts_with("portreg_") && !token.contains(char::is_whitespace),
+        "{stdout:?}"
+    );
+    let listed = portreg(&["authority", "--db", &path, "user", "list", "-f", "json"]);
+    let users: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(users[0]["role"], "expert");
+    assert!(users[0]["expires"].as_str().is_some());
+    assert!(
+        !text(&listed.stdout).contains(token),
+        "a token is shown once"
+    );
+    let filed = portreg(&request_args(&path, "zq-hist", "40411"));
+    assert_eq!(filed.status.code(), Some(0), "{}", text(&filed.stderr));
+    assert_eq!(
+        portreg(&["authority", "--db", &path, "review", "1", "--approve"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let history = portreg(&["authority", "--db", &path, "history", "-f", "json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let actor = entries[0]["actor"].as_str().unwrap_or_default().to_owned();
+    assert!(actor.starts_with("local:"), "{actor}");
+    let whole = portreg(&["authority", "--db", &path, "verify"]);
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    let published = portreg(&["authority", "--db", &path, "publish", "--to", "iana-xml"]);
+    let xml = text(&published.stdout);
+    let head = xml
+        .split("<audit-head>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        head.contains(':'),
+        "the published registry names its history"
+    );
+    assert_eq!(
+        portreg(&["authority", "--db", &path, "verify", "--head", &head])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Behind the store's back: the triggers dropped, a row edited.
+    let connection = rusqlite::Connection::open(&db.0).unwrap();
+    connection
+        .execute_batch("DROP TRIGGER audit_is_append_only_update; UPDATE audit SET actor = 'mallory' WHERE id = 2;")
+        .unwrap();
+    drop(connection);
+    let broken = portreg(&["authority", "--db", &path, "verify"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        text(&broken.stderr).contains("row 2 was changed"),
+        "{}",
+        text(&broken.stderr)
+    );
+    // The approval cannot be made by a flag naming someone else.
+    let reviewer = portreg(&[
+        "authority",
+        "--db",
+        &path,
+        "review",
+        "1",
+        "--approve",
+        "--reviewer",
+        "mallory",
+    ]);
+    assert_eq!(reviewer.status.code(), Some(2));
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use portreg::format::{self, Format, ReadOptions};
 use portreg::Transport;
-use portreg_authority::{Authority, Decision, NewRequest};
+use portreg_authority::{Actor, Authority, Decision, NewRequest};
 
 fn store(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
@@ -31,7 +31,7 @@ fn authority(c: &mut Criterion) {
         .map(|o| o.registry)
         .unwrap_or_default();
     let path = store("approve");
-    let Ok(mut authority) = Authority::init(&path, Some(&registry), "bench") else {
+    let Ok(mut authority) = Authority::init(&path, Some(&registry), &Actor::local("bench")) else {
         return;
     };
     let mut group = c.benchmark_group("authority");
@@ -50,17 +50,16 @@ fn authority(c: &mut Criterion) {
                 let request = NewRequest {
                     name: format!("zq-bench-{next}"),
                     transports: vec![Transport::Tcp],
-                    port: Some(port),
+                    port: Some(portreg::PortSpan::single(port)),
                     description: "bench".into(),
                     assignee: "B".into(),
                     contact: "B".into(),
                     reuse: true,
-                    actor: "bench".into(),
                     ..NewRequest::default()
                 };
                 // A port already taken is refused: that costs a transaction too.
-                if let Ok(id) = authority.request(&request) {
-                    let _ = authority.review(id, Decision::Approve, "bench", None);
+                if let Ok(id) = authority.request(&request, &Actor::local("bench")) {
+                    let _ = authority.review(id, Decision::Approve, None, &Actor::local("bench"));
                 }
             }
             start.elapsed()

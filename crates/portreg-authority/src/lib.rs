@@ -6,12 +6,21 @@
 //! The store is one SQLite file (WAL, durable commits, versioned migrations). Every
 //! change is one `BEGIN IMMEDIATE` transaction, so concurrent processes are serialised
 //! and the checks that decide a change run inside the transaction that makes it.
+//!
+//! Every change is made by an [`Actor`]: an identity holding an API token and a
+//! [`Role`], whose rights the store checks, or the local administrator at the store's
+//! own file. Each audit row is chained to the one before by a SHA-256 hash, so that
+//! [`Authority::verify`] finds a row changed, removed or inserted behind the store's back.
 
+mod actor;
 mod store;
 
 use std::fmt;
 
-pub use store::{AuditEntry, Authority, RequestRecord, RequestState};
+pub use actor::{Actor, Identity, Role};
+pub use store::{
+    time_after, AuditEntry, Authority, ChainReport, RequestRecord, RequestState, UserRecord,
+};
 
 /// The longest text the authority takes in a field a person types, in characters:
 /// enough for any real entry of IANA's registry, and a bound on what every later table,
@@ -30,12 +39,16 @@ pub mod limits {
 }
 
 /// Refuses `value` longer than `max` characters, naming the field.
-pub(crate) fn check_length(field: &str, value: &str, max: usize) -> Result<()> {
+pub(crate) fn check_length(field: &'static str, value: &str, max: usize) -> Result<()> {
     let length = value.chars().count();
     if length > max {
-        return Err(AuthorityError::Refused(format!(
-            "the {field} is {length} characters long, over the limit of {max}"
-        )));
+        return Err(AuthorityError::Invalid {
+            field,
+            reason: format!(
+                "the {} is {length} characters long, over the limit of {max}",
+                field.replace('_', " ")
+            ),
+        });
     }
     Ok(())
 }
@@ -47,8 +60,9 @@ pub struct NewRequest {
     pub name: String,
     /// The transports, at least one.
     pub transports: Vec<portreg::Transport>,
-    /// A port; `None` with `any_port` picks one, and without it asks for the name only.
-    pub port: Option<u16>,
+    /// A port or a range; `None` with `any_port` picks one, and without it asks for the
+    /// name only.
+    pub port: Option<portreg::PortSpan>,
     /// Pick a free port in `range`.
     pub any_port: bool,
     /// The range to pick in; the User range when `None`.
@@ -67,8 +81,6 @@ pub struct NewRequest {
     pub procedure: Option<String>,
     /// Take a port even though it is Reserved.
     pub reuse: bool,
-    /// Who files it (for the audit trail).
-    pub actor: String,
 }
 
 /// Why the authority says no.
@@ -77,6 +89,28 @@ pub enum AuthorityError {
     /// A rule forbids it; the request is not filed or not approved.
     #[error("refused: {0}")]
     Refused(String),
+    /// A field of a request breaks a rule (RFC 6335, the range rules, a limit).
+    #[error("refused: {reason}")]
+    Invalid {
+        /// The request's field (`name`, `port`, `transport`, `description`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A request asks for a name or a port the registry holds.
+    #[error("refused: {reason}")]
+    Taken {
+        /// `name` or `port`.
+        field: &'static str,
+        /// Who holds it.
+        reason: String,
+    },
+    /// The actor's role does not allow it, or an identity would review its own request.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// No identity holds this token, or its identity is revoked or expired.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
     /// Another change got there first (the name or the port was taken since).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -109,8 +143,29 @@ impl AuthorityError {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            AuthorityError::Refused(_) | AuthorityError::Conflict(_) | AuthorityError::NotFound(_)
+            AuthorityError::Refused(_)
+                | AuthorityError::Invalid { .. }
+                | AuthorityError::Taken { .. }
+                | AuthorityError::Forbidden(_)
+                | AuthorityError::Unauthenticated(_)
+                | AuthorityError::Conflict(_)
+                | AuthorityError::NotFound(_)
         )
+    }
+
+    /// The word the audit trail records for an attempt that ended in this error.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            AuthorityError::Refused(_)
+            | AuthorityError::Invalid { .. }
+            | AuthorityError::Taken { .. } => "refused",
+            AuthorityError::Forbidden(_) | AuthorityError::Unauthenticated(_) => "forbidden",
+            AuthorityError::Conflict(_) => "conflict",
+            AuthorityError::NotFound(_) => "not found",
+            AuthorityError::Store { .. }
+            | AuthorityError::DamagedRecord(_)
+            | AuthorityError::Database(_) => "error",
+        }
     }
 }
 
@@ -123,14 +178,31 @@ pub enum Decision {
     /// Create the assignment.
     Approve,
     /// Turn it down.
-    Reject,
+    Deny,
+    /// Send it back to its requester, who amends it and so puts it back in the queue.
+    Changes,
+}
+
+impl Decision {
+    /// `approve`, `deny`, `changes`: the words of the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+            Decision::Changes => "changes",
+        }
+    }
+
+    /// The decision a word names.
+    pub fn parse(text: &str) -> Option<Decision> {
+        [Decision::Approve, Decision::Deny, Decision::Changes]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
 }
 
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
-        })
+        f.write_str(self.as_str())
     }
 }

@@ -3,7 +3,7 @@
 
 use portreg::format::{self, Format, ReadOptions};
 use portreg::{Registry, Status, Transport};
-use portreg_authority::{Authority, AuthorityError, Decision, NewRequest};
+use portreg_authority::{Actor, Authority, AuthorityError, Decision, NewRequest};
 use portreg_testing::shared;
 
 use portreg_testing::TempDb;
@@ -22,18 +22,30 @@ fn request(name: &str, transports: &[Transport], port: Option<u16>) -> NewReques
     NewRequest {
         name: name.into(),
         transports: transports.to_vec(),
-        port,
+        port: port.map(portreg::PortSpan::single),
         description: format!("{name} service"),
         assignee: "Ada Lovelace".into(),
         contact: "ada@example.org".into(),
-        actor: "tester".into(),
         ..NewRequest::default()
     }
 }
 
+fn local() -> Actor {
+    Actor::local("tester")
+}
+
 fn refused(result: Result<impl std::fmt::Debug, AuthorityError>, expected: &str) {
     match result {
-        Err(AuthorityError::Refused(message) | AuthorityError::Conflict(message)) => {
+        Err(
+            AuthorityError::Refused(message)
+            | AuthorityError::Conflict(message)
+            | AuthorityError::Invalid {
+                reason: message, ..
+            }
+            | AuthorityError::Taken {
+                reason: message, ..
+            },
+        ) => {
             assert!(
                 message.contains(expected),
                 "{message:?} does not say {expected:?}"
@@ -47,17 +59,17 @@ fn refused(result: Result<impl std::fmt::Debug, AuthorityError>, expected: &str)
 fn whole_life_cycle() {
     let Some(iana) = iana() else { return };
     let db = TempDb::new("life");
-    let mut authority = Authority::init(&db.0, Some(&iana), "tester").unwrap();
+    let mut authority = Authority::init(&db.0, Some(&iana), &local()).unwrap();
     assert_eq!(authority.registry().unwrap().records.len(), 14_499);
     assert_eq!(authority.registry().unwrap().people.len(), 5_588);
     let tcp = [Transport::Tcp];
 
     // Request and approve: the udp side is Reserved for the service, as IANA does.
     let id = authority
-        .request(&request("zq-billing", &tcp, Some(40405)))
+        .request(&request("zq-billing", &tcp, Some(40405)), &local())
         .unwrap();
-    let created = authority
-        .review(id, Decision::Approve, "Reviewer", Some("looks fine"))
+    let (_, created) = authority
+        .review(id, Decision::Approve, Some("looks fine"), &local())
         .unwrap();
     assert_eq!(created.len(), 2);
     assert_eq!(
@@ -80,12 +92,16 @@ fn whole_life_cycle() {
 
     // The same service adds udp: the normal way, through its Reserved port.
     let udp = authority
-        .request(&request("ZQ-Billing", &[Transport::Udp], Some(40405)))
+        .request(
+            &request("ZQ-Billing", &[Transport::Udp], Some(40405)),
+            &local(),
+        )
         .unwrap();
     assert_eq!(
         authority
-            .review(udp, Decision::Approve, "Reviewer", None)
+            .review(udp, Decision::Approve, None, &local())
             .unwrap()
+            .1
             .len(),
         1
     );
@@ -93,7 +109,7 @@ fn whole_life_cycle() {
     // De-assign: Reserved with the note; the port can only be reused with --reuse.
     assert_eq!(
         authority
-            .deassign("zq-billing", "tester", Some("retired"))
+            .deassign("zq-billing", Some("retired"), &local())
             .unwrap(),
         2
     );
@@ -117,23 +133,26 @@ fn whole_life_cycle() {
         .unwrap()
         .contains("previously zq-billing by [Ada Lovelace]"));
     refused(
-        authority.request(&request("zq-newcomer", &tcp, Some(40405))),
-        "Reserved: give --reuse",
+        authority.request(&request("zq-newcomer", &tcp, Some(40405)), &local()),
+        "Reserved: an administrator may assign it again",
     );
     let reuse = authority
-        .request(&NewRequest {
-            reuse: true,
-            ..request("zq-newcomer", &tcp, Some(40405))
-        })
+        .request(
+            &NewRequest {
+                reuse: true,
+                ..request("zq-newcomer", &tcp, Some(40405))
+            },
+            &local(),
+        )
         .unwrap();
     authority
-        .review(reuse, Decision::Approve, "Reviewer", None)
+        .review(reuse, Decision::Approve, None, &local())
         .unwrap();
 
     // Transfer, then revoke.
     assert_eq!(
         authority
-            .transfer("zq-newcomer", "Grace Hopper", "tester")
+            .transfer("zq-newcomer", "Grace Hopper", &local())
             .unwrap(),
         1
     );
@@ -145,27 +164,27 @@ fn whole_life_cycle() {
         .unwrap()
         .contains("Transferred on "));
     assert_eq!(
-        authority
-            .revoke("zq-newcomer", "Reviewer", "abuse")
-            .unwrap(),
+        authority.revoke("zq-newcomer", "abuse", &local()).unwrap(),
         1
     );
     assert!(authority.records_named("zq-newcomer").unwrap().is_empty());
 
     // A name-only request, and a rejection.
-    let name_only = authority.request(&request("zq-dnssd", &tcp, None)).unwrap();
+    let name_only = authority
+        .request(&request("zq-dnssd", &tcp, None), &local())
+        .unwrap();
     authority
-        .review(name_only, Decision::Approve, "Reviewer", None)
+        .review(name_only, Decision::Approve, None, &local())
         .unwrap();
     let rejected = authority
-        .request(&request("zq-rejected", &tcp, Some(40500)))
+        .request(&request("zq-rejected", &tcp, Some(40500)), &local())
         .unwrap();
     authority
-        .review(rejected, Decision::Reject, "Reviewer", Some("no need"))
+        .review(rejected, Decision::Deny, Some("no need"), &local())
         .unwrap();
     refused(
-        authority.review(rejected, Decision::Approve, "Reviewer", None),
-        "already rejected",
+        authority.review(rejected, Decision::Approve, None, &local()),
+        "is denied, not pending",
     );
 
     // Publish in every format that holds it all, and read it back: the same records.
@@ -241,46 +260,49 @@ fn whole_life_cycle() {
 #[test]
 fn every_refusal_says_why() {
     let db = TempDb::new("refusals");
-    let mut authority = Authority::init(&db.0, None, "tester").unwrap();
+    let mut authority = Authority::init(&db.0, None, &local()).unwrap();
     let tcp = [Transport::Tcp];
     refused(
-        authority.request(&request("bad--name", &tcp, Some(40000))),
+        authority.request(&request("bad--name", &tcp, Some(40000)), &local()),
         "two hyphens side by side",
     );
     refused(
-        authority.request(&request("way-too-long-a-name", &tcp, Some(40000))),
+        authority.request(&request("way-too-long-a-name", &tcp, Some(40000)), &local()),
         "at most 15",
     );
     refused(
-        authority.request(&request("zq-dynamic", &tcp, Some(50000))),
+        authority.request(&request("zq-dynamic", &tcp, Some(50000)), &local()),
         "Dynamic range",
     );
     refused(
-        authority.request(&request("zq-system", &tcp, Some(80))),
-        "--procedure ietf-review or iesg-approval",
+        authority.request(&request("zq-system", &tcp, Some(80)), &local()),
+        "the procedure ietf-review or iesg-approval",
     );
     refused(
-        authority.request(&request("zq-reserved", &tcp, Some(1024))),
+        authority.request(&request("zq-reserved", &tcp, Some(1024)), &local()),
         "reserved by RFC 6335",
     );
     refused(
-        authority.request(&request("zq-none", &[], Some(40000))),
+        authority.request(&request("zq-none", &[], Some(40000)), &local()),
         "at least one transport",
     );
     let system = NewRequest {
         procedure: Some("ietf-review".into()),
         ..request("zq-system", &tcp, Some(80))
     };
-    let id = authority.request(&system).unwrap();
+    let id = authority.request(&system, &local()).unwrap();
     authority
-        .review(id, Decision::Approve, "Reviewer", None)
+        .review(id, Decision::Approve, None, &local())
         .unwrap();
     refused(
-        authority.request(&request("zq-system", &tcp, Some(40001))),
+        authority.request(&request("zq-system", &tcp, Some(40001)), &local()),
         "taken by zq-system",
     );
     refused(
-        authority.request(&request("ZQ-SYSTEM", &[Transport::Sctp], Some(40003))),
+        authority.request(
+            &request("ZQ-SYSTEM", &[Transport::Sctp], Some(40003)),
+            &local(),
+        ),
         "taken by zq-system",
     );
     let system_clash = NewRequest {
@@ -288,37 +310,37 @@ fn every_refusal_says_why() {
         ..request("zq-clash", &tcp, Some(80))
     };
     refused(
-        authority.request(&system_clash),
+        authority.request(&system_clash, &local()),
         "port 80/tcp is taken by zq-system",
     );
     let udp_clash = NewRequest {
         transports: vec![Transport::Udp],
         ..system_clash
     };
-    refused(authority.request(&udp_clash), "Reserved");
+    refused(authority.request(&udp_clash, &local()), "Reserved");
 
     // Checks run again at approval: the first approval wins, the second is a conflict.
     let first = authority
-        .request(&request("zq-race", &tcp, Some(40002)))
+        .request(&request("zq-race", &tcp, Some(40002)), &local())
         .unwrap();
     let second = authority
-        .request(&request("zq-race", &tcp, Some(40002)))
+        .request(&request("zq-race", &tcp, Some(40002)), &local())
         .unwrap();
     authority
-        .review(first, Decision::Approve, "Reviewer", None)
+        .review(first, Decision::Approve, None, &local())
         .unwrap();
-    match authority.review(second, Decision::Approve, "Reviewer", None) {
+    match authority.review(second, Decision::Approve, None, &local()) {
         Err(AuthorityError::Conflict(message)) => {
             assert!(message.contains("taken by zq-race"), "{message}")
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert!(matches!(
-        authority.review(999, Decision::Approve, "Reviewer", None),
+        authority.review(999, Decision::Approve, None, &local()),
         Err(AuthorityError::NotFound(_))
     ));
     assert!(matches!(
-        authority.deassign("zq-nobody", "tester", None),
+        authority.deassign("zq-nobody", None, &local()),
         Err(AuthorityError::NotFound(_))
     ));
 }
@@ -327,14 +349,20 @@ fn every_refusal_says_why() {
 fn any_port_picks_the_lowest_free_one() {
     let Some(iana) = iana() else { return };
     let db = TempDb::new("any");
-    let mut authority = Authority::init(&db.0, Some(&iana), "tester").unwrap();
+    let mut authority = Authority::init(&db.0, Some(&iana), &local()).unwrap();
     let ask = NewRequest {
         any_port: true,
         range: portreg::PortSpan::new(40000, 40999),
         ..request("zq-any", &[Transport::Tcp, Transport::Udp], None)
     };
-    let id = authority.request(&ask).unwrap();
-    let port = authority.request_by_id(id).unwrap().request.port.unwrap();
+    let id = authority.request(&ask, &local()).unwrap();
+    let port = authority
+        .request_by_id(id, &local())
+        .unwrap()
+        .request
+        .port
+        .unwrap()
+        .low;
     // Independently: the lowest port of the range no record but an Unassigned one covers.
     let expected = (40000..=40999u16)
         .find(|&p| {
@@ -366,7 +394,7 @@ fn bad_stores_are_refused_and_left_as_they_were() {
     assert_eq!(std::fs::read(&garbage.0).unwrap(), before);
 
     let newer = TempDb::new("newer");
-    drop(Authority::init(&newer.0, None, "tester").unwrap());
+    drop(Authority::init(&newer.0, None, &local()).unwrap());
     {
         let connection = rusqlite::Connection::open(&newer.0).unwrap();
         connection.pragma_update(None, "user_version", 99).unwrap();
@@ -386,7 +414,7 @@ fn bad_stores_are_refused_and_left_as_they_were() {
         Err(AuthorityError::Store { .. })
     ));
     assert!(matches!(
-        Authority::init(missing, None, "tester"),
+        Authority::init(missing, None, &local()),
         Err(AuthorityError::Store { .. })
     ));
     let directory = std::env::temp_dir();
@@ -394,31 +422,4 @@ fn bad_stores_are_refused_and_left_as_they_were() {
         Authority::open(&directory),
         Err(AuthorityError::Store { .. })
     ));
-}
-
-#[test]
-fn an_older_store_is_migrated() {
-    let db = TempDb::new("migrate");
-    drop(Authority::init(&db.0, None, "tester").unwrap());
-    {
-        // Back to schema version 1: without the span index.
-        let connection = rusqlite::Connection::open(&db.0).unwrap();
-        connection
-            .execute_batch("DROP INDEX records_by_span; PRAGMA user_version = 1;")
-            .unwrap();
-    }
-    let authority = Authority::open(&db.0).unwrap();
-    drop(authority);
-    let connection = rusqlite::Connection::open(&db.0).unwrap();
-    let version: i64 = connection
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .unwrap();
-    let index: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'records_by_span'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!((version, index), (2, 1));
 }

@@ -452,7 +452,9 @@ Examples:
       --assignee 'Billing team' --contact 'ops@example.org'
   portreg authority request --name metrics-push -t tcp,udp --any-port --range user ...
   portreg authority list
-  portreg authority review 1 --approve --reviewer 'Ada'
+  portreg authority user add ada --role expert --email ada@example.org    prints ada's API token
+  portreg authority review 1 --approve --comment 'fine'
+  portreg authority verify                   exit 1 names the first row changed, removed or inserted
   portreg authority deassign billing-api --reason 'service retired'
   portreg authority history billing-api
   portreg authority publish --to iana-xml -o registry.xml
@@ -755,9 +757,6 @@ pub struct AuthorityArgs {
     /// The store (a SQLite file); default authority.sqlite in portreg's data directory.
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Who is acting, for the audit trail; default the user this process runs as.
-    #[arg(long, global = true, value_name = "PERSON")]
-    pub actor: Option<String>,
     /// Output format (`list`, `show`, `history`, and the records of `review`).
     #[arg(long, short = 'f', global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -780,22 +779,41 @@ pub enum AuthorityCommand {
     },
     /// File a request, with the fields of IANA's application form; prints its id.
     Request(RequestArgs),
-    /// Approve or reject a pending request.
+    /// Approve, deny or send back for changes a pending request.
     Review {
         /// The request's id.
         id: i64,
         /// Create the assignment.
-        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        #[arg(long, group = "decision")]
         approve: bool,
         /// Turn it down.
-        #[arg(long)]
-        reject: bool,
-        /// Who decides.
-        #[arg(long, value_name = "PERSON")]
-        reviewer: String,
-        /// Why.
-        #[arg(long)]
-        reason: Option<String>,
+        #[arg(long, alias = "reject", group = "decision")]
+        deny: bool,
+        /// Send it back to its requester for changes.
+        #[arg(long, group = "decision")]
+        changes: bool,
+        /// Why, for the requester and the history.
+        #[arg(long, alias = "reason")]
+        comment: Option<String>,
+    },
+    /// Withdraw an open request.
+    Withdraw {
+        /// The request's id.
+        id: i64,
+    },
+    /// Identities and their API tokens (for `portreg serve --authority`).
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Walk the audit chain: exit 0 when it is whole, 1 naming the first row changed,
+    /// removed or inserted.
+    Verify {
+        /// A head published before (`ID:HASH`, from a published registry): the trail must
+        /// still hold that row unchanged.
+        #[arg(long, value_name = "ID:HASH")]
+        head: Option<String>,
     },
     /// De-assign a service (or one record, #ID): its ports become Reserved.
     Deassign {
@@ -805,13 +823,10 @@ pub enum AuthorityCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Revoke a service: de-assign it with a reviewer and a reason.
+    /// Revoke a service: de-assign it, with a reason.
     Revoke {
         /// The service name, or #ID of a record.
         subject: String,
-        /// Who decides.
-        #[arg(long, value_name = "PERSON")]
-        reviewer: String,
         /// Why.
         #[arg(long)]
         reason: String,
@@ -862,6 +877,91 @@ pub enum AuthorityCommand {
     },
 }
 
+/// `portreg authority user`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make an identity; prints its API token, once, alone on the last line.
+    Add {
+        /// Its name: letters, digits, '-', '_', '.'.
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: IdentityRole,
+        /// Its address: a request naming it as assignee or contact is its own.
+        #[arg(long, value_name = "ADDRESS")]
+        email: Option<String>,
+        /// When the token stops working (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC).
+        #[arg(long, value_name = "WHEN", conflicts_with = "ttl")]
+        expires: Option<String>,
+        /// How long the token works: 90d, 12h, 30m or seconds.
+        #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+        ttl: Option<u64>,
+    },
+    /// The identities (never their tokens).
+    List,
+    /// Revoke an identity: its token stops working at once.
+    Revoke {
+        /// Its name.
+        name: String,
+    },
+    /// Give an identity another role.
+    Role {
+        /// Its name.
+        name: String,
+        /// The new role.
+        #[arg(value_enum)]
+        role: IdentityRole,
+    },
+}
+
+/// What an identity may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IdentityRole {
+    /// Submit requests, see and withdraw their own, amend them when asked to.
+    Requester,
+    /// See the queue; approve, deny or ask for changes.
+    Expert,
+    /// Identities, de-assignment, revocation, transfer, reuse, publication.
+    Admin,
+}
+
+impl IdentityRole {
+    /// `requester`, `expert`, `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityRole::Requester => "requester",
+            IdentityRole::Expert => "expert",
+            IdentityRole::Admin => "admin",
+        }
+    }
+}
+
+fn parse_port_span(text: &str) -> Result<PortSpan, String> {
+    text.parse::<PortSpan>()
+        .map_err(|e| format!("{text:?}: expected {e}"))
+}
+
+/// `90d`, `12h`, `30m`, `45s` or plain seconds, in seconds.
+fn parse_ttl(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.char_indices().last() {
+        Some((index, unit)) if unit.is_ascii_alphabetic() => (&text[..index], unit),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("{text:?}: expected a number with s, m, h or d")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&seconds| seconds > 0)
+        .ok_or_else(|| format!("{text:?}: expected a positive number with s, m, h or d"))
+}
+
 /// `portreg authority request`.
 #[derive(Debug, Args)]
 pub struct RequestArgs {
@@ -871,9 +971,9 @@ pub struct RequestArgs {
     /// The transports (comma-separated: tcp,udp,sctp,dccp).
     #[arg(long, short = 't', value_delimiter = ',', value_parser = parse_transport, required = true)]
     pub transport: Vec<Transport>,
-    /// The port wanted.
-    #[arg(long, conflicts_with = "any_port")]
-    pub port: Option<u16>,
+    /// The port wanted, or a range (`40403-40405`).
+    #[arg(long, conflicts_with = "any_port", value_name = "PORT|LO-HI", value_parser = parse_port_span)]
+    pub port: Option<PortSpan>,
     /// Let the authority pick a free port in --range.
     #[arg(long)]
     pub any_port: bool,

@@ -43,6 +43,9 @@ pub struct Metadata {
     pub legacy_updated: Option<String>,
     /// Legacy prose (header paragraphs, section titles, the REFERENCES section).
     pub prose: Vec<Prose>,
+    /// For a registry an authority published: the head of its audit chain then
+    /// (`ID:SHA256`), naming the exact history the registry came from.
+    pub audit_head: Option<String>,
 }
 
 /// A registry note.

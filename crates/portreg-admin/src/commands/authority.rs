@@ -4,11 +4,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use portreg::format;
-use portreg_authority::{Authority, AuthorityError, Decision, NewRequest, RequestState};
+use portreg_authority::{
+    Actor, Authority, AuthorityError, Decision, NewRequest, RequestState, Role,
+};
 use serde_json::Value;
 
 use portreg_cli::active::read_file;
-use portreg_cli::cli::{AuthorityArgs, AuthorityCommand, Common, OutputFormat, RequestArgs};
+use portreg_cli::cli::{
+    AuthorityArgs, AuthorityCommand, Common, IdentityRole, OutputFormat, RequestArgs, UserCommand,
+};
 use portreg_cli::output::{Item, Output, PLAIN, PORT};
 use portreg_cli::store::Store;
 use portreg_cli::{CommandResult, Exit, Failure};
@@ -26,7 +30,9 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> CommandResult {
             }
         },
     };
-    let actor = args.actor.clone().unwrap_or_else(process_user);
+    // At the store's file, the process's user is the administrator: named by its user
+    // id, never by a flag or `$USER`, which anyone sets.
+    let actor = Actor::local(&process_user());
     outcome(&args.command, &db, &actor, common).map_err(|error| {
         match error.downcast_ref::<AuthorityError>() {
             Some(refusal) if refusal.is_refusal() => Failure::refused(error),
@@ -59,7 +65,15 @@ fn process_user() -> String {
     format!("uid:{uid}")
 }
 
-fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) -> Result<Exit> {
+fn role(role: IdentityRole) -> Role {
+    match role {
+        IdentityRole::Requester => Role::Requester,
+        IdentityRole::Expert => Role::Expert,
+        IdentityRole::Admin => Role::Admin,
+    }
+}
+
+fn outcome(command: &AuthorityCommand, db: &Path, actor: &Actor, common: &Common) -> Result<Exit> {
     let mut out = Output::new(common);
     match command {
         AuthorityCommand::Init { from } => {
@@ -74,8 +88,8 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
         }
         AuthorityCommand::Request(request) => {
             let mut authority = Authority::open(db)?;
-            let id = authority.request(&new_request(request, actor))?;
-            let filed = authority.request_by_id(id)?;
+            let id = authority.request(&new_request(request), actor)?;
+            let filed = authority.request_by_id(id, actor)?;
             let place = filed
                 .request
                 .port
@@ -95,36 +109,59 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
         AuthorityCommand::Review {
             id,
             approve,
-            reviewer,
-            reason,
-            ..
+            deny,
+            changes,
+            comment,
         } => {
-            let decision = if *approve {
-                Decision::Approve
-            } else {
-                Decision::Reject
+            let decision = match (approve, deny, changes) {
+                (true, _, _) => Decision::Approve,
+                (_, true, _) => Decision::Deny,
+                (_, _, true) => Decision::Changes,
+                _ => {
+                    return Err(AuthorityError::Refused(
+                        "give the decision: --approve, --deny or --changes".into(),
+                    )
+                    .into())
+                }
             };
-            let created =
-                Authority::open(db)?.review(*id, decision, reviewer, reason.as_deref())?;
+            let (decided, created) =
+                Authority::open(db)?.review(*id, decision, comment.as_deref(), actor)?;
             match decision {
-                Decision::Reject => println!("request {id} rejected"),
                 Decision::Approve => {
                     println!("request {id} approved: {} record(s) created", created.len());
                     let items: Vec<Item> = created.into_iter().map(Item::from).collect();
                     out.records(&items)?;
                 }
+                _ => println!("request {id} {}", decided.state.as_str()),
             }
         }
+        AuthorityCommand::Withdraw { id } => {
+            Authority::open(db)?.withdraw(*id, actor)?;
+            println!("request {id} withdrawn");
+        }
+        AuthorityCommand::User { command } => return user(command, db, actor, &mut out),
+        AuthorityCommand::Verify { head } => {
+            let report = Authority::open(db)?.verify(head.as_deref())?;
+            return Ok(match report.problem {
+                None => {
+                    println!(
+                        "portreg: the audit chain is whole: {} row(s), head {}",
+                        report.rows, report.head
+                    );
+                    Exit::Success
+                }
+                Some(problem) => {
+                    eprintln!("portreg: the audit chain is broken: {problem}");
+                    Exit::NotFound
+                }
+            });
+        }
         AuthorityCommand::Deassign { subject, reason } => {
-            let count = Authority::open(db)?.deassign(subject, actor, reason.as_deref())?;
+            let count = Authority::open(db)?.deassign(subject, reason.as_deref(), actor)?;
             println!("{subject}: {count} record(s) de-assigned, their ports Reserved");
         }
-        AuthorityCommand::Revoke {
-            subject,
-            reviewer,
-            reason,
-        } => {
-            let count = Authority::open(db)?.revoke(subject, reviewer, reason)?;
+        AuthorityCommand::Revoke { subject, reason } => {
+            let count = Authority::open(db)?.revoke(subject, reason, actor)?;
             println!("{subject}: {count} record(s) revoked, their ports Reserved");
         }
         AuthorityCommand::Transfer { name, to } => {
@@ -160,7 +197,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
             }
         }
         AuthorityCommand::Publish { to, output } => {
-            let registry = Authority::open(db)?.registry()?;
+            let registry = Authority::open(db)?.published()?;
             let text = format::write(&registry, *to);
             match output {
                 Some(path) => {
@@ -186,11 +223,14 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
                     .collect();
                 return print_records(&mut out, &items);
             }
-            let requests = authority.requests(if *all {
-                None
-            } else {
-                Some(RequestState::Pending)
-            })?;
+            let requests = authority.requests(
+                if *all {
+                    None
+                } else {
+                    Some(RequestState::Pending)
+                },
+                actor,
+            )?;
             if out.format == OutputFormat::Table {
                 let rows: Vec<_> = requests
                     .iter()
@@ -199,9 +239,10 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
                             r.request.transports.iter().map(|t| t.as_str()).collect();
                         vec![
                             (r.id.to_string(), PORT),
-                            (format!("{:?}", r.state).to_lowercase(), PLAIN),
+                            (r.state.as_str().to_owned(), PLAIN),
                             (r.request.name.clone(), PLAIN),
                             (r.request.port.map_or("-".into(), |p| p.to_string()), PLAIN),
+                            (r.requester.clone(), PLAIN),
                             (transports.join(","), PLAIN),
                             (r.request.assignee.clone(), PLAIN),
                             (r.request.description.clone(), PLAIN),
@@ -214,6 +255,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
                         "STATE",
                         "NAME",
                         "PORT",
+                        "REQUESTER",
                         "TRANSPORT",
                         "ASSIGNEE",
                         "DESCRIPTION",
@@ -233,7 +275,7 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &str, common: &Common) 
             let authority = Authority::open(db)?;
             match subject.parse::<i64>() {
                 Ok(id) => {
-                    let request = authority.request_by_id(id)?.to_json();
+                    let request = authority.request_by_id(id, actor)?.to_json();
                     if out.format == OutputFormat::Table {
                         let fields: Vec<(&str, String)> = request
                             .as_object()
@@ -283,7 +325,77 @@ fn print_records(out: &mut Output, items: &[Item]) -> Result<Exit> {
     })
 }
 
-fn new_request(args: &RequestArgs, actor: &str) -> NewRequest {
+/// `user add|list|revoke|role`.
+fn user(command: &UserCommand, db: &Path, actor: &Actor, out: &mut Output) -> Result<Exit> {
+    let mut authority = Authority::open(db)?;
+    match command {
+        UserCommand::Add {
+            name,
+            role: wanted,
+            email,
+            expires,
+            ttl,
+        } => {
+            let expires = match (expires, ttl) {
+                (Some(when), _) => Some(when.clone()),
+                (None, Some(seconds)) => Some(portreg_authority::time_after(*seconds)),
+                (None, None) => None,
+            };
+            let token = authority.add_user(
+                name,
+                role(*wanted),
+                email.as_deref(),
+                expires.as_deref(),
+                actor,
+            )?;
+            let until = expires.map_or(String::new(), |e| format!(", until {e}"));
+            eprintln!(
+                "portreg: identity {name} ({}{until}) made; its API token, shown this once:",
+                wanted.as_str()
+            );
+            println!("{token}");
+        }
+        UserCommand::List => {
+            let users = authority.users()?;
+            if out.format == OutputFormat::Table {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| {
+                        let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                        vec![
+                            (u.name.clone(), PORT),
+                            (u.role.as_str().to_owned(), PLAIN),
+                            (or_dash(&u.email), PLAIN),
+                            (u.created.clone(), PLAIN),
+                            (or_dash(&u.expires), PLAIN),
+                            (or_dash(&u.revoked), PLAIN),
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &["NAME", "ROLE", "EMAIL", "CREATED", "EXPIRES", "REVOKED"],
+                    &rows,
+                )?;
+            } else {
+                out.json(&Value::Array(users.iter().map(|u| u.to_json()).collect()))?;
+            }
+            if users.is_empty() {
+                return Ok(Exit::NotFound);
+            }
+        }
+        UserCommand::Revoke { name } => {
+            authority.revoke_user(name, actor)?;
+            println!("portreg: identity {name} revoked; its token no longer works");
+        }
+        UserCommand::Role { name, role: wanted } => {
+            authority.set_role(name, role(*wanted), actor)?;
+            println!("portreg: identity {name} is now {}", wanted.as_str());
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn new_request(args: &RequestArgs) -> NewRequest {
     NewRequest {
         name: args.name.clone(),
         transports: args.transport.clone(),
@@ -297,6 +409,5 @@ fn new_request(args: &RequestArgs, actor: &str) -> NewRequest {
         txt_keys: args.txt_keys.clone(),
         procedure: args.procedure.map(|p| p.as_str().to_owned()),
         reuse: args.reuse,
-        actor: actor.to_owned(),
     }
 }

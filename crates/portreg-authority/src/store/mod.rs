@@ -6,6 +6,7 @@ mod records;
 mod requests;
 mod review;
 mod schema;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -13,10 +14,11 @@ use std::time::{Duration, SystemTime};
 use portreg::{Registry, RegistryDate};
 use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::{AuthorityError, Result};
+use crate::{Actor, AuthorityError, Result};
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, ChainReport};
 pub use requests::{RequestRecord, RequestState};
+pub use users::UserRecord;
 
 use audit::{audit, touch};
 use records::{columns, covering, insert, metadata_from_json, metadata_to_json, named};
@@ -31,7 +33,15 @@ pub struct Authority {
 
 /// The current time, `YYYY-MM-DDTHH:MM:SSZ`.
 pub(super) fn now() -> String {
-    let time = SystemTime::now();
+    time_text(SystemTime::now())
+}
+
+/// The time `seconds` from now, as the store writes times (`YYYY-MM-DDTHH:MM:SSZ`).
+pub fn time_after(seconds: u64) -> String {
+    time_text(SystemTime::now() + Duration::from_secs(seconds.min(100 * 365 * 86_400)))
+}
+
+fn time_text(time: SystemTime) -> String {
     let seconds = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -51,6 +61,24 @@ pub(super) fn store_error(path: &Path, what: impl std::fmt::Display) -> Authorit
         what: what.to_string(),
         source: None,
     }
+}
+
+/// Whether an action that succeeded changed the registry (and so moves its date).
+fn registry_changes(action: &str) -> bool {
+    matches!(action, "approve" | "deassign" | "revoke" | "transfer")
+}
+
+/// Creates an empty file that only its owner can read and write, and the journal files
+/// SQLite will put beside it the same way (SQLite gives them the database's mode).
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|e| store_error(path, format!("cannot create: {e}")))
 }
 
 /// A store error that keeps SQLite's error as its source.
@@ -79,14 +107,14 @@ impl Authority {
     }
 
     /// Creates a store, loaded with `registry` when given. An existing store is refused.
-    pub fn init(path: &Path, registry: Option<&Registry>, actor: &str) -> Result<Authority> {
+    /// The file (and SQLite's journal files beside it) can be read and written by its
+    /// owner only: it holds the identities' token hashes and the requests.
+    pub fn init(path: &Path, registry: Option<&Registry>, actor: &Actor) -> Result<Authority> {
         if path.exists() {
             return Err(store_error(path, "already exists; it was left as it was"));
         }
-        let mut authority = Self::connect(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )?;
+        create_private(path)?;
+        let mut authority = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let empty = Registry::default();
         let registry = registry.unwrap_or(&empty);
         let tx = authority
@@ -134,7 +162,7 @@ impl Authority {
         );
         audit(
             &tx,
-            actor,
+            &actor.name(),
             "init",
             &path.display().to_string(),
             "ok",
@@ -194,37 +222,40 @@ impl Authority {
     }
 
     /// Runs `change` in one immediate transaction; an attempt that fails is still audited.
+    /// `touches` says whether a success changes the registry (and so its date).
     pub(super) fn change<T>(
         &mut self,
-        actor: &str,
+        actor: &Actor,
         action: &str,
         subject: &str,
         change: impl FnOnce(&Transaction<'_>) -> Result<(T, String)>,
     ) -> Result<T> {
+        let actor = actor.name();
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         match change(&tx) {
             Ok((value, detail)) => {
-                audit(&tx, actor, action, subject, "ok", &detail)?;
-                touch(&tx)?;
+                audit(&tx, &actor, action, subject, "ok", &detail)?;
+                if registry_changes(action) {
+                    touch(&tx)?;
+                }
                 tx.commit()?;
                 Ok(value)
             }
             Err(error) => {
                 drop(tx);
-                let outcome = match &error {
-                    AuthorityError::Refused(_) => "refused",
-                    AuthorityError::Conflict(_) => "conflict",
-                    AuthorityError::NotFound(_) => "not found",
-                    AuthorityError::Store { .. }
-                    | AuthorityError::DamagedRecord(_)
-                    | AuthorityError::Database(_) => "error",
-                };
                 let tx = self
                     .connection
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                audit(&tx, actor, action, subject, outcome, &error.to_string())?;
+                audit(
+                    &tx,
+                    &actor,
+                    action,
+                    subject,
+                    error.outcome(),
+                    &error.to_string(),
+                )?;
                 tx.commit()?;
                 Err(error)
             }
@@ -244,6 +275,14 @@ impl Authority {
             .map_err(sqlite_error(destination, "cannot back up into"))
     }
 
+    /// The registry to publish: as it stands, with the audit chain's head in its
+    /// metadata, so that the published file names the history it came from.
+    pub fn published(&self) -> Result<Registry> {
+        let mut registry = self.registry()?;
+        registry.meta.audit_head = Some(self.head()?);
+        Ok(registry)
+    }
+
     /// `PRAGMA integrity_check`: `ok` for a sound database.
     pub fn integrity(&self) -> Result<String> {
         Ok(self
@@ -261,7 +300,7 @@ pub(crate) mod testing {
     use portreg::{PortSpan, Record, Registry, Status, Transport};
 
     use super::Authority;
-    use crate::NewRequest;
+    use crate::{Actor, NewRequest};
 
     /// A temporary store.
     pub(crate) struct TestStore {
@@ -304,8 +343,13 @@ pub(crate) mod testing {
             ],
             ..Registry::default()
         };
-        let authority = Authority::init(&path, Some(&registry), "tester").unwrap();
+        let authority = Authority::init(&path, Some(&registry), &Actor::local("tester")).unwrap();
         TestStore { authority, path }
+    }
+
+    /// The local administrator.
+    pub(crate) fn local() -> Actor {
+        Actor::local("tester")
     }
 
     /// A request for `name` on `port`/tcp.
@@ -313,11 +357,10 @@ pub(crate) mod testing {
         NewRequest {
             name: name.into(),
             transports: vec![Transport::Tcp],
-            port,
+            port: port.map(PortSpan::single),
             description: "test service".into(),
             assignee: "Ada".into(),
             contact: "ada@example.org".into(),
-            actor: "tester".into(),
             ..NewRequest::default()
         }
     }

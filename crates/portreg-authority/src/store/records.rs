@@ -3,11 +3,11 @@
 
 use portreg::format::{record_from_json, record_to_json};
 use portreg::{Footnote, Note, Prose};
-use portreg::{Metadata, Person, Record, Registry, RegistryDate, Transport};
+use portreg::{Metadata, Person, PortSpan, Record, Registry, RegistryDate, Transport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::{check_length, limits, AuthorityError, Result};
+use crate::{check_length, limits, Actor, AuthorityError, Result, Role};
 
 use super::Authority;
 
@@ -89,19 +89,19 @@ pub(super) fn named(tx: &Connection, name: &str) -> Result<Vec<(i64, Record)>> {
     )
 }
 
-/// Records that cover `port` on `transport` (records without a transport cover all).
-/// The index on `port_low` is read from `port - widest span` on, not from port 0.
+/// Records that overlap `span` on `transport` (records without a transport cover all).
+/// The index on `port_low` is read from `low - widest span` on, not from port 0.
 pub(super) fn covering(
     tx: &Connection,
-    port: u16,
+    span: PortSpan,
     transport: &Transport,
 ) -> Result<Vec<(i64, Record)>> {
     query_records(
         tx,
         "SELECT id, data FROM records
-         WHERE port_low BETWEEN ?1 - (SELECT coalesce(max(port_high - port_low), 0) FROM records) AND ?1
-           AND port_high >= ?1 AND (transport = ?2 OR transport IS NULL) ORDER BY id",
-        params![i64::from(port), transport.as_str()],
+         WHERE port_low BETWEEN ?1 - (SELECT coalesce(max(port_high - port_low), 0) FROM records) AND ?2
+           AND port_high >= ?1 AND (transport = ?3 OR transport IS NULL) ORDER BY id",
+        params![i64::from(span.low), i64::from(span.high), transport.as_str()],
     )
 }
 
@@ -156,7 +156,7 @@ pub(super) fn metadata_to_json(meta: &Metadata) -> Value {
         "references": meta.references, "expert": meta.expert,
         "notes": meta.notes.iter().map(|n| json!({"title": n.title, "markup": n.markup})).collect::<Vec<_>>(),
         "footnotes": meta.footnotes.iter().map(|f| json!({"anchor": f.anchor, "text": f.text})).collect::<Vec<_>>(),
-        "legacy_updated": meta.legacy_updated,
+        "legacy_updated": meta.legacy_updated, "audit_head": meta.audit_head,
         "prose": meta.prose.iter().map(|p| json!({"before_record": p.before_record, "text": p.text})).collect::<Vec<_>>(),
     })
 }
@@ -194,6 +194,7 @@ pub(super) fn metadata_from_json(value: &Value) -> Metadata {
             })
             .collect(),
         legacy_updated: text("legacy_updated"),
+        audit_head: text("audit_head"),
         prose: list("prose")
             .iter()
             .map(|p| Prose {
@@ -207,10 +208,16 @@ pub(super) fn metadata_from_json(value: &Value) -> Metadata {
 impl Authority {
     /// De-assigns a service (by name, or a record by `#ID`): its records become Reserved
     /// with the note "De-assigned on DATE, previously NAME by [Person]".
-    pub fn deassign(&mut self, subject: &str, actor: &str, reason: Option<&str>) -> Result<usize> {
-        check_length("reason", reason.unwrap_or(""), limits::REASON)?;
+    pub fn deassign(
+        &mut self,
+        subject: &str,
+        reason: Option<&str>,
+        actor: &Actor,
+    ) -> Result<usize> {
         let today = RegistryDate::today();
         self.change(actor, "deassign", subject, |tx| {
+            actor.require(Role::Admin, "de-assigning")?;
+            check_length("reason", reason.unwrap_or(""), limits::REASON)?;
             let note = |r: &Record| {
                 let why = reason.map_or(String::new(), |r| format!(" ({r})"));
                 format!("De-assigned on {today}, {}{why}", previously(r))
@@ -226,12 +233,13 @@ impl Authority {
         })
     }
 
-    /// Revokes a service: as [`Authority::deassign`], with the reviewer and the reason.
-    pub fn revoke(&mut self, subject: &str, reviewer: &str, reason: &str) -> Result<usize> {
-        check_length("reason", reason, limits::REASON)?;
-        check_length("reviewer", reviewer, limits::PERSON)?;
+    /// Revokes a service: as [`Authority::deassign`], naming who revoked it and why.
+    pub fn revoke(&mut self, subject: &str, reason: &str, actor: &Actor) -> Result<usize> {
         let today = RegistryDate::today();
-        self.change(reviewer, "revoke", subject, |tx| {
+        let reviewer = actor.name();
+        self.change(actor, "revoke", subject, |tx| {
+            actor.require(Role::Admin, "revoking")?;
+            check_length("reason", reason, limits::REASON)?;
             let note = |r: &Record| {
                 format!(
                     "Revoked on {today} by {reviewer}: {reason}; {}",
@@ -245,10 +253,11 @@ impl Authority {
 
     /// Transfers a service to another person: its assignment ends and a new one to `to`
     /// begins, in one transaction.
-    pub fn transfer(&mut self, name: &str, to: &str, actor: &str) -> Result<usize> {
-        check_length("new assignee", to, limits::PERSON)?;
+    pub fn transfer(&mut self, name: &str, to: &str, actor: &Actor) -> Result<usize> {
         let today = RegistryDate::today();
         self.change(actor, "transfer", name, |tx| {
+            actor.require(Role::Admin, "transferring")?;
+            check_length("new_assignee", to, limits::PERSON)?;
             let records = named(tx, name)?;
             if records.is_empty() {
                 return Err(AuthorityError::NotFound(format!(
@@ -329,7 +338,7 @@ impl Authority {
 mod tests {
     use portreg::Status;
 
-    use super::super::testing::{request, store};
+    use super::super::testing::{local, request, store};
     use super::{columns, parse_record};
     use crate::Decision;
 
@@ -350,14 +359,14 @@ mod tests {
         let mut test = store("deassign");
         let id = test
             .authority
-            .request(&request("zq-old", Some(40700)))
+            .request(&request("zq-old", Some(40700)), &local())
             .unwrap();
         test.authority
-            .review(id, Decision::Approve, "expert", None)
+            .review(id, Decision::Approve, None, &local())
             .unwrap();
         assert_eq!(
             test.authority
-                .deassign("zq-old", "admin", Some("retired"))
+                .deassign("zq-old", Some("retired"), &local())
                 .unwrap(),
             1
         );

@@ -4,9 +4,12 @@
 use portreg::{PortSpan, Record, Reference, RegistryDate, Status, Transport};
 use rusqlite::{params, Connection};
 
-use crate::{check_length, AuthorityError, Decision, NewRequest, Result};
+use crate::{check_length, Actor, AuthorityError, Decision, NewRequest, Result, Role};
 
-use super::{check, covering, insert, load_request, now, reserved_for, Authority, RequestState};
+use super::{
+    check, covering, insert, load_request, now, reserved_for, Authority, RequestRecord,
+    RequestState,
+};
 
 /// Creates the records of an approved request: one per transport, and on the other of
 /// tcp and udp, if free, a Reserved record for the service, as IANA does. Unassigned
@@ -41,7 +44,7 @@ pub(super) fn assign(tx: &Connection, request: &NewRequest) -> Result<Vec<Record
             .map(|keys| format!("Defined TXT keys: {keys}")),
         ..Record::default()
     };
-    let Some(port) = request.port else {
+    let Some(span) = request.port else {
         for transport in &request.transports {
             let record = Record {
                 transport: Some(transport.clone()),
@@ -64,9 +67,9 @@ pub(super) fn assign(tx: &Connection, request: &NewRequest) -> Result<Vec<Record
         others.clear();
     }
     for transport in request.transports.iter().chain(&others) {
-        for (id, record) in covering(tx, port, transport)? {
+        for (id, record) in covering(tx, span, transport)? {
             match record.status {
-                Status::Unassigned => split(tx, id, &record, port)?,
+                Status::Unassigned => split(tx, id, &record, span)?,
                 Status::Reserved | Status::Deassigned if request.transports.contains(transport) => {
                     tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
                 }
@@ -76,7 +79,7 @@ pub(super) fn assign(tx: &Connection, request: &NewRequest) -> Result<Vec<Record
     }
     for transport in &request.transports {
         let record = Record {
-            ports: Some(PortSpan::single(port)),
+            ports: Some(span),
             transport: Some(transport.clone()),
             ..base.clone()
         };
@@ -84,14 +87,14 @@ pub(super) fn assign(tx: &Connection, request: &NewRequest) -> Result<Vec<Record
         created.push(record);
     }
     for transport in &others {
-        if covering(tx, port, transport)?
+        if covering(tx, span, transport)?
             .iter()
             .any(|(_, r)| r.status != Status::Unassigned)
         {
             continue;
         }
         let record = Record {
-            ports: Some(PortSpan::single(port)),
+            ports: Some(span),
             transport: Some(transport.clone()),
             description: Some("Reserved".into()),
             status: Status::Reserved,
@@ -105,8 +108,8 @@ pub(super) fn assign(tx: &Connection, request: &NewRequest) -> Result<Vec<Record
     Ok(created)
 }
 
-/// Cuts `port` out of an Unassigned record.
-pub(super) fn split(tx: &Connection, id: i64, record: &Record, port: u16) -> Result<()> {
+/// Cuts `cut` out of an Unassigned record.
+pub(super) fn split(tx: &Connection, id: i64, record: &Record, cut: PortSpan) -> Result<()> {
     let Some(span) = record.ports else {
         return Ok(());
     };
@@ -116,12 +119,12 @@ pub(super) fn split(tx: &Connection, id: i64, record: &Record, port: u16) -> Res
         })?;
     tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
     let parts = [
-        (span.low < port).then(|| PortSpan {
+        (span.low < cut.low).then(|| PortSpan {
             low: span.low,
-            high: port - 1,
+            high: cut.low - 1,
         }),
-        (port < span.high).then(|| PortSpan {
-            low: port + 1,
+        (cut.high < span.high).then(|| PortSpan {
+            low: cut.high + 1,
             high: span.high,
         }),
     ];
@@ -135,47 +138,63 @@ pub(super) fn split(tx: &Connection, id: i64, record: &Record, port: u16) -> Res
 }
 
 impl Authority {
-    /// Approves or rejects a pending request. Approval checks again, inside the
-    /// transaction that creates the records, and fails with a conflict when the name or
-    /// the port was taken since. Returns the records created.
+    /// Decides a pending request: approve, deny, or send it back for changes, with a
+    /// comment. Only an expert decides, and never on a request it filed or that names it
+    /// as assignee or contact (the local administrator excepted). An approval checks the
+    /// request again, inside the transaction that creates the records, and is a conflict
+    /// when the name or the port was taken since. Returns the request as it now stands and
+    /// the records created.
     pub fn review(
         &mut self,
         id: i64,
         decision: Decision,
-        reviewer: &str,
-        reason: Option<&str>,
-    ) -> Result<Vec<Record>> {
-        check_length("reason", reason.unwrap_or(""), crate::limits::REASON)?;
-        check_length("reviewer", reviewer, crate::limits::PERSON)?;
-        let action = decision.to_string();
-        self.change(reviewer, &action, &format!("request {id}"), |tx| {
+        comment: Option<&str>,
+        actor: &Actor,
+    ) -> Result<(RequestRecord, Vec<Record>)> {
+        self.change(actor, decision.as_str(), &format!("request {id}"), |tx| {
+            actor.require(Role::Expert, "reviewing a request")?;
+            check_length("comment", comment.unwrap_or(""), crate::limits::REASON)?;
             let filed = load_request(tx, id)?;
-            if filed.state != RequestState::Pending {
-                let state = filed.state.as_str();
-                return Err(AuthorityError::Conflict(format!(
-                    "request {id} is already {state}"
+            let r = &filed.request;
+            if actor.is_party_to(&filed.requester, &r.assignee, &r.contact) {
+                return Err(AuthorityError::Forbidden(format!(
+                    "request {id} is {}'s own (filed by {}, for {} / {}): another expert reviews it",
+                    actor.name(),
+                    filed.requester,
+                    r.assignee,
+                    r.contact
                 )));
             }
-            let created = match decision {
-                Decision::Reject => Vec::new(),
+            if filed.state != RequestState::Pending {
+                return Err(AuthorityError::Conflict(format!(
+                    "request {id} is {}, not pending",
+                    filed.state.as_str()
+                )));
+            }
+            let (created, state) = match decision {
+                Decision::Deny => (Vec::new(), RequestState::Denied),
+                Decision::Changes => (Vec::new(), RequestState::ChangesRequested),
                 Decision::Approve => {
                     // A name or port taken since the request was filed is a conflict.
-                    check(tx, &filed.request)?;
-                    assign(tx, &filed.request)?
+                    check(tx, &filed.request).map_err(|error| match error {
+                        AuthorityError::Taken { reason, .. } => AuthorityError::Conflict(reason),
+                        other => other,
+                    })?;
+                    (assign(tx, &filed.request)?, RequestState::Approved)
                 }
             };
-            let state = if decision == Decision::Approve { "approved" } else { "rejected" };
             tx.execute(
                 "UPDATE requests SET state = ?1, reviewer = ?2, reason = ?3, decided = ?4 WHERE id = ?5",
-                params![state, reviewer, reason, now(), id],
+                params![state.as_str(), actor.name(), comment, now(), id],
             )?;
-            let why = reason.map_or(String::new(), |r| format!("; {r}"));
+            let why = comment.map_or(String::new(), |c| format!("; {c}"));
             let detail = format!(
-                "{state} {}: {} record(s){why}",
+                "{} {}: {} record(s){why}",
+                state.as_str(),
                 filed.request.name,
                 created.len()
             );
-            Ok((created, detail))
+            Ok(((load_request(tx, id)?, created), detail))
         })
     }
 }
@@ -184,7 +203,7 @@ impl Authority {
 mod tests {
     use portreg::{Status, Transport};
 
-    use super::super::testing::{request, store};
+    use super::super::testing::{local, request, store};
     use crate::{AuthorityError, Decision};
 
     #[test]
@@ -192,11 +211,11 @@ mod tests {
         let mut test = store("review");
         let id = test
             .authority
-            .request(&request("zq-web", Some(40500)))
+            .request(&request("zq-web", Some(40500)), &local())
             .unwrap();
-        let created = test
+        let (_, created) = test
             .authority
-            .review(id, Decision::Approve, "expert", None)
+            .review(id, Decision::Approve, None, &local())
             .unwrap();
         assert_eq!(created.len(), 2, "the tcp record and a Reserved udp record");
         assert_eq!(created[0].transport, Some(Transport::Tcp));
@@ -211,9 +230,61 @@ mod tests {
         assert_eq!(unassigned, ["40000-40499", "40501-40999"]);
         // A decided request is not decided again.
         assert!(matches!(
-            test.authority.review(id, Decision::Reject, "expert", None),
+            test.authority.review(id, Decision::Deny, None, &local()),
             Err(AuthorityError::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn only_an_expert_reviews_and_never_their_own_request() {
+        let mut test = store("self-review");
+        let admin = local();
+        let mut user = |name: &str, role, email: Option<&str>| {
+            let token = test
+                .authority
+                .add_user(name, role, email, None, &admin)
+                .unwrap();
+            crate::Actor::User(test.authority.authenticate(&token).unwrap())
+        };
+        let ada = user("ada", crate::Role::Requester, None);
+        let eve = user("eve", crate::Role::Expert, Some("eve@example.org"));
+        let max = user("max", crate::Role::Expert, None);
+        let mut named_eve = request("zq-eve", Some(40030));
+        named_eve.contact = "Eve <EVE@example.org>".into();
+        let id = test.authority.request(&named_eve, &ada).unwrap();
+        for (who, why) in [(&ada, "needs the expert role"), (&eve, "own")] {
+            match test.authority.review(id, Decision::Approve, None, who) {
+                Err(AuthorityError::Forbidden(message)) => {
+                    assert!(message.contains(why), "{message}")
+                }
+                other => panic!("should be forbidden: {:?}", other.map(|_| ())),
+            }
+        }
+        let own = test
+            .authority
+            .request(&request("zq-max", Some(40031)), &max)
+            .unwrap();
+        assert!(matches!(
+            test.authority.review(own, Decision::Approve, None, &max),
+            Err(AuthorityError::Forbidden(_))
+        ));
+        let (approved, _) = test
+            .authority
+            .review(id, Decision::Approve, Some("fine"), &max)
+            .unwrap();
+        assert_eq!(
+            (approved.reviewer.as_deref(), approved.reason.as_deref()),
+            (Some("max"), Some("fine"))
+        );
+        let history = test.authority.history(Some("request 1"), None).unwrap();
+        let outcomes: Vec<(&str, &str)> = history
+            .iter()
+            .map(|e| (e.actor.as_str(), e.outcome.as_str()))
+            .collect();
+        assert!(
+            outcomes.contains(&("ada", "forbidden")) && outcomes.contains(&("max", "ok")),
+            "{outcomes:?}"
+        );
     }
 
     #[test]
@@ -221,18 +292,18 @@ mod tests {
         let mut test = store("conflict");
         let first = test
             .authority
-            .request(&request("zq-a", Some(40600)))
+            .request(&request("zq-a", Some(40600)), &local())
             .unwrap();
         let second = test
             .authority
-            .request(&request("zq-b", Some(40600)))
+            .request(&request("zq-b", Some(40600)), &local())
             .unwrap();
         test.authority
-            .review(first, Decision::Approve, "expert", None)
+            .review(first, Decision::Approve, None, &local())
             .unwrap();
         match test
             .authority
-            .review(second, Decision::Approve, "expert", None)
+            .review(second, Decision::Approve, None, &local())
         {
             Err(AuthorityError::Conflict(message)) => {
                 assert!(message.contains("taken by zq-a"), "{message}")

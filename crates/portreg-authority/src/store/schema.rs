@@ -1,16 +1,25 @@
 //! The store's schema and its migrations: each moves a store one version up.
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::Result;
 
 use super::Authority;
 
 /// The schema this code writes; each entry of [`MIGRATIONS`] moves a store one version up.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(super) const MIGRATIONS: [&str; 2] = [
-    r#"
+/// One step up.
+pub(super) enum Migration {
+    /// Statements.
+    Sql(&'static str),
+    /// Statements, with work between them that SQL cannot do.
+    Code(fn(&Transaction<'_>) -> Result<()>),
+}
+
+pub(super) const MIGRATIONS: [Migration; 3] = [
+    Migration::Sql(
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT, org TEXT, uri TEXT, updated TEXT);
 CREATE TABLE records (
@@ -55,9 +64,68 @@ CREATE TABLE audit (
 CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 "#,
+    ),
     // Version 2: the widest span, read through an index, bounds the port lookups.
-    "CREATE INDEX records_by_span ON records (port_high - port_low);",
+    Migration::Sql("CREATE INDEX records_by_span ON records (port_high - port_low);"),
+    // Version 3: identities, a request's requester and its review states, the audit chain.
+    Migration::Code(identities_and_chain),
 ];
+
+const IDENTITIES: &str = r#"
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('requester', 'expert', 'admin')),
+    email TEXT,
+    token_hash TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    expires TEXT,
+    revoked TEXT
+);
+CREATE TABLE requests_3 (
+    id INTEGER PRIMARY KEY,
+    filed TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'changes-requested', 'withdrawn')),
+    requester TEXT NOT NULL,
+    name TEXT NOT NULL,
+    transports TEXT NOT NULL,
+    port INTEGER,
+    port_high INTEGER,
+    description TEXT NOT NULL,
+    assignee TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    reference TEXT,
+    txt_keys TEXT,
+    procedure TEXT,
+    reuse INTEGER NOT NULL DEFAULT 0,
+    reviewer TEXT,
+    reason TEXT,
+    decided TEXT
+);
+INSERT INTO requests_3 (id, filed, state, requester, name, transports, port, port_high, description, assignee,
+                        contact, reference, txt_keys, procedure, reuse, reviewer, reason, decided)
+SELECT r.id, r.filed, CASE r.state WHEN 'rejected' THEN 'denied' ELSE r.state END,
+       coalesce((SELECT actor FROM audit WHERE action = 'request' AND outcome = 'ok'
+                 AND detail LIKE 'request ' || r.id || ':%' ORDER BY id LIMIT 1), ''),
+       r.name, r.transports, r.port, r.port, r.description, r.assignee, r.contact, r.reference, r.txt_keys,
+       r.procedure, r.reuse, r.reviewer, r.reason, r.decided
+FROM requests r;
+DROP TABLE requests;
+ALTER TABLE requests_3 RENAME TO requests;
+CREATE INDEX requests_by_state ON requests (state);
+CREATE INDEX requests_by_requester ON requests (requester);
+DROP TRIGGER audit_is_append_only_update;
+ALTER TABLE audit ADD COLUMN hash TEXT;
+"#;
+
+fn identities_and_chain(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(IDENTITIES)?;
+    // The rows made before the chain are hashed as they are, then the trail closes again.
+    super::audit::rechain(tx)?;
+    tx.execute_batch(
+        "CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+    )?;
+    Ok(())
+}
 
 impl Authority {
     pub(super) fn migrate(&mut self, from: i64) -> Result<()> {
@@ -70,7 +138,10 @@ impl Authority {
             if version > index as i64 {
                 continue;
             }
-            tx.execute_batch(migration)?;
+            match migration {
+                Migration::Sql(statements) => tx.execute_batch(statements)?,
+                Migration::Code(steps) => steps(&tx)?,
+            }
             tx.pragma_update(None, "user_version", index as i64 + 1)?;
             tx.commit()?;
         }
@@ -93,5 +164,49 @@ mod tests {
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(test.authority.integrity().unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_span_index_requesters_states_and_a_chain() {
+        let path =
+            std::env::temp_dir().join(format!("portreg-schema-v2-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            for migration in &super::MIGRATIONS[..1] {
+                let super::Migration::Sql(statements) = migration else {
+                    unreachable!()
+                };
+                c.execute_batch(statements).unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO requests (filed, state, name, transports, port, description, assignee, contact)
+                   VALUES ('2026-01-01T00:00:00Z', 'rejected', 'zq-old', 'tcp', 40001, 'd', 'a', 'c');
+                 INSERT INTO audit (at, actor, action, subject, outcome, detail)
+                   VALUES ('2026-01-01T00:00:00Z', 'alice', 'request', 'zq-old', 'ok', 'request 1: zq-old port 40001/tcp');
+                 INSERT INTO audit (at, actor, action, subject, outcome, detail)
+                   VALUES ('2026-01-02T00:00:00Z', 'bob', 'reject', 'request 1', 'ok', 'rejected');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let authority = super::Authority::open(&path).unwrap();
+        let request = authority
+            .request_by_id(1, &crate::Actor::local("root"))
+            .unwrap();
+        assert_eq!(
+            (request.state, request.requester.as_str()),
+            (crate::RequestState::Denied, "alice")
+        );
+        let report = authority.verify(None).unwrap();
+        assert_eq!((report.rows, report.problem), (2, None));
+        assert!(authority
+            .connection
+            .execute("UPDATE audit SET actor = 'x'", [])
+            .is_err());
+        drop(authority);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -298,7 +298,8 @@ impl Builder {
             source: self.string(&provenance.source),
             version: self.string(&provenance.version),
             sha256: self.string(&provenance.sha256),
-            reserved: [NONE; 3],
+            audit_head: self.optional(meta.audit_head.as_deref()),
+            reserved: [NONE; 2],
         }
     }
 }

@@ -355,7 +355,9 @@ pub(crate) struct MetaRow {
     source: u32,
     version: u32,
     sha256: u32,
-    reserved: [u32; 3],
+    /// Taken from the words kept spare, so older readers skip it.
+    audit_head: u32,
+    reserved: [u32; 2],
 }
 
 impl MetaRow {
@@ -373,7 +375,8 @@ impl MetaRow {
         source: NONE,
         version: NONE,
         sha256: NONE,
-        reserved: [NONE; 3],
+        audit_head: NONE,
+        reserved: [NONE; 2],
     };
 }
 

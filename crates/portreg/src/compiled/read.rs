@@ -451,6 +451,7 @@ impl CompiledRegistry {
                 })
                 .collect(),
             legacy_updated: self.owned(meta.legacy_updated),
+            audit_head: self.owned(meta.audit_head),
             prose: self
                 .pairs(meta.prose)
                 .map(|(before, text)| Prose {

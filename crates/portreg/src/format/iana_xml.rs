@@ -44,6 +44,9 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
                     "expert" => {
                         registry.meta.expert = Some(element_text(&mut reader, &start, text)?)
                     }
+                    "audit-head" => {
+                        registry.meta.audit_head = Some(element_text(&mut reader, &start, text)?)
+                    }
                     "xref" => {
                         let reference = reference(&mut reader, &start, text, offset)?;
                         registry.meta.references.push(reference);
@@ -608,6 +611,7 @@ fn write_meta(out: &mut String, meta: &Metadata) {
         write_reference(out, 2, reference);
     }
     element(out, 2, "expert", meta.expert.as_deref());
+    element(out, 2, "audit-head", meta.audit_head.as_deref());
     for note in &meta.notes {
         match &note.title {
             Some(title) => {
