@@ -466,6 +466,10 @@ Examples:
   portreg serve                              http://127.0.0.1:7070/
   portreg serve --listen 0.0.0.0:8080 --registry service-names-port-numbers.xml
   RUST_LOG=warn portreg serve                 no access log
+  portreg serve --authority authority.sqlite  requests and review over HTTP (tokens from
+                                             `portreg authority user add`)
+  portreg serve --follow http://primary:7070/v1/registry.bin --interval 30
+                                             a read-only replica of another server
 
 API: /v1/ports/{port|lo-hi}, /v1/services/{name}, /v1/search?q=, /v1/free, /v1/check-name/{name},
 /v1/info/{query}, /v1/registry, /healthz; described at /openapi.json. Stops on Ctrl-C or SIGTERM
@@ -1012,6 +1016,20 @@ pub struct ServeArgs {
     /// Access log lines as JSON.
     #[arg(long)]
     pub log_json: bool,
+    /// Run the assignment authority of this store over HTTP too (requests, review,
+    /// records, identities, history); the registry served is the store's.
+    #[arg(long, value_name = "DB")]
+    pub authority: Option<PathBuf>,
+    /// Requests an identity may make a second (on average; 4 times as many at once).
+    #[arg(long, value_name = "N", default_value_t = 10.0, requires = "authority")]
+    pub rate_limit: f64,
+    /// Be a read-only replica: serve the registry fetched from URL (another portreg
+    /// server's /v1/registry.bin, or any registry file's URL, such as IANA's XML).
+    #[arg(long, value_name = "URL")]
+    pub follow: Option<String>,
+    /// Seconds between fetches of --follow's URL.
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "follow", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub interval: u64,
     /// The registry.
     #[command(flatten)]
     pub registry: RegistryArg,

@@ -12,7 +12,7 @@ use portreg::{answer, Query as Lookup};
 use portreg::{Info, Machine, NameCheck};
 use portreg::{PortSpan, RangeClass, Transport};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::problem::Problem;
 use crate::AppState;
@@ -174,7 +174,7 @@ pub struct LiveParams {
 
 /// The free-port finder over the registry served and the server's machine.
 fn finder<'a>(
-    state: &'a AppState,
+    snapshot: &'a crate::Snapshot,
     machine: &'a portreg::Machine,
     transports: &[Transport],
     include: [Option<bool>; 4],
@@ -188,7 +188,7 @@ fn finder<'a>(
         browser_blocked,
         popular: false,
     };
-    portreg::FreePorts::new(state.registry(), transports, Some(machine), exclusions)
+    portreg::FreePorts::new(snapshot.registry(), transports, Some(machine), exclusions)
 }
 
 /// A span of free ports.
@@ -283,6 +283,7 @@ pub async fn ports(
     spec: Result<Path<String>, PathRejection>,
     query: Result<Query<LookupParams>, QueryRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let spec = path(spec)?;
     let query = params(query)?;
     let span: PortSpan = forwards(&spec)
@@ -296,7 +297,7 @@ pub async fn ports(
     let all = query.all.unwrap_or(false);
     if span.is_single() {
         // One port: its few records, and RFC 6335's Reserved row where none is listed.
-        let values = answer(state.registry(), &lookup, &transports, all);
+        let values = answer(snapshot.registry(), &lookup, &transports, all);
         return paged(
             values.iter().map(portreg::answer_to_json),
             query.limit,
@@ -305,7 +306,7 @@ pub async fn ports(
             &spec,
         );
     }
-    let values = portreg::answers(state.registry(), &lookup, &transports, all)
+    let values = portreg::answers(snapshot.registry(), &lookup, &transports, all)
         .map(|a| portreg::answer_to_json(&a));
     paged(values, query.limit, query.cursor.as_deref(), &uri, &spec)
 }
@@ -318,6 +319,7 @@ pub async fn services(
     name: Result<Path<String>, PathRejection>,
     query: Result<Query<ServiceParams>, QueryRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let name = path(name)?;
     let query = params(query)?;
     // Any text may name a service: what is no name is simply not found.
@@ -331,13 +333,13 @@ pub async fn services(
         Err(_) => return Err(Problem::not_found(format!("no record for {name}"))),
     };
     let transports = transports(query.transport.as_deref())?;
-    let values: Vec<Value> = answer(state.registry(), &lookup, &transports, true)
+    let values: Vec<Value> = answer(snapshot.registry(), &lookup, &transports, true)
         .iter()
         .map(portreg::answer_to_json)
         .collect();
     if values.is_empty() {
         let suggestions = match &lookup {
-            Lookup::Name { name, .. } => state.registry().suggest(name, 3),
+            Lookup::Name { name, .. } => snapshot.registry().suggest(name, 3),
             Lookup::Ports { .. } => Vec::new(),
         };
         return Err(
@@ -355,6 +357,7 @@ pub async fn search(
     uri: axum::http::Uri,
     query: Result<Query<SearchParams>, QueryRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let query = params(query)?;
     let text = query.q.as_deref().unwrap_or("").trim().to_owned();
     if text.is_empty() {
@@ -363,7 +366,7 @@ pub async fn search(
     let transports = transports(query.transport.as_deref())?;
     // The ranking holds a slot per record (bounded by the registry); only the page is
     // turned into JSON.
-    let hits = state.registry().search(&text, &transports, usize::MAX);
+    let hits = snapshot.registry().search(&text, &transports, usize::MAX);
     let values = hits.iter().map(|hit| {
         let mut value = record_to_json(&hit.record.to_record());
         if let Value::Object(map) = &mut value {
@@ -389,6 +392,7 @@ pub async fn free(
     State(state): State<Arc<AppState>>,
     query: Result<Query<FreeParams>, QueryRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let query = params(query)?;
     let range = forwards(query.range.as_deref().unwrap_or("user"));
     let known = range.bytes().all(|b| !b.is_ascii_uppercase());
@@ -407,7 +411,7 @@ pub async fn free(
         query.include_listening,
         query.include_browser_blocked,
     ];
-    let spans: Vec<Span> = finder(&state, &machine, &transports, include)
+    let spans: Vec<Span> = finder(&snapshot, &machine, &transports, include)
         .spans(span, query.count)
         .into_iter()
         .map(|s| Span {
@@ -426,6 +430,7 @@ pub async fn explain(
     port: Result<Path<u16>, PathRejection>,
     query: Result<Query<LiveParams>, QueryRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let Path(port) =
         port.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
     let query = params(query)?;
@@ -437,7 +442,7 @@ pub async fn explain(
         query.include_listening,
         query.include_browser_blocked,
     ];
-    let reasons = finder(&state, &machine, &transports, include).explain(port);
+    let reasons = finder(&snapshot, &machine, &transports, include).explain(port);
     Ok(Json(portreg::explain_json(port, &reasons)).into_response())
 }
 
@@ -450,6 +455,7 @@ pub async fn stable(
     name: Result<Path<String>, PathRejection>,
     query: Result<Query<LiveParams>, QueryRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let name = path(name)?;
     let query = params(query)?;
     let transports = transports(query.transport.as_deref())?;
@@ -460,7 +466,7 @@ pub async fn stable(
         query.include_listening,
         query.include_browser_blocked,
     ];
-    let pick = finder(&state, &machine, &transports, include)
+    let pick = finder(&snapshot, &machine, &transports, include)
         .stable(&name)
         .ok_or_else(|| Problem::not_found("no port of 1024-32767 is free in the registry"))?;
     Ok(Json(portreg::stable_json(&name, &pick)).into_response())
@@ -473,8 +479,9 @@ pub async fn check_name(
     State(state): State<Arc<AppState>>,
     name: Result<Path<String>, PathRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let name = path(name)?;
-    Ok(Json(NameCheck::run(state.registry(), &name).to_json()).into_response())
+    Ok(Json(NameCheck::run(snapshot.registry(), &name).to_json()).into_response())
 }
 
 /// Everything about a port or a name, as `portreg info` shows it.
@@ -484,6 +491,7 @@ pub async fn info(
     State(state): State<Arc<AppState>>,
     subject: Result<Path<String>, PathRejection>,
 ) -> Answer {
+    let snapshot = state.snapshot();
     let subject = path(subject)?;
     // A port outside 0-65535 is bad input; any other text that does not parse names
     // nothing.
@@ -494,20 +502,21 @@ pub async fn info(
         }
         Err(_) => return Err(Problem::not_found(format!("no record for {subject}"))),
     };
-    let info = Info::gather(state.registry(), &query, &[]);
+    let info = Info::gather(snapshot.registry(), &query, &[]);
     if info.answers.is_empty() && info.ports.is_empty() {
         return Err(Problem::not_found(format!("no record for {subject}")));
     }
-    Ok(Json(info.to_json(state.registry(), &Machine::read())).into_response())
+    Ok(Json(info.to_json(snapshot.registry(), &Machine::read())).into_response())
 }
 
 /// The registry in use.
 #[utoipa::path(get, path = "/v1/registry", responses((status = 200, body = RegistryInfo), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> {
-    let registry = state.registry();
+    let snapshot = state.snapshot();
+    let registry = snapshot.registry();
     let provenance = registry.provenance();
     Json(RegistryInfo {
-        registry: state.origin.clone(),
+        registry: snapshot.origin.clone(),
         source: provenance.source,
         version: provenance.version,
         sha256: provenance.sha256,
@@ -518,8 +527,34 @@ pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> 
     })
 }
 
-/// Liveness.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = crate::schema::Health), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The registry served, in the compiled form, for replicas (`portreg serve --follow`):
+/// a strong ETag from its content, so that a replica's conditional fetch costs a 304.
+#[utoipa::path(get, path = "/v1/registry.bin", responses((status = 200, description = "The compiled registry", body = Vec<u8>, content_type = "application/octet-stream"), (status = 304, description = "Not modified since the ETag given in If-None-Match"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+pub async fn registry_bin(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    use axum::http::{header, StatusCode};
+    let snapshot = state.snapshot();
+    let (bytes, tag) = snapshot.compiled();
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes.clone(),
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, tag.clone());
+    headers.insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=5"),
+    );
+    response
 }

@@ -137,7 +137,8 @@ pub async fn keep_answers(
         .path_and_query()
         .map_or_else(String::new, |p| p.as_str().to_owned());
     let accepted = request.headers().get(header::ACCEPT_ENCODING).cloned();
-    if let Some(kept) = state.answers.get(&key) {
+    let snapshot = state.snapshot();
+    if let Some(kept) = snapshot.answers.get(&key) {
         return kept.response(accepted.as_ref());
     }
     let response = next.run(request).await;
@@ -158,7 +159,7 @@ pub async fn keep_answers(
         brotli: compress.then(|| brotli(&plain)).flatten(),
         plain,
     });
-    state.answers.put(key, kept.clone());
+    snapshot.answers.put(key, kept.clone());
     kept.response(accepted.as_ref())
 }
 

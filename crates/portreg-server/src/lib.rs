@@ -2,7 +2,9 @@
 //! axum. `portreg serve` runs it; tests build the [`router`] directly.
 
 mod api;
+pub mod authority;
 pub mod cache;
+pub mod metrics;
 mod problem;
 pub mod schema;
 
@@ -36,18 +38,22 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections open at once; more wait in the listen queue until one closes.
 pub const MAX_CONNECTIONS: usize = 4096;
 
-/// What every handler shares: the registry and its identity.
-pub struct AppState {
+/// A registry being served, with what is computed from it: its ETag, its compiled bytes
+/// (for replicas) and the answers kept. A registry swapped in comes as a new snapshot;
+/// a request keeps the snapshot it started with to its end.
+pub struct Snapshot {
     registry: Box<dyn Deref<Target = CompiledRegistry> + Send + Sync>,
-    /// `embedded`, `installed (PATH)` or a file.
+    /// `embedded`, `installed (PATH)`, a file, a store or a followed URL.
     pub origin: String,
     etag: HeaderValue,
     /// The answers computed from this registry.
     answers: cache::AnswerCache,
+    /// The compiled form, made the first time a replica asks for it.
+    bytes: std::sync::OnceLock<(axum::body::Bytes, HeaderValue)>,
 }
 
-impl AppState {
-    /// State over a registry (`&'static` for the embedded one, boxed otherwise).
+impl Snapshot {
+    /// A snapshot of a registry (`&'static` for the embedded one, boxed otherwise).
     pub fn new(
         registry: Box<dyn Deref<Target = CompiledRegistry> + Send + Sync>,
         origin: String,
@@ -70,17 +76,71 @@ impl AppState {
             crc32fast::hash(identity.as_bytes())
         ))
         .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""));
-        AppState {
+        Snapshot {
             registry,
             origin,
             etag,
             answers: cache::AnswerCache::default(),
+            bytes: std::sync::OnceLock::new(),
         }
     }
 
     /// The registry answering.
     pub fn registry(&self) -> &CompiledRegistry {
         &self.registry
+    }
+
+    /// The compiled form and its strong ETag (from its SHA-256).
+    pub fn compiled(&self) -> &(axum::body::Bytes, HeaderValue) {
+        self.bytes.get_or_init(|| {
+            let bytes = self.registry.to_bytes();
+            let digest = crc32fast::hash(&bytes);
+            let tag = format!("\"{:08x}-{:x}\"", digest, bytes.len());
+            let tag = HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+            (axum::body::Bytes::from(bytes), tag)
+        })
+    }
+}
+
+/// What every handler shares: the registry being served (swapped whole when it changes),
+/// and, when the server runs one, the authority and a replica's follower status.
+pub struct AppState {
+    current: arc_swap::ArcSwap<Snapshot>,
+    /// The assignment authority, for `serve --authority`.
+    pub authority: Option<authority::AuthorityService>,
+    /// A replica's fetches, for `serve --follow`.
+    pub follower: Option<metrics::FollowStatus>,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
+}
+
+impl AppState {
+    /// State over a registry (`&'static` for the embedded one, boxed otherwise).
+    pub fn new(
+        registry: Box<dyn Deref<Target = CompiledRegistry> + Send + Sync>,
+        origin: String,
+    ) -> Self {
+        AppState::from_snapshot(Snapshot::new(registry, origin))
+    }
+
+    /// State over a snapshot made elsewhere (an authority's registry).
+    pub fn from_snapshot(snapshot: Snapshot) -> Self {
+        AppState {
+            current: arc_swap::ArcSwap::from_pointee(snapshot),
+            authority: None,
+            follower: None,
+            metrics: metrics::Metrics::default(),
+        }
+    }
+
+    /// The registry being served now, for the whole of one request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Serves `snapshot` from now on; requests under way finish on the one they had.
+    pub fn swap(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
     }
 }
 
@@ -101,8 +161,22 @@ impl AppState {
         api::check_name,
         api::info,
         api::registry,
-        api::healthz
+        api::registry_bin,
+        metrics::healthz,
+        metrics::metrics,
+        authority::submit,
+        authority::list,
+        authority::show,
+        authority::amend,
+        authority::review,
+        authority::withdraw,
+        authority::records,
+        authority::users,
+        authority::add_user,
+        authority::revoke_user,
+        authority::history
     ),
+    modifiers(&BearerScheme),
     components(schemas(
         portreg::format::JsonRecord,
         portreg::Status,
@@ -126,16 +200,50 @@ impl AppState {
         schema::StableBody,
         schema::ExclusionBody,
         schema::Role,
-        schema::Tier
+        schema::Tier,
+        authority::RequestFields,
+        authority::TransportField,
+        authority::PortField,
+        authority::ReviewBody,
+        authority::ReasonBody,
+        authority::TransferBody,
+        authority::UserBody
     ))
 )]
 struct ApiDoc;
 
+/// The authority's routes take an identity's API token.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An identity's API token, from `portreg authority user add`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// The OpenAPI document of the API, as served at `/openapi.json`: the document generated
 /// from the handlers' types, with the links between operations (from a port's or a
-/// search's records to their names and details), for clients that follow them.
-pub fn openapi() -> serde_json::Value {
+/// search's records to their names and details), for clients that follow them. The
+/// authority's operations are in it when the server runs one.
+pub fn openapi(with_authority: bool) -> serde_json::Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if !with_authority {
+        if let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) {
+            paths.retain(|path, _| !authority::is_private(path) || path == "/metrics");
+        }
+    }
     let links: [(&str, &str, &str, &str, &str); 4] = [
         (
             "/v1/ports/{ports}",
@@ -195,11 +303,18 @@ connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-a
 
 /// The whole application: API, OpenAPI document, page, and the layers around them.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let with_authority = state.authority.is_some();
+    let mut routes = Router::new();
+    if with_authority {
+        routes = routes.merge(authority::routes());
+    }
+    routes
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
-        .route("/healthz", get(api::healthz))
+        .route("/openapi.json", get(move || async move { Json(openapi(with_authority)) }))
+        .route("/healthz", get(metrics::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/registry.bin", get(api::registry_bin))
         .route("/v1/ports/{ports}", get(api::ports))
         .route("/v1/services/{name}", get(api::services))
         .route("/v1/search", get(api::search))
@@ -213,7 +328,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "only GET is answered; see /openapi.json",
+                "this method is not answered here; see /openapi.json",
             )
         })
         .layer(middleware::from_fn_with_state(
@@ -233,6 +348,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }
@@ -358,22 +474,22 @@ async fn security_headers(request: Request, next: Next) -> Response {
 /// Answers are the same while the registry is: an ETag from its identity, a `304` for a
 /// client that has the answer, and a short public cache lifetime.
 async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let cacheable = request.method() == Method::GET;
+    // The authority's answers change with every request: never cached, never tagged.
+    let cacheable = request.method() == Method::GET && !authority::is_private(request.uri().path());
+    let etag = state.snapshot().etag.clone();
     let matches = request
         .headers()
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|tag| *tag == state.etag);
+        .is_some_and(|tag| *tag == etag);
     if cacheable && matches {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response
-            .headers_mut()
-            .insert(header::ETAG, state.etag.clone());
+        response.headers_mut().insert(header::ETAG, etag);
         return response;
     }
     let mut response = next.run(request).await;
-    if cacheable && response.status() == StatusCode::OK {
+    if cacheable && response.status() == StatusCode::OK && !response.headers().contains_key(header::ETAG) {
         let headers = response.headers_mut();
-        headers.insert(header::ETAG, state.etag.clone());
+        headers.insert(header::ETAG, etag);
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(
                 header::CACHE_CONTROL,

@@ -19,6 +19,15 @@ pub struct Problem {
     /// For a name not found, the closest names (`ssh` for `sshh`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suggestions: Option<Vec<String>>,
+    /// For an invalid request body, the field at fault (`port`, `name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait before asking again (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+    /// Whether to say how to authenticate (`WWW-Authenticate: Bearer`).
+    #[serde(skip)]
+    pub challenge: bool,
 }
 
 impl Problem {
@@ -30,7 +39,28 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             suggestions: None,
+            field: None,
+            retry_after: None,
+            challenge: false,
         }
+    }
+
+    /// The problem, naming the field at fault.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
+    /// The problem, saying when to ask again.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The problem, saying how to authenticate.
+    pub fn with_challenge(mut self) -> Self {
+        self.challenge = true;
+        self
     }
 
     /// The problem with "did you mean" names attached, when there are any.
@@ -54,11 +84,22 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        if self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"portreg\""),
+            );
+        }
+        response
     }
 }

@@ -244,6 +244,26 @@ impl RegistryDate {
         RegistryDate(format!("{year:04}-{month:02}-{day:02}"))
     }
 
+    /// The date's first moment, UTC (`YYYY-MM` is its month's first day); the inverse
+    /// of [`RegistryDate::of`] (days-from-civil of Howard Hinnant's algorithms).
+    pub fn to_system_time(&self) -> std::time::SystemTime {
+        let mut parts = self.0.split('-').map(|p| p.parse::<i64>().unwrap_or(1));
+        let (year, month, day) = (
+            parts.next().unwrap_or(1970),
+            parts.next().unwrap_or(1),
+            parts.next().unwrap_or(1),
+        );
+        let year = year - i64::from(month <= 2);
+        let era = year.div_euclid(400);
+        let yoe = year - era * 400;
+        let mp = (month + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        let seconds = u64::try_from(days.max(0) * 86_400).unwrap_or(0);
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+    }
+
     /// Today, UTC.
     pub fn today() -> RegistryDate {
         RegistryDate::of(std::time::SystemTime::now())
@@ -404,6 +424,16 @@ impl Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_turns_back_into_its_first_moment() {
+        for days in [0_u64, 59, 60, 365, 10_957, 19_963, 20_000, 40_000] {
+            let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(days * 86_400);
+            assert_eq!(RegistryDate::of(time).to_system_time(), time, "day {days}");
+        }
+        let month: RegistryDate = "2026-03".parse().unwrap();
+        assert_eq!(RegistryDate::of(month.to_system_time()).as_str(), "2026-03-01");
+    }
 
     #[test]
     fn dates_of_times() {

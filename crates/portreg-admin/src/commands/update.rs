@@ -54,7 +54,7 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
                 name,
             }
         }
-        None => match download(&args.url, &store.state(), args.timeout) {
+        None => match download(&args.url, &store.state(), args.timeout, true) {
             Ok(Some(fetched)) => fetched,
             Ok(None) => {
                 println!(
@@ -71,7 +71,12 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
             Err(error) => return Err(refuse(error)),
         },
     };
-    let registry = match validate(&fetched, &in_use, args.allow_older) {
+    let checked = read_fetched(&fetched).and_then(|registry| {
+        portreg::check_replacement(&registry, in_use.registry(), args.allow_older)
+            .map_err(|refusal| format!("{}: {refusal}", fetched.name))?;
+        Ok(registry)
+    });
+    let registry = match checked {
         Ok(registry) => registry,
         Err(reason) => return Err(refuse(reason)),
     };
@@ -144,10 +149,10 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
 }
 
 /// A downloaded or read registry file.
-struct Fetched {
-    bytes: Vec<u8>,
-    state: ServerState,
-    name: String,
+pub(crate) struct Fetched {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) state: ServerState,
+    pub(crate) name: String,
 }
 
 fn refuse(reason: impl std::fmt::Display) -> Failure {
@@ -162,13 +167,18 @@ fn date(registry: &CompiledRegistry) -> String {
         .map_or("an unknown date".to_owned(), |d| d.to_string())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Downloads `url`, conditionally when the last update came from it; `None` when the
-/// server says it has not changed.
-fn download(url: &str, last: &ServerState, timeout: u64) -> Result<Option<Fetched>> {
+/// server says it has not changed. A progress bar on a terminal when `progress`.
+pub(crate) fn download(
+    url: &str,
+    last: &ServerState,
+    timeout: u64,
+    progress: bool,
+) -> Result<Option<Fetched>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(timeout)))
         .http_status_as_error(false)
@@ -208,7 +218,7 @@ fn download(url: &str, last: &ServerState, timeout: u64) -> Result<Option<Fetche
         stamp: None,
     };
     let length = header("content-length").and_then(|l| l.parse::<u64>().ok());
-    let progress = if std::io::stderr().is_terminal() {
+    let progress = if progress && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(length.unwrap_or(0))
     } else {
         indicatif::ProgressBar::hidden()
@@ -234,19 +244,22 @@ fn download(url: &str, last: &ServerState, timeout: u64) -> Result<Option<Fetche
     }))
 }
 
-/// Reads the new registry strictly and checks it against the one in use.
-fn validate(fetched: &Fetched, in_use: &Active, allow_older: bool) -> Result<Registry, String> {
+/// Reads a fetched registry strictly: any registry format, or the compiled form (as a
+/// portreg server publishes it at `/v1/registry.bin`), its checksum verified.
+pub(crate) fn read_fetched(fetched: &Fetched) -> Result<Registry, String> {
     let name = &fetched.name;
+    match CompiledRegistry::from_bytes(&fetched.bytes) {
+        Ok(compiled) => return Ok(compiled.to_registry()),
+        Err(portreg::CompiledError::NotCompiled) => {}
+        Err(error) => return Err(format!("{name}: a damaged compiled registry: {error}")),
+    }
     let format =
         Format::detect(&fetched.bytes).ok_or_else(|| format!("{name} is not a registry file"))?;
     let options = ReadOptions {
         strict: true,
         source_name: name.clone(),
     };
-    let registry = format::read(&fetched.bytes, format, &options)
+    Ok(format::read(&fetched.bytes, format, &options)
         .map_err(|e| format!("{name} does not read: {e}"))?
-        .registry;
-    portreg::check_replacement(&registry, in_use.registry(), allow_older)
-        .map_err(|refusal| format!("{name}: {refusal}"))?;
-    Ok(registry)
+        .registry)
 }

@@ -1,0 +1,1017 @@
+//! The assignment authority over HTTP (`portreg serve --authority DB`): requests, review,
+//! records, identities and history, JSON in and out. Every caller is an identity proved
+//! by its API token (`Authorization: Bearer TOKEN`, or the web page's session cookie with
+//! its CSRF token); the store checks what its role allows. Every change runs in the
+//! store's own transaction on a blocking thread, one at a time, and a change to the
+//! registry is served by the public routes before its answer is sent.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path as FilePath, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use portreg::{CompiledRegistry, PortSpan, Provenance, RangeClass, Transport};
+use portreg_authority::{
+    Actor, Authority, AuthorityError, Decision, Identity, NewRequest, RequestState, Role,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::problem::Problem;
+use crate::{AppState, Snapshot};
+
+/// The largest JSON body taken.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Path prefixes of the authority's routes: answers that depend on who asks, so never
+/// cached or tagged.
+const PRIVATE: [&str; 6] = [
+    "/v1/requests",
+    "/v1/records",
+    "/v1/users",
+    "/v1/history",
+    "/v1/session",
+    "/metrics",
+];
+
+/// Whether a path is one of the authority's (or otherwise never cached).
+pub fn is_private(path: &str) -> bool {
+    PRIVATE.iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// How many requests an identity may make: `per_second` on average, `burst` at once.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimit {
+    /// Sustained rate.
+    pub per_second: f64,
+    /// Bucket size.
+    pub burst: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_second: 10.0,
+            burst: 40.0,
+        }
+    }
+}
+
+/// A token bucket per key (an identity, or the address of a caller without one).
+struct Limiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl Limiter {
+    /// Takes a token for `key`, or says how long until one is there.
+    fn take(&self, key: &str) -> Result<(), Duration> {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if buckets.len() > 100_000 {
+            // Bounded: full buckets carry no information, so the map starts anew.
+            buckets.clear();
+        }
+        let (tokens, at) = buckets
+            .entry(key.to_owned())
+            .or_insert((self.limit.burst, now));
+        let refilled = (*tokens + now.duration_since(*at).as_secs_f64() * self.limit.per_second)
+            .min(self.limit.burst);
+        *at = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            Ok(())
+        } else {
+            *tokens = refilled;
+            let wait = (1.0 - refilled) / self.limit.per_second.max(f64::MIN_POSITIVE);
+            Err(Duration::from_secs_f64(wait.min(3600.0)))
+        }
+    }
+}
+
+/// A signed-in browser: the token it signed in with (checked again on every request, so
+/// that revocation works at once) and the CSRF token its forms carry.
+#[derive(Clone)]
+pub(crate) struct Session {
+    pub(crate) token: String,
+    pub(crate) csrf: String,
+    pub(crate) until: Instant,
+}
+
+/// How long a session lasts.
+pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// The session cookie's name.
+pub(crate) const SESSION_COOKIE: &str = "portreg_session";
+
+/// The authority a server runs.
+pub struct AuthorityService {
+    store: Arc<Mutex<Authority>>,
+    path: PathBuf,
+    limiter: Limiter,
+    pub(crate) sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// 32 random bytes, hex.
+pub(crate) fn random_hex() -> Result<String, Problem> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no random numbers: {e}"),
+        )
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl AuthorityService {
+    /// Opens the store at `path`.
+    pub fn open(path: &FilePath, limit: RateLimit) -> Result<Self, AuthorityError> {
+        Ok(AuthorityService {
+            store: Arc::new(Mutex::new(Authority::open(path)?)),
+            path: path.to_owned(),
+            limiter: Limiter {
+                limit,
+                buckets: Mutex::new(HashMap::new()),
+            },
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The registry as the store publishes it, compiled for serving.
+    pub fn snapshot(&self) -> Result<Snapshot, AuthorityError> {
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| AuthorityError::Refused("the store's lock is poisoned".into()))?;
+        snapshot_of(&store, &self.path)
+    }
+
+    /// Runs `work` on the store on a blocking thread, one at a time.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Authority) -> Result<T, AuthorityError> + Send + 'static,
+    ) -> Result<T, Problem> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store
+                .lock()
+                .map_err(|_| AuthorityError::Refused("the store's lock is poisoned".into()))?;
+            work(&mut store)
+        })
+        .await
+        .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the store's worker failed"))?
+        .map_err(problem)
+    }
+
+    /// The identity of a bearer token, if the request carries a valid one.
+    pub async fn identify_bearer(&self, headers: &HeaderMap) -> Result<Identity, Problem> {
+        let token = bearer(headers)?.ok_or_else(|| unauthorized("give Authorization: Bearer TOKEN"))?;
+        self.run(move |store| store.authenticate(&token)).await
+    }
+
+    /// Who is calling: a bearer token, or a session cookie (with its CSRF token on
+    /// anything but a read). Rate-limited per identity, and per address for callers
+    /// that fail to prove one.
+    async fn caller(&self, parts: &Parts) -> Result<Identity, Problem> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let token = match bearer(&parts.headers)? {
+            Some(token) => Some(token),
+            None => self.session_token(parts)?,
+        };
+        let Some(token) = token else {
+            self.limit(&anonymous(address))?;
+            return Err(unauthorized(
+                "give Authorization: Bearer TOKEN (or sign in on the web page)",
+            ));
+        };
+        match self.run(move |store| store.authenticate(&token)).await {
+            Ok(identity) => {
+                self.limit(&identity.name)?;
+                Ok(identity)
+            }
+            Err(refused) => {
+                self.limit(&anonymous(address))?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// The caller, if it proves an identity; nobody otherwise (for public reads).
+    async fn optional_caller(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
+        let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
+            || session_id(&parts.headers).is_some();
+        if has_credentials {
+            self.caller(parts).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn limit(&self, key: &str) -> Result<(), Problem> {
+        self.limiter.take(key).map_err(|wait| {
+            let seconds = wait.as_secs() + 1;
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many requests from {key}: try again in {seconds} s"),
+            )
+            .with_retry_after(seconds)
+        })
+    }
+
+    /// The token of the request's session; a session's non-read without its CSRF token
+    /// is refused.
+    fn session_token(&self, parts: &Parts) -> Result<Option<String>, Problem> {
+        let Some(id) = session_id(&parts.headers) else {
+            return Ok(None);
+        };
+        let session = {
+            let Ok(mut sessions) = self.sessions.lock() else {
+                return Ok(None);
+            };
+            let now = Instant::now();
+            sessions.retain(|_, s| s.until > now);
+            sessions.get(&id).cloned()
+        };
+        let Some(session) = session else {
+            return Err(unauthorized("the session ended: sign in again"));
+        };
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !constant_time_eq(sent.as_bytes(), session.csrf.as_bytes()) {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "the form's CSRF token is missing or wrong: reload the page",
+                ));
+            }
+        }
+        Ok(Some(session.token))
+    }
+
+    /// Starts a session for a valid token; returns its id and CSRF token.
+    pub(crate) async fn sign_in(
+        &self,
+        parts: &Parts,
+        token: String,
+    ) -> Result<(String, Session, Identity), Problem> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        self.limit(&anonymous(address))?;
+        let checked = token.clone();
+        let identity = self.run(move |store| store.authenticate(&checked)).await?;
+        let session = Session {
+            token,
+            csrf: random_hex()?,
+            until: Instant::now() + SESSION_LIFETIME,
+        };
+        let id = random_hex()?;
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.insert(id.clone(), session.clone());
+        }
+        Ok((id, session, identity))
+    }
+
+    /// The session of a request (for its CSRF token), if any.
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = session_id(headers)?;
+        let sessions = self.sessions.lock().ok()?;
+        sessions.get(&id).filter(|s| s.until > Instant::now()).cloned()
+    }
+
+    /// Ends a session.
+    pub(crate) fn sign_out(&self, headers: &HeaderMap) {
+        if let (Some(id), Ok(mut sessions)) = (session_id(headers), self.sessions.lock()) {
+            sessions.remove(&id);
+        }
+    }
+}
+
+fn anonymous(address: Option<IpAddr>) -> String {
+    address.map_or("anonymous".to_owned(), |a| format!("address {a}"))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The registry the store publishes, compiled, named by its audit head.
+fn snapshot_of(store: &Authority, path: &FilePath) -> Result<Snapshot, AuthorityError> {
+    let registry = store.published()?;
+    let head = registry.meta.audit_head.clone().unwrap_or_default();
+    let (id, hash) = head.split_once(':').unwrap_or(("0", ""));
+    let provenance = Provenance {
+        source: format!("authority {}", path.display()),
+        version: format!("audit row {id}"),
+        sha256: hash.to_owned(),
+    };
+    let compiled = CompiledRegistry::compile(&registry, &provenance);
+    Ok(Snapshot::new(
+        Box::new(Box::new(compiled)),
+        format!("authority ({})", path.display()),
+    ))
+}
+
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
+    Ok(Some(token.to_owned()))
+}
+
+fn unauthorized(detail: &str) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, detail).with_challenge()
+}
+
+/// The problem an authority error is to a client.
+fn problem(error: AuthorityError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        AuthorityError::Invalid { field, .. } | AuthorityError::Taken { field, .. } => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_field(field)
+        }
+        AuthorityError::Refused(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail),
+        AuthorityError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, detail),
+        AuthorityError::Unauthenticated(_) => unauthorized(&detail),
+        AuthorityError::Conflict(_) => Problem::new(StatusCode::CONFLICT, detail),
+        AuthorityError::NotFound(_) => Problem::not_found(detail),
+        AuthorityError::Store { .. }
+        | AuthorityError::DamagedRecord(_)
+        | AuthorityError::Database(_) => {
+            tracing::error!(error = %detail, "the authority's store failed");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the authority's store failed; the change was not made",
+            )
+        }
+    }
+}
+
+/// A JSON body: `application/json` (else 415), at most [`MAX_BODY`] bytes (else 413),
+/// well-formed (else 400), and of the documented shape, unknown fields refused (else 422
+/// naming the field).
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+        if !json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(status, format!("the body is over {MAX_BODY} bytes"))
+                } else {
+                    Problem::bad_request(format!("the body could not be read: {}", rejection.body_text()))
+                }
+            })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Problem::bad_request(format!("the body is not JSON: {inner}"));
+            }
+            let message = inner.to_string();
+            // An unknown or missing field is named in the message, not in the path.
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+                .map(str::to_owned)
+                .unwrap_or(path);
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}"))
+                .with_field(&field)
+        })?;
+        deserializer
+            .end()
+            .map_err(|e| Problem::bad_request(format!("the body is not one JSON value: {e}")))?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// Transports as one string (`"tcp"`, `"tcp,udp"`) or a list.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum TransportField {
+    /// `"tcp"` or `"tcp,udp"`.
+    Text(String),
+    /// `["tcp", "udp"]`.
+    List(Vec<String>),
+}
+
+/// A port (`40403`) or a range (`"40403-40405"`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PortField {
+    /// One port.
+    Number(u64),
+    /// A port or a range, as text.
+    Text(String),
+}
+
+/// A request's fields, as filed (`POST`, where `name`, `transport`, `description`,
+/// `assignee` and `contact` are needed) or amended (`PATCH`, where the fields given
+/// replace the request's).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFields {
+    /// The service name (RFC 6335).
+    #[schema(example = "billing-api")]
+    pub name: Option<String>,
+    /// `tcp`, `udp`, `sctp`, `dccp`: one, comma-separated, or a list.
+    #[schema(value_type = String, example = "tcp")]
+    pub transport: Option<TransportField>,
+    /// A port or a range `LO-HI`; absent for a name-only request.
+    #[schema(value_type = Option<String>, example = "40403")]
+    pub port: Option<PortField>,
+    /// Let the authority pick a free port in `range`.
+    pub any_port: Option<bool>,
+    /// Where `any_port` picks: `user` (default), `system` or `LO-HI`.
+    pub range: Option<String>,
+    /// What the service does.
+    pub description: Option<String>,
+    /// Who the assignment is to.
+    pub assignee: Option<String>,
+    /// Who to contact about it.
+    pub contact: Option<String>,
+    /// A reference: RFC6335, a URI, a draft.
+    pub reference: Option<String>,
+    /// DNS-SD TXT keys.
+    pub txt_keys: Option<String>,
+    /// For a System port: `ietf-review` or `iesg-approval`.
+    pub procedure: Option<String>,
+    /// Take a Reserved port again (administrators only).
+    pub reuse: Option<bool>,
+}
+
+fn invalid(field: &str, detail: String) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_field(field)
+}
+
+impl RequestFields {
+    /// The request these fields make over `base` (an empty request, or the one amended).
+    fn apply(self, mut base: NewRequest, filing: bool) -> Result<NewRequest, Problem> {
+        let needed = |value: Option<String>, field: &str, current: String| match value {
+            Some(value) => Ok(value),
+            None if !filing => Ok(current),
+            None => Err(invalid(field, format!("{field}: missing field `{field}`"))),
+        };
+        base.name = needed(self.name, "name", base.name)?;
+        base.description = needed(self.description, "description", base.description)?;
+        base.assignee = needed(self.assignee, "assignee", base.assignee)?;
+        base.contact = needed(self.contact, "contact", base.contact)?;
+        match self.transport {
+            Some(field) => {
+                let names: Vec<String> = match field {
+                    TransportField::Text(text) => text.split(',').map(|t| t.trim().to_owned()).collect(),
+                    TransportField::List(list) => list,
+                };
+                base.transports = names
+                    .iter()
+                    .map(|name| {
+                        Transport::REGISTRY
+                            .into_iter()
+                            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+                            .ok_or_else(|| {
+                                invalid(
+                                    "transport",
+                                    format!("transport: {name:?} is not tcp, udp, sctp or dccp"),
+                                )
+                            })
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            None if filing => {
+                return Err(invalid("transport", "transport: missing field `transport`".into()))
+            }
+            None => {}
+        }
+        if let Some(port) = self.port {
+            let span = match port {
+                PortField::Number(n) => u16::try_from(n).ok().map(PortSpan::single),
+                PortField::Text(text) => text.trim().parse::<PortSpan>().ok(),
+            };
+            base.port = Some(span.ok_or_else(|| {
+                invalid("port", "port: expected a port 0-65535 or a range LO-HI".into())
+            })?);
+            base.any_port = false;
+        }
+        if let Some(any) = self.any_port {
+            base.any_port = any;
+            if any {
+                base.port = None;
+            }
+        }
+        if let Some(range) = self.range {
+            base.range = Some(RangeClass::parse_range(&range).ok_or_else(|| {
+                invalid("range", format!("range: {range:?} is not user, system or LO-HI"))
+            })?);
+        }
+        base.reference = self.reference.or(base.reference);
+        base.txt_keys = self.txt_keys.or(base.txt_keys);
+        base.procedure = self.procedure.or(base.procedure);
+        base.reuse = self.reuse.unwrap_or(base.reuse);
+        Ok(base)
+    }
+}
+
+/// A review.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// `approve`, `deny` or `changes`.
+    #[schema(example = "approve")]
+    pub decision: String,
+    /// Why, for the requester and the history.
+    pub comment: Option<String>,
+}
+
+/// A reason (de-assign, revoke).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// A transfer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// The new assignee and contact.
+    pub to: String,
+}
+
+/// A new identity.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    /// Its name.
+    pub name: String,
+    /// `requester`, `expert` or `admin`.
+    pub role: String,
+    /// Its address.
+    pub email: Option<String>,
+    /// When its token stops working (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`).
+    pub expires: Option<String>,
+}
+
+/// `?state=pending`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only requests in this state.
+    #[param(pattern = "^(pending|approved|denied|changes-requested|withdrawn)$")]
+    pub state: Option<String>,
+}
+
+/// `?subject=&since=`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    /// A service name or a port.
+    pub subject: Option<String>,
+    /// Only since this date, `YYYY-MM-DD`.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub since: Option<String>,
+}
+
+type Answer = Result<Response, Problem>;
+
+fn service(state: &AppState) -> Result<&AuthorityService, Problem> {
+    state
+        .authority
+        .as_ref()
+        .ok_or_else(|| Problem::not_found("this server runs no authority (serve --authority DB)"))
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn request_id(id: Result<Path<String>, PathRejection>) -> Result<i64, Problem> {
+    let Path(id) = id.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
+    id.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Problem::not_found(format!("no request {id:?}")))
+}
+
+/// Makes a change that touches the registry, then serves the registry as it now stands
+/// before answering.
+async fn change_registry<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&mut Authority, &Actor) -> Result<T, AuthorityError> + Send + 'static,
+    actor: Actor,
+    touches: impl Fn(&T) -> bool + Send + 'static,
+) -> Result<T, Problem> {
+    let authority = service(state)?;
+    let path = authority.path.clone();
+    let (value, snapshot) = authority
+        .run(move |store| {
+            let value = work(store, &actor)?;
+            let snapshot = if touches(&value) {
+                Some(snapshot_of(store, &path)?)
+            } else {
+                None
+            };
+            Ok((value, snapshot))
+        })
+        .await?;
+    if let Some(snapshot) = snapshot {
+        state.swap(snapshot);
+    }
+    Ok(value)
+}
+
+/// File a request.
+#[utoipa::path(post, path = "/v1/requests", request_body = RequestFields, security(("bearer" = [])),
+    responses((status = 201, description = "Filed: the request, `pending`", body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reuse` without the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the identity's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    JsonBody(fields): JsonBody<RequestFields>,
+) -> Answer {
+    let authority = service(&state)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let request = fields.apply(NewRequest::default(), true)?;
+    let filed = authority
+        .run(move |store| {
+            let id = store.request(&request, &actor)?;
+            store.request_by_id(id, &actor)
+        })
+        .await?;
+    let location = format!("/v1/requests/{}", filed.id);
+    let mut response = (StatusCode::CREATED, Json(filed.to_json())).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(no_store(response))
+}
+
+/// The requests the caller may see: every one for an expert, its own for a requester.
+#[utoipa::path(get, path = "/v1/requests", params(ListParams), security(("bearer" = [])),
+    responses((status = 200, description = "Requests, oldest first", body = [Value]),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    query: Result<Query<ListParams>, QueryRejection>,
+) -> Answer {
+    let authority = service(&state)?;
+    let Query(query) =
+        query.map_err(|e| Problem::bad_request(format!("bad query string: {}", e.body_text())))?;
+    let wanted = match query.state.as_deref() {
+        None => None,
+        Some(text) => Some(RequestState::parse(text).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "state {text:?}: expected pending, approved, denied, changes-requested or withdrawn"
+            ))
+        })?),
+    };
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let requests = authority.run(move |store| store.requests(wanted, &actor)).await?;
+    let body: Vec<Value> = requests.iter().map(|r| r.to_json()).collect();
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// One request (its requester's, or any for an expert).
+#[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = i64, Path, description = "The request's id", minimum = 1)), security(("bearer" = [])),
+    responses((status = 200, body = Value), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or another's", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let authority = service(&state)?;
+    let id = request_id(id)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let filed = authority.run(move |store| store.request_by_id(id, &actor)).await?;
+    Ok(no_store(Json(filed.to_json()).into_response()))
+}
+
+/// Amend a request (its requester, while it is pending or sent back): the fields given
+/// replace the request's, checked as when filed; it goes back to `pending`.
+#[utoipa::path(patch, path = "/v1/requests/{id}", params(("id" = i64, Path, minimum = 1)), request_body = RequestFields, security(("bearer" = [])),
+    responses((status = 200, body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request is decided or withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn amend(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(fields): JsonBody<RequestFields>,
+) -> Answer {
+    let authority = service(&state)?;
+    let id = request_id(id)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let current = {
+        let actor = actor.clone();
+        authority.run(move |store| store.request_by_id(id, &actor)).await?
+    };
+    let request = fields.apply(current.request, false)?;
+    let amended = authority.run(move |store| store.amend(id, &request, &actor)).await?;
+    Ok(no_store(Json(amended.to_json()).into_response()))
+}
+
+/// Decide a pending request (experts; never one's own).
+#[utoipa::path(post, path = "/v1/requests/{id}/review", params(("id" = i64, Path, minimum = 1)), request_body = ReviewBody, security(("bearer" = [])),
+    responses((status = 200, description = "The request in its new state (`approved`, `denied`, `changes-requested`) and the records created", body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an expert, or the caller's own request", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending, or its name or port was taken since", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn review(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<ReviewBody>,
+) -> Answer {
+    let authority = service(&state)?;
+    let id = request_id(id)?;
+    let decision = Decision::parse(&body.decision).ok_or_else(|| {
+        invalid(
+            "decision",
+            format!("decision: {:?} is not approve, deny or changes", body.decision),
+        )
+    })?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let comment = body.comment;
+    let (decided, created) = change_registry(
+        &state,
+        move |store, actor| store.review(id, decision, comment.as_deref(), actor),
+        actor,
+        |(_, created)| !created.is_empty(),
+    )
+    .await?;
+    let mut body = decided.to_json();
+    body["records"] = Value::Array(created.iter().map(portreg::format::record_to_json).collect());
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// Withdraw an open request (its requester, or an admin).
+#[utoipa::path(post, path = "/v1/requests/{id}/withdraw", params(("id" = i64, Path, minimum = 1)), security(("bearer" = [])),
+    responses((status = 200, body = Value), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn withdraw(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let authority = service(&state)?;
+    let id = request_id(id)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let withdrawn = authority.run(move |store| store.withdraw(id, &actor)).await?;
+    Ok(no_store(Json(withdrawn.to_json()).into_response()))
+}
+
+fn record_name(name: Result<Path<(String, String)>, PathRejection>) -> Result<(String, String), Problem> {
+    let Path(pair) = name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
+    Ok(pair)
+}
+
+/// An administrator's change to a service's records: `deassign` or `revoke` (with
+/// `{"reason"}`), `transfer` (with `{"to"}`).
+#[utoipa::path(post, path = "/v1/records/{name}/{action}", params(("name" = String, Path, description = "A service name, or #ID of one record"), ("action" = String, Path, description = "`deassign`, `revoke` or `transfer`", pattern = "^(deassign|revoke|transfer)$")),
+    request_body = Value, security(("bearer" = [])),
+    responses((status = 200, description = "How many records changed", body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn records(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    path: Result<Path<(String, String)>, PathRejection>,
+    JsonBody(body): JsonBody<Value>,
+) -> Answer {
+    let authority = service(&state)?;
+    let (name, action) = record_name(path)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let parse = |value: Value| -> Result<ReasonBody, Problem> {
+        serde_json::from_value(value).map_err(|e| invalid("reason", format!("{e}")))
+    };
+    let count = match action.as_str() {
+        "deassign" => {
+            let reason = parse(body)?.reason;
+            change_registry(&state, move |s, a| s.deassign(&name, reason.as_deref(), a), actor, |_| true).await?
+        }
+        "revoke" => {
+            let reason = parse(body)?
+                .reason
+                .ok_or_else(|| invalid("reason", "reason: missing field `reason`".into()))?;
+            change_registry(&state, move |s, a| s.revoke(&name, &reason, a), actor, |_| true).await?
+        }
+        "transfer" => {
+            let TransferBody { to } = serde_json::from_value(body)
+                .map_err(|e| invalid("to", format!("{e}")))?;
+            change_registry(&state, move |s, a| s.transfer(&name, &to, a), actor, |_| true).await?
+        }
+        other => {
+            return Err(Problem::not_found(format!(
+                "no action {other:?} on records: deassign, revoke or transfer"
+            )))
+        }
+    };
+    Ok(no_store(Json(json!({"records": count})).into_response()))
+}
+
+/// The identities (admins).
+#[utoipa::path(get, path = "/v1/users", security(("bearer" = [])),
+    responses((status = 200, body = [Value]), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn users(State(state): State<Arc<AppState>>, parts: Parts) -> Answer {
+    let authority = service(&state)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    actor.require(Role::Admin, "listing identities").map_err(problem)?;
+    let users = authority.run(|store| store.users()).await?;
+    let body: Vec<Value> = users.iter().map(|u| u.to_json()).collect();
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// Make an identity (admins); the answer holds its token, shown this once.
+#[utoipa::path(post, path = "/v1/users", request_body = UserBody, security(("bearer" = [])),
+    responses((status = 201, description = "The identity and its `token`", body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn add_user(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    JsonBody(body): JsonBody<UserBody>,
+) -> Answer {
+    let authority = service(&state)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let role: Role = body.role.parse().map_err(|e: String| invalid("role", e))?;
+    let name = body.name.clone();
+    let token = authority
+        .run(move |store| {
+            store.add_user(&body.name, role, body.email.as_deref(), body.expires.as_deref(), &actor)
+        })
+        .await?;
+    let answer = json!({"name": name, "role": role.as_str(), "token": token});
+    Ok(no_store((StatusCode::CREATED, Json(answer)).into_response()))
+}
+
+/// Revoke an identity (admins).
+#[utoipa::path(delete, path = "/v1/users/{name}", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Value), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke_user(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    name: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let authority = service(&state)?;
+    let Path(name) = name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let revoked = name.clone();
+    authority.run(move |store| store.revoke_user(&revoked, &actor)).await?;
+    Ok(no_store(Json(json!({"name": name, "revoked": true})).into_response()))
+}
+
+/// Actions that change the registry: what the public sees of the history.
+const PUBLIC_ACTIONS: [&str; 5] = ["init", "approve", "deassign", "revoke", "transfer"];
+
+/// The history of a name or a port. Public: the changes to the registry; an expert's
+/// token shows every attempt (requests, refusals, identities) too.
+#[utoipa::path(get, path = "/v1/history", params(HistoryParams),
+    responses((status = 200, description = "Audit rows, oldest first", body = [Value]),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was given and is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    query: Result<Query<HistoryParams>, QueryRejection>,
+) -> Answer {
+    let authority = service(&state)?;
+    let Query(query) =
+        query.map_err(|e| Problem::bad_request(format!("bad query string: {}", e.body_text())))?;
+    if let Some(since) = &query.since {
+        since
+            .parse::<portreg::RegistryDate>()
+            .map_err(|_| Problem::bad_request(format!("since {since:?}: expected YYYY-MM-DD")))?;
+    }
+    let everything = authority
+        .optional_caller(&parts)
+        .await?
+        .is_some_and(|identity| identity.role >= Role::Expert);
+    let entries = authority
+        .run(move |store| store.history(query.subject.as_deref(), query.since.as_deref()))
+        .await?;
+    let body: Vec<Value> = entries
+        .iter()
+        .filter(|e| everything || (e.outcome == "ok" && PUBLIC_ACTIONS.contains(&e.action.as_str())))
+        .map(|e| e.to_json())
+        .collect();
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// The authority's routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/requests", post(submit).get(list))
+        .route("/v1/requests/{id}", get(show).patch(amend))
+        .route("/v1/requests/{id}/review", post(review))
+        .route("/v1/requests/{id}/withdraw", post(withdraw))
+        .route("/v1/records/{name}/{action}", post(records))
+        .route("/v1/users", get(users).post(add_user))
+        .route("/v1/users/{name}", axum::routing::delete(revoke_user))
+        .route("/v1/history", get(history))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}

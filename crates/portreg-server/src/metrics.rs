@@ -1,0 +1,238 @@
+//! What the server tells its operators: `/healthz` (the registry's date, a replica's last
+//! fetch and staleness) and `/metrics` (Prometheus counters: requests by route and
+//! status, the registry's age, a replica's fetches).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::problem::Problem;
+use crate::AppState;
+
+/// Requests counted by route (the route's pattern, never the raw path, so that the
+/// number of series stays bounded) and status.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<HashMap<(String, u16), u64>>,
+}
+
+impl Metrics {
+    fn count(&self, route: &str, status: u16) {
+        if let Ok(mut requests) = self.requests.lock() {
+            match requests.get_mut(&(route.to_owned(), status)) {
+                Some(count) => *count += 1,
+                None => {
+                    requests.insert((route.to_owned(), status), 1);
+                }
+            }
+        }
+    }
+}
+
+/// Counts every answer under its route.
+pub async fn count(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics.count(&route, response.status().as_u16());
+    response
+}
+
+/// A replica's fetches of the registry it follows.
+pub struct FollowStatus {
+    /// The URL followed.
+    pub source: String,
+    /// How often it is fetched.
+    pub interval: Duration,
+    fetched: Mutex<Fetches>,
+    failures: AtomicU64,
+    swaps: AtomicU64,
+}
+
+#[derive(Default)]
+struct Fetches {
+    last_attempt: Option<SystemTime>,
+    last_success: Option<SystemTime>,
+    last_error: Option<String>,
+}
+
+fn seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+fn timestamp(time: SystemTime) -> String {
+    let total = seconds(time);
+    let day = total % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        portreg::RegistryDate::of(time),
+        day / 3600,
+        day / 60 % 60,
+        day % 60
+    )
+}
+
+impl FollowStatus {
+    /// A follower of `source`, fetched every `interval`.
+    pub fn new(source: String, interval: Duration) -> Self {
+        FollowStatus {
+            source,
+            interval,
+            fetched: Mutex::new(Fetches::default()),
+            failures: AtomicU64::new(0),
+            swaps: AtomicU64::new(0),
+        }
+    }
+
+    /// A fetch that ended well: the registry is current (swapped in or not modified).
+    pub fn succeeded(&self, swapped: bool) {
+        if swapped {
+            self.swaps.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut fetched) = self.fetched.lock() {
+            let now = SystemTime::now();
+            fetched.last_attempt = Some(now);
+            fetched.last_success = Some(now);
+            fetched.last_error = None;
+        }
+    }
+
+    /// A fetch that failed (the source down, or what it sent refused): the last good
+    /// registry goes on being served.
+    pub fn failed(&self, error: String) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut fetched) = self.fetched.lock() {
+            fetched.last_attempt = Some(SystemTime::now());
+            fetched.last_error = Some(error);
+        }
+    }
+
+    fn report(&self) -> Value {
+        let Ok(fetched) = self.fetched.lock() else {
+            return Value::Null;
+        };
+        let stale = fetched
+            .last_success
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d| d.as_secs());
+        json!({
+            "source": self.source,
+            "interval_seconds": self.interval.as_secs(),
+            "last_fetch": fetched.last_attempt.map(timestamp),
+            "last_success": fetched.last_success.map(timestamp),
+            "seconds_since_success": stale,
+            // Stale: no successful fetch in three intervals.
+            "stale": stale.is_none_or(|s| s > 3 * self.interval.as_secs().max(1)),
+            "last_error": fetched.last_error,
+            "failures": self.failures.load(Ordering::Relaxed),
+            "swaps": self.swaps.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Liveness, with the registry served and, on a replica, its fetches.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive: the registry's date and size; on a replica, the last fetch and staleness", body = crate::schema::Health), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let snapshot = state.snapshot();
+    let registry = snapshot.registry();
+    let mut body = json!({
+        "status": "ok",
+        "registry": {
+            "origin": snapshot.origin,
+            "updated": registry.updated().map(|d| d.to_string()),
+            "records": registry.len(),
+        },
+    });
+    if let Some(follower) = &state.follower {
+        body["follow"] = follower.report();
+    }
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Prometheus counters: open to clients on the loopback interface, and to any identity
+/// of the authority elsewhere (`Authorization: Bearer TOKEN`); refused otherwise.
+#[utoipa::path(get, path = "/metrics", security((), ("bearer" = [])), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 401, description = "Asked from another machine without a token", body = Problem, content_type = "application/problem+json")))]
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !remote.ip().is_loopback() {
+        let allowed = match &state.authority {
+            Some(authority) => authority.identify_bearer(&headers).await.is_ok(),
+            None => false,
+        };
+        if !allowed {
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "/metrics is open on the loopback interface; elsewhere it needs an identity's token",
+            )
+            .into_response();
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP portreg_http_requests_total Requests answered, by route and status.");
+    let _ = writeln!(out, "# TYPE portreg_http_requests_total counter");
+    if let Ok(requests) = state.metrics.requests.lock() {
+        let mut rows: Vec<_> = requests.iter().collect();
+        rows.sort();
+        for ((route, status), count) in rows {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "portreg_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+    }
+    let snapshot = state.snapshot();
+    let registry = snapshot.registry();
+    if let Some(updated) = registry.updated() {
+        let age = SystemTime::now()
+            .duration_since(updated.to_system_time())
+            .map_or(0, |d| d.as_secs());
+        let _ = writeln!(out, "# HELP portreg_registry_age_seconds Time since the registry's date.");
+        let _ = writeln!(out, "# TYPE portreg_registry_age_seconds gauge");
+        let _ = writeln!(out, "portreg_registry_age_seconds {age}");
+    }
+    let _ = writeln!(out, "# HELP portreg_registry_records Records in the registry served.");
+    let _ = writeln!(out, "# TYPE portreg_registry_records gauge");
+    let _ = writeln!(out, "portreg_registry_records {}", registry.len());
+    if let Some(follower) = &state.follower {
+        let _ = writeln!(out, "# HELP portreg_follow_fetch_failures_total Fetches of the followed registry that failed or were refused.");
+        let _ = writeln!(out, "# TYPE portreg_follow_fetch_failures_total counter");
+        let _ = writeln!(out, "portreg_follow_fetch_failures_total {}", follower.failures.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP portreg_follow_swaps_total Registries swapped in.");
+        let _ = writeln!(out, "# TYPE portreg_follow_swaps_total counter");
+        let _ = writeln!(out, "portreg_follow_swaps_total {}", follower.swaps.load(Ordering::Relaxed));
+        if let Some(success) = follower.fetched.lock().ok().and_then(|f| f.last_success) {
+            let _ = writeln!(out, "# HELP portreg_follow_last_success_timestamp_seconds When the last fetch succeeded.");
+            let _ = writeln!(out, "# TYPE portreg_follow_last_success_timestamp_seconds gauge");
+            let _ = writeln!(out, "portreg_follow_last_success_timestamp_seconds {}", seconds(success));
+        }
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        out,
+    )
+        .into_response()
+}
