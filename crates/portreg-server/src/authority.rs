@@ -34,7 +34,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// Path prefixes of the authority's routes: answers that depend on who asks, so never
 /// cached or tagged.
-const PRIVATE: [&str; 6] = [
+const PRIVATE: [&str; 7] = [
+    "/queue",
     "/v1/requests",
     "/v1/records",
     "/v1/users",
@@ -170,13 +171,24 @@ impl AuthorityService {
             work(&mut store)
         })
         .await
-        .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the store's worker failed"))?
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the store's worker failed",
+            )
+        })?
         .map_err(problem)
     }
 
     /// The identity of a bearer token, if the request carries a valid one.
     pub async fn identify_bearer(&self, headers: &HeaderMap) -> Result<Identity, Problem> {
-        let token = bearer(headers)?.ok_or_else(|| unauthorized("give Authorization: Bearer TOKEN"))?;
+        let token =
+            bearer(headers)?.ok_or_else(|| unauthorized("give Authorization: Bearer TOKEN"))?;
+        self.run(move |store| store.authenticate(&token)).await
+    }
+
+    /// The identity holding `token`.
+    pub(crate) async fn identify_token(&self, token: String) -> Result<Identity, Problem> {
         self.run(move |store| store.authenticate(&token)).await
     }
 
@@ -223,7 +235,7 @@ impl AuthorityService {
 
     fn limit(&self, key: &str) -> Result<(), Problem> {
         self.limiter.take(key).map_err(|wait| {
-            let seconds = wait.as_secs() + 1;
+            let seconds = u32::try_from(wait.as_secs() + 1).unwrap_or(u32::MAX);
             Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("too many requests from {key}: try again in {seconds} s"),
@@ -294,7 +306,10 @@ impl AuthorityService {
     pub(crate) fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let id = session_id(headers)?;
         let sessions = self.sessions.lock().ok()?;
-        sessions.get(&id).filter(|s| s.until > Instant::now()).cloned()
+        sessions
+            .get(&id)
+            .filter(|s| s.until > Instant::now())
+            .cloned()
     }
 
     /// Ends a session.
@@ -412,7 +427,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::new(status, format!("the body is over {MAX_BODY} bytes"))
                 } else {
-                    Problem::bad_request(format!("the body could not be read: {}", rejection.body_text()))
+                    Problem::bad_request(format!(
+                        "the body could not be read: {}",
+                        rejection.body_text()
+                    ))
                 }
             })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
@@ -427,11 +445,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             let field = message
                 .split('`')
                 .nth(1)
-                .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+                .filter(|_| {
+                    message.starts_with("unknown field") || message.starts_with("missing field")
+                })
                 .map(str::to_owned)
                 .unwrap_or(path);
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}"))
-                .with_field(&field)
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{field}: {message}"),
+            )
+            .with_field(&field)
         })?;
         deserializer
             .end()
@@ -514,7 +537,9 @@ impl RequestFields {
         match self.transport {
             Some(field) => {
                 let names: Vec<String> = match field {
-                    TransportField::Text(text) => text.split(',').map(|t| t.trim().to_owned()).collect(),
+                    TransportField::Text(text) => {
+                        text.split(',').map(|t| t.trim().to_owned()).collect()
+                    }
                     TransportField::List(list) => list,
                 };
                 base.transports = names
@@ -533,7 +558,10 @@ impl RequestFields {
                     .collect::<Result<_, _>>()?;
             }
             None if filing => {
-                return Err(invalid("transport", "transport: missing field `transport`".into()))
+                return Err(invalid(
+                    "transport",
+                    "transport: missing field `transport`".into(),
+                ))
             }
             None => {}
         }
@@ -543,7 +571,10 @@ impl RequestFields {
                 PortField::Text(text) => text.trim().parse::<PortSpan>().ok(),
             };
             base.port = Some(span.ok_or_else(|| {
-                invalid("port", "port: expected a port 0-65535 or a range LO-HI".into())
+                invalid(
+                    "port",
+                    "port: expected a port 0-65535 or a range LO-HI".into(),
+                )
             })?);
             base.any_port = false;
         }
@@ -555,7 +586,10 @@ impl RequestFields {
         }
         if let Some(range) = self.range {
             base.range = Some(RangeClass::parse_range(&range).ok_or_else(|| {
-                invalid("range", format!("range: {range:?} is not user, system or LO-HI"))
+                invalid(
+                    "range",
+                    format!("range: {range:?} is not user, system or LO-HI"),
+                )
             })?);
         }
         base.reference = self.reference.or(base.reference);
@@ -735,7 +769,9 @@ pub async fn list(
         })?),
     };
     let actor = Actor::User(authority.caller(&parts).await?);
-    let requests = authority.run(move |store| store.requests(wanted, &actor)).await?;
+    let requests = authority
+        .run(move |store| store.requests(wanted, &actor))
+        .await?;
     let body: Vec<Value> = requests.iter().map(|r| r.to_json()).collect();
     Ok(no_store(Json(body).into_response()))
 }
@@ -753,7 +789,9 @@ pub async fn show(
     let authority = service(&state)?;
     let id = request_id(id)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    let filed = authority.run(move |store| store.request_by_id(id, &actor)).await?;
+    let filed = authority
+        .run(move |store| store.request_by_id(id, &actor))
+        .await?;
     Ok(no_store(Json(filed.to_json()).into_response()))
 }
 
@@ -781,10 +819,14 @@ pub async fn amend(
     let actor = Actor::User(authority.caller(&parts).await?);
     let current = {
         let actor = actor.clone();
-        authority.run(move |store| store.request_by_id(id, &actor)).await?
+        authority
+            .run(move |store| store.request_by_id(id, &actor))
+            .await?
     };
     let request = fields.apply(current.request, false)?;
-    let amended = authority.run(move |store| store.amend(id, &request, &actor)).await?;
+    let amended = authority
+        .run(move |store| store.amend(id, &request, &actor))
+        .await?;
     Ok(no_store(Json(amended.to_json()).into_response()))
 }
 
@@ -811,7 +853,10 @@ pub async fn review(
     let decision = Decision::parse(&body.decision).ok_or_else(|| {
         invalid(
             "decision",
-            format!("decision: {:?} is not approve, deny or changes", body.decision),
+            format!(
+                "decision: {:?} is not approve, deny or changes",
+                body.decision
+            ),
         )
     })?;
     let actor = Actor::User(authority.caller(&parts).await?);
@@ -824,7 +869,12 @@ pub async fn review(
     )
     .await?;
     let mut body = decided.to_json();
-    body["records"] = Value::Array(created.iter().map(portreg::format::record_to_json).collect());
+    body["records"] = Value::Array(
+        created
+            .iter()
+            .map(portreg::format::record_to_json)
+            .collect(),
+    );
     Ok(no_store(Json(body).into_response()))
 }
 
@@ -843,12 +893,17 @@ pub async fn withdraw(
     let authority = service(&state)?;
     let id = request_id(id)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    let withdrawn = authority.run(move |store| store.withdraw(id, &actor)).await?;
+    let withdrawn = authority
+        .run(move |store| store.withdraw(id, &actor))
+        .await?;
     Ok(no_store(Json(withdrawn.to_json()).into_response()))
 }
 
-fn record_name(name: Result<Path<(String, String)>, PathRejection>) -> Result<(String, String), Problem> {
-    let Path(pair) = name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
+fn record_name(
+    name: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, String), Problem> {
+    let Path(pair) =
+        name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
     Ok(pair)
 }
 
@@ -880,18 +935,36 @@ pub async fn records(
     let count = match action.as_str() {
         "deassign" => {
             let reason = parse(body)?.reason;
-            change_registry(&state, move |s, a| s.deassign(&name, reason.as_deref(), a), actor, |_| true).await?
+            change_registry(
+                &state,
+                move |s, a| s.deassign(&name, reason.as_deref(), a),
+                actor,
+                |_| true,
+            )
+            .await?
         }
         "revoke" => {
             let reason = parse(body)?
                 .reason
                 .ok_or_else(|| invalid("reason", "reason: missing field `reason`".into()))?;
-            change_registry(&state, move |s, a| s.revoke(&name, &reason, a), actor, |_| true).await?
+            change_registry(
+                &state,
+                move |s, a| s.revoke(&name, &reason, a),
+                actor,
+                |_| true,
+            )
+            .await?
         }
         "transfer" => {
-            let TransferBody { to } = serde_json::from_value(body)
-                .map_err(|e| invalid("to", format!("{e}")))?;
-            change_registry(&state, move |s, a| s.transfer(&name, &to, a), actor, |_| true).await?
+            let TransferBody { to } =
+                serde_json::from_value(body).map_err(|e| invalid("to", format!("{e}")))?;
+            change_registry(
+                &state,
+                move |s, a| s.transfer(&name, &to, a),
+                actor,
+                |_| true,
+            )
+            .await?
         }
         other => {
             return Err(Problem::not_found(format!(
@@ -910,7 +983,9 @@ pub async fn records(
 pub async fn users(State(state): State<Arc<AppState>>, parts: Parts) -> Answer {
     let authority = service(&state)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    actor.require(Role::Admin, "listing identities").map_err(problem)?;
+    actor
+        .require(Role::Admin, "listing identities")
+        .map_err(problem)?;
     let users = authority.run(|store| store.users()).await?;
     let body: Vec<Value> = users.iter().map(|u| u.to_json()).collect();
     Ok(no_store(Json(body).into_response()))
@@ -938,11 +1013,19 @@ pub async fn add_user(
     let name = body.name.clone();
     let token = authority
         .run(move |store| {
-            store.add_user(&body.name, role, body.email.as_deref(), body.expires.as_deref(), &actor)
+            store.add_user(
+                &body.name,
+                role,
+                body.email.as_deref(),
+                body.expires.as_deref(),
+                &actor,
+            )
         })
         .await?;
     let answer = json!({"name": name, "role": role.as_str(), "token": token});
-    Ok(no_store((StatusCode::CREATED, Json(answer)).into_response()))
+    Ok(no_store(
+        (StatusCode::CREATED, Json(answer)).into_response(),
+    ))
 }
 
 /// Revoke an identity (admins).
@@ -957,11 +1040,16 @@ pub async fn revoke_user(
     name: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let authority = service(&state)?;
-    let Path(name) = name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
+    let Path(name) =
+        name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
     let actor = Actor::User(authority.caller(&parts).await?);
     let revoked = name.clone();
-    authority.run(move |store| store.revoke_user(&revoked, &actor)).await?;
-    Ok(no_store(Json(json!({"name": name, "revoked": true})).into_response()))
+    authority
+        .run(move |store| store.revoke_user(&revoked, &actor))
+        .await?;
+    Ok(no_store(
+        Json(json!({"name": name, "revoked": true})).into_response(),
+    ))
 }
 
 /// Actions that change the registry: what the public sees of the history.
@@ -996,7 +1084,9 @@ pub async fn history(
         .await?;
     let body: Vec<Value> = entries
         .iter()
-        .filter(|e| everything || (e.outcome == "ok" && PUBLIC_ACTIONS.contains(&e.action.as_str())))
+        .filter(|e| {
+            everything || (e.outcome == "ok" && PUBLIC_ACTIONS.contains(&e.action.as_str()))
+        })
         .map(|e| e.to_json())
         .collect();
     Ok(no_store(Json(body).into_response()))

@@ -114,12 +114,12 @@ fn cacheable(path: &str) -> bool {
         "/v1/services/",
         "/v1/search",
         "/v1/check-name/",
-        "/v1/registry",
         "/openapi.json",
     ]
     .iter()
     .any(|prefix| path.starts_with(prefix))
         || path == "/"
+        || path == "/v1/registry"
         || path.starts_with("/assets/")
 }
 

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod metrics;
 mod problem;
 pub mod schema;
+mod web;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -90,13 +91,14 @@ impl Snapshot {
         &self.registry
     }
 
-    /// The compiled form and its strong ETag (from its SHA-256).
+    /// The compiled form and its strong ETag (its CRC-32 and length).
     pub fn compiled(&self) -> &(axum::body::Bytes, HeaderValue) {
         self.bytes.get_or_init(|| {
             let bytes = self.registry.to_bytes();
             let digest = crc32fast::hash(&bytes);
             let tag = format!("\"{:08x}-{:x}\"", digest, bytes.len());
-            let tag = HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+            let tag =
+                HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
             (axum::body::Bytes::from(bytes), tag)
         })
     }
@@ -174,7 +176,10 @@ impl AppState {
         authority::users,
         authority::add_user,
         authority::revoke_user,
-        authority::history
+        authority::history,
+        web::sign_in,
+        web::current,
+        web::sign_out
     ),
     modifiers(&BearerScheme),
     components(schemas(
@@ -207,7 +212,8 @@ impl AppState {
         authority::ReviewBody,
         authority::ReasonBody,
         authority::TransferBody,
-        authority::UserBody
+        authority::UserBody,
+        web::SignIn
     ))
 )]
 struct ApiDoc;
@@ -306,12 +312,21 @@ pub fn router(state: Arc<AppState>) -> Router {
     let with_authority = state.authority.is_some();
     let mut routes = Router::new();
     if with_authority {
-        routes = routes.merge(authority::routes());
+        routes = routes
+            .merge(authority::routes())
+            .route("/queue", get(web::queue))
+            .route(
+                "/v1/session",
+                get(web::current).post(web::sign_in).delete(web::sign_out),
+            );
     }
     routes
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
-        .route("/openapi.json", get(move || async move { Json(openapi(with_authority)) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi(with_authority)) }),
+        )
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/registry.bin", get(api::registry_bin))
@@ -348,7 +363,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::count))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }
@@ -359,6 +377,8 @@ struct Assets {
     page: String,
     script: String,
     style: String,
+    queue: String,
+    queue_script: String,
 }
 
 fn assets() -> &'static Assets {
@@ -366,13 +386,19 @@ fn assets() -> &'static Assets {
     ASSETS.get_or_init(|| {
         let script = format!("app.{:08x}.js", crc32fast::hash(SCRIPT.as_bytes()));
         let style = format!("app.{:08x}.css", crc32fast::hash(STYLE.as_bytes()));
+        let queue_script = format!(
+            "queue.{:08x}.js",
+            crc32fast::hash(web::QUEUE_SCRIPT.as_bytes())
+        );
         let page = PAGE
             .replace("/app.js", &format!("/assets/{script}"))
             .replace("/app.css", &format!("/assets/{style}"));
         Assets {
             page,
+            queue: web::page(&queue_script, &style),
             script,
             style,
+            queue_script,
         }
     })
 }
@@ -387,6 +413,8 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         ("text/javascript; charset=utf-8", SCRIPT)
     } else if file == assets.style {
         ("text/css; charset=utf-8", STYLE)
+    } else if file == assets.queue_script {
+        ("text/javascript; charset=utf-8", web::QUEUE_SCRIPT)
     } else {
         return Problem::not_found(format!("no asset {file}")).into_response();
     };
@@ -446,7 +474,7 @@ async fn access_log(request: Request, next: Next) -> Response {
 /// Headers every answer carries: no content sniffing, no referrer, and the page's content
 /// security policy; the read-only API may be called from any origin (CORS).
 async fn security_headers(request: Request, next: Next) -> Response {
-    let page = request.uri().path() == "/";
+    let page = matches!(request.uri().path(), "/" | "/queue");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
@@ -487,7 +515,10 @@ async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Nex
         return response;
     }
     let mut response = next.run(request).await;
-    if cacheable && response.status() == StatusCode::OK && !response.headers().contains_key(header::ETAG) {
+    if cacheable
+        && response.status() == StatusCode::OK
+        && !response.headers().contains_key(header::ETAG)
+    {
         let headers = response.headers_mut();
         headers.insert(header::ETAG, etag);
         if !headers.contains_key(header::CACHE_CONTROL) {

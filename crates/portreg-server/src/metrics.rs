@@ -160,9 +160,10 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         body["follow"] = follower.report();
     }
     let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -188,7 +189,10 @@ pub async fn metrics(
         }
     }
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP portreg_http_requests_total Requests answered, by route and status.");
+    let _ = writeln!(
+        out,
+        "# HELP portreg_http_requests_total Requests answered, by route and status."
+    );
     let _ = writeln!(out, "# TYPE portreg_http_requests_total counter");
     if let Ok(requests) = state.metrics.requests.lock() {
         let mut rows: Vec<_> = requests.iter().collect();
@@ -207,29 +211,56 @@ pub async fn metrics(
         let age = SystemTime::now()
             .duration_since(updated.to_system_time())
             .map_or(0, |d| d.as_secs());
-        let _ = writeln!(out, "# HELP portreg_registry_age_seconds Time since the registry's date.");
+        let _ = writeln!(
+            out,
+            "# HELP portreg_registry_age_seconds Time since the registry's date."
+        );
         let _ = writeln!(out, "# TYPE portreg_registry_age_seconds gauge");
         let _ = writeln!(out, "portreg_registry_age_seconds {age}");
     }
-    let _ = writeln!(out, "# HELP portreg_registry_records Records in the registry served.");
+    let _ = writeln!(
+        out,
+        "# HELP portreg_registry_records Records in the registry served."
+    );
     let _ = writeln!(out, "# TYPE portreg_registry_records gauge");
     let _ = writeln!(out, "portreg_registry_records {}", registry.len());
     if let Some(follower) = &state.follower {
         let _ = writeln!(out, "# HELP portreg_follow_fetch_failures_total Fetches of the followed registry that failed or were refused.");
         let _ = writeln!(out, "# TYPE portreg_follow_fetch_failures_total counter");
-        let _ = writeln!(out, "portreg_follow_fetch_failures_total {}", follower.failures.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP portreg_follow_swaps_total Registries swapped in.");
+        let _ = writeln!(
+            out,
+            "portreg_follow_fetch_failures_total {}",
+            follower.failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portreg_follow_swaps_total Registries swapped in."
+        );
         let _ = writeln!(out, "# TYPE portreg_follow_swaps_total counter");
-        let _ = writeln!(out, "portreg_follow_swaps_total {}", follower.swaps.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "portreg_follow_swaps_total {}",
+            follower.swaps.load(Ordering::Relaxed)
+        );
         if let Some(success) = follower.fetched.lock().ok().and_then(|f| f.last_success) {
             let _ = writeln!(out, "# HELP portreg_follow_last_success_timestamp_seconds When the last fetch succeeded.");
-            let _ = writeln!(out, "# TYPE portreg_follow_last_success_timestamp_seconds gauge");
-            let _ = writeln!(out, "portreg_follow_last_success_timestamp_seconds {}", seconds(success));
+            let _ = writeln!(
+                out,
+                "# TYPE portreg_follow_last_success_timestamp_seconds gauge"
+            );
+            let _ = writeln!(
+                out,
+                "portreg_follow_last_success_timestamp_seconds {}",
+                seconds(success)
+            );
         }
     }
     (
         [
-            (header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "no-store"),
         ],
         out,

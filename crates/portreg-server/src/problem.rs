@@ -9,9 +9,9 @@ use serde::Serialize;
 pub struct Problem {
     /// A URI naming the kind of problem; `about:blank` means the status says it all.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     /// The status's reason phrase.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status.
     pub status: u16,
     /// What exactly was wrong with this request.
@@ -24,7 +24,7 @@ pub struct Problem {
     pub field: Option<String>,
     /// Seconds to wait before asking again (sent as `Retry-After`).
     #[serde(skip)]
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// Whether to say how to authenticate (`WWW-Authenticate: Bearer`).
     #[serde(skip)]
     pub challenge: bool,
@@ -34,8 +34,8 @@ impl Problem {
     /// A problem with `status` and a detail.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Problem {
-            kind: "about:blank".to_owned(),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: detail.into(),
             suggestions: None,
@@ -52,7 +52,7 @@ impl Problem {
     }
 
     /// The problem, saying when to ask again.
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
         self
     }

@@ -432,7 +432,10 @@ mod tests {
             assert_eq!(RegistryDate::of(time).to_system_time(), time, "day {days}");
         }
         let month: RegistryDate = "2026-03".parse().unwrap();
-        assert_eq!(RegistryDate::of(month.to_system_time()).as_str(), "2026-03-01");
+        assert_eq!(
+            RegistryDate::of(month.to_system_time()).as_str(),
+            "2026-03-01"
+        );
     }
 
     #[test]

@@ -57,9 +57,9 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
                 let text = e.to_string();
                 Failure::usage(format!("cannot run the authority: {text}"))
             })?;
-            let snapshot = authority
-                .snapshot()
-                .map_err(|e| Failure::usage(format!("cannot read the authority's registry: {e}")))?;
+            let snapshot = authority.snapshot().map_err(|e| {
+                Failure::usage(format!("cannot read the authority's registry: {e}"))
+            })?;
             let mut state = AppState::from_snapshot(snapshot);
             state.authority = Some(authority);
             state
@@ -162,9 +162,8 @@ fn fetch(
         return Ok(None);
     }
     let registry = read_fetched(&fetched)?;
-    portreg::check_replacement(&registry, current, !strict).map_err(|refusal| {
-        format!("{url}: refused as `portreg update` refuses it: {refusal}")
-    })?;
+    portreg::check_replacement(&registry, current, !strict)
+        .map_err(|refusal| format!("{url}: refused as `portreg update` refuses it: {refusal}"))?;
     let provenance = Provenance {
         source: url.to_owned(),
         version: registry

@@ -248,10 +248,10 @@ pub(crate) fn download(
 /// portreg server publishes it at `/v1/registry.bin`), its checksum verified.
 pub(crate) fn read_fetched(fetched: &Fetched) -> Result<Registry, String> {
     let name = &fetched.name;
-    match CompiledRegistry::from_bytes(&fetched.bytes) {
-        Ok(compiled) => return Ok(compiled.to_registry()),
-        Err(portreg::CompiledError::NotCompiled) => {}
-        Err(error) => return Err(format!("{name}: a damaged compiled registry: {error}")),
+    if CompiledRegistry::looks_compiled(&fetched.bytes) {
+        return CompiledRegistry::from_bytes(&fetched.bytes)
+            .map(|compiled| compiled.to_registry())
+            .map_err(|error| format!("{name}: a damaged compiled registry: {error}"));
     }
     let format =
         Format::detect(&fetched.bytes).ok_or_else(|| format!("{name} is not a registry file"))?;

@@ -61,6 +61,12 @@ impl CompiledRegistry {
         Self::open(Words::Static(words), verify)
     }
 
+    /// Whether `bytes` begin as the compiled form does (damaged or not): what to read them
+    /// as, before reading.
+    pub fn looks_compiled(bytes: &[u8]) -> bool {
+        bytes.starts_with(b"PORTREG\0")
+    }
+
     /// Opens compiled data from bytes read from a file, always verifying the checksum.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CompiledError> {
         if !bytes.len().is_multiple_of(4) {

@@ -187,3 +187,24 @@ fn damaged_rows_answer_without_crashing() {
         }
     }
 }
+
+#[test]
+fn compiled_bytes_are_told_from_registry_files_and_the_audit_head_is_kept() {
+    let mut registry = sample();
+    registry.meta.audit_head = Some("42:ab".into());
+    let compiled = CompiledRegistry::compile(&registry, &Provenance::default());
+    let bytes = compiled.to_bytes();
+    assert!(CompiledRegistry::looks_compiled(&bytes));
+    assert!(CompiledRegistry::looks_compiled(&bytes[..bytes.len() / 2]));
+    assert!(!CompiledRegistry::looks_compiled(
+        b"<?xml version=\"1.0\"?>"
+    ));
+    assert_eq!(
+        CompiledRegistry::from_bytes(&bytes)
+            .unwrap()
+            .metadata()
+            .audit_head
+            .as_deref(),
+        Some("42:ab")
+    );
+}

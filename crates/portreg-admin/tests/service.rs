@@ -1,0 +1,738 @@
+//! `portreg serve --authority` and `--follow` over loopback, as clients and replicas use
+//! them: the whole request flow, every error status, experts racing for one port, and a
+//! replica following its source through approvals, outages and garbage.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portreg_testing::{shared_arg, TempDb};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portreg-admin");
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `portreg-admin serve ARGS` and waits for `/healthz`.
+fn serve(args: &[&str]) -> Server {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .args(["--listen", &listen])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        base: format!("http://{listen}"),
+    };
+    let started = Instant::now();
+    while call(&server.base, "GET", "/healthz", None, None).0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// One request: status, JSON body (or Null), headers.
+fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value, Vec<(String, String)>) {
+    call_as(base, method, path, token, body, "application/json")
+}
+
+fn call_as(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    content_type: &str,
+) -> (u16, Value, Vec<(String, String)>) {
+    let agent = agent();
+    let url = format!("{base}{path}");
+    let request = axum_like_request(method, &url, token, content_type);
+    let result = match body {
+        Some(body) => agent.run(request.body(body.as_bytes().to_vec()).unwrap()),
+        None => agent.run(request.body(Vec::new()).unwrap()),
+    };
+    let Ok(mut response) = result else {
+        return (0, Value::Null, Vec::new());
+    };
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+fn axum_like_request(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    content_type: &str,
+) -> ureq::http::request::Builder {
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("Content-Type", content_type);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    request
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn authority(db: &str, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(["authority", "--db", db])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn user(db: &str, name: &str, role: &str, extra: &[&str]) -> String {
+    let mut args = vec!["user", "add", name, "--role", role];
+    args.extend_from_slice(extra);
+    authority(db, &args)
+}
+
+fn request_body(name: &str, port: u16) -> String {
+    json!({"name": name, "transport": "tcp", "port": port, "description": "test service",
+           "assignee": "Test team", "contact": "test@example.org"})
+    .to_string()
+}
+
+#[test]
+fn the_whole_flow_and_every_error_status() {
+    let db = TempDb::new("http-flow");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let ada = user(&path, "ada", "requester", &["--email", "ada@example.org"]);
+    let bob = user(&path, "bob", "requester", &[]);
+    let eve = user(&path, "eve", "expert", &["--email", "eve@example.org"]);
+    let max = user(&path, "max", "expert", &[]);
+    let root = user(&path, "root", "admin", &[]);
+    let old = user(&path, "old", "expert", &["--expires", "2001-01-01"]);
+    let server = serve(&["--authority", &path, "--rate-limit", "1000"]);
+    let b = server.base.as_str();
+    let post =
+        |path: &str, token: Option<&str>, body: &str| call(b, "POST", path, token, Some(body));
+
+    // 401: no token, a bad one, an expired one; with the challenge.
+    let (status, problem, headers) = post("/v1/requests", None, &request_body("zq-one", 40401));
+    assert_eq!((status, problem["status"].as_u64()), (401, Some(401)));
+    assert!(header(&headers, "www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
+    assert_eq!(
+        post(
+            "/v1/requests",
+            Some("portreg_nope"),
+            &request_body("zq-one", 40401)
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        post("/v1/requests", Some(&old), &request_body("zq-one", 40401)).0,
+        401
+    );
+
+    // 201 and the request's own answer.
+    let (status, filed, headers) = post("/v1/requests", Some(&ada), &request_body("zq-one", 40401));
+    assert_eq!(status, 201, "{filed}");
+    assert_eq!(
+        (filed["state"].as_str(), filed["requester"].as_str()),
+        (Some("pending"), Some("ada"))
+    );
+    let id = filed["id"].as_i64().unwrap();
+    assert_eq!(
+        header(&headers, "location"),
+        Some(format!("/v1/requests/{id}").as_str())
+    );
+
+    // 415, 413, 400, 422 (unknown field, missing field, bad name, taken port): each named.
+    assert_eq!(
+        call_as(
+            b,
+            "POST",
+            "/v1/requests",
+            Some(&ada),
+            Some("name=x"),
+            "text/plain"
+        )
+        .0,
+        415
+    );
+    let huge = json!({"name": "zq-big", "description": "x".repeat(20_000)}).to_string();
+    assert_eq!(post("/v1/requests", Some(&ada), &huge).0, 413);
+    assert_eq!(post("/v1/requests", Some(&ada), "{not json").0, 400);
+    let mut unknown: Value = serde_json::from_str(&request_body("zq-two", 40402)).unwrap();
+    unknown["color"] = json!("red");
+    for (body, field) in [
+        (unknown.to_string(), "color"),
+        (json!({"name": "zq-two", "transport": "tcp"}).to_string(), "description"),
+        (request_body("zq--bad", 40402), "name"),
+        (request_body("zq-dyn", 50000), "port"),
+        (json!({"name": "zq-two", "transport": "tcp", "port": 70000, "description": "d", "assignee": "a", "contact": "c"}).to_string(), "port"),
+        (json!({"name": "zq-two", "transport": "ftp", "port": 40402, "description": "d", "assignee": "a", "contact": "c"}).to_string(), "transport"),
+    ] {
+        let (status, problem, _) = post("/v1/requests", Some(&ada), &body);
+        assert_eq!((status, problem["field"].as_str()), (422, Some(field)), "{body}: {problem}");
+    }
+
+    // Requests are seen by their requester and by experts only.
+    assert_eq!(
+        call(b, "GET", &format!("/v1/requests/{id}"), Some(&ada), None).0,
+        200
+    );
+    assert_eq!(
+        call(b, "GET", &format!("/v1/requests/{id}"), Some(&bob), None).0,
+        404
+    );
+    let (_, listed, _) = call(b, "GET", "/v1/requests?state=pending", Some(&bob), None);
+    assert_eq!(listed, json!([]));
+    let (_, queue, _) = call(b, "GET", "/v1/requests?state=pending", Some(&eve), None);
+    assert_eq!(queue.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        call(b, "GET", "/v1/requests?state=lost", Some(&eve), None).0,
+        400
+    );
+
+    // 403: a requester reviewing; an expert named as contact reviewing.
+    let review = |token: &str, decision: &str| {
+        post(
+            &format!("/v1/requests/{id}/review"),
+            Some(token),
+            &json!({"decision": decision, "comment": "c"}).to_string(),
+        )
+    };
+    assert_eq!(review(&ada, "approve").0, 403);
+    let (status, problem, _) = post(
+        "/v1/requests",
+        Some(&bob),
+        &json!({"name": "zq-eve", "transport": "udp", "port": 40403, "description": "d",
+                "assignee": "Team", "contact": "Eve <eve@example.org>"})
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{problem}");
+    let eves = problem["id"].as_i64().unwrap();
+    let (status, problem, _) = post(
+        &format!("/v1/requests/{eves}/review"),
+        Some(&eve),
+        r#"{"decision":"approve"}"#,
+    );
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(review(&eve, "maybe").0, 422);
+
+    // Changes asked, the requester amends (checked again), back to pending, approved.
+    let (status, sent_back, _) = review(&eve, "changes");
+    assert_eq!(
+        (status, sent_back["state"].as_str()),
+        (200, Some("changes-requested"))
+    );
+    let amend = |token: &str, body: &str| {
+        call(
+            b,
+            "PATCH",
+            &format!("/v1/requests/{id}"),
+            Some(token),
+            Some(body),
+        )
+    };
+    assert_eq!(amend(&bob, r#"{"description":"x"}"#).0, 404);
+    assert_eq!(amend(&ada, r#"{"port":50001}"#).0, 422);
+    let (status, amended, _) = amend(&ada, r#"{"description":"the one service"}"#);
+    assert_eq!(
+        (status, amended["state"].as_str()),
+        (200, Some("pending")),
+        "{amended}"
+    );
+    let (status, approved, _) = review(&eve, "approve");
+    assert_eq!(
+        (status, approved["state"].as_str()),
+        (200, Some("approved")),
+        "{approved}"
+    );
+    assert_eq!(
+        review(&max, "deny").0,
+        409,
+        "a decided request is not decided again"
+    );
+
+    // The approval is public at once; its history is public, the request's detail not.
+    let (status, records, _) = call(b, "GET", "/v1/services/zq-one", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(records[0]["port_low"], 40401);
+    let (_, public, _) = call(b, "GET", "/v1/history?subject=zq-one", None, None);
+    let actions: Vec<&str> = public
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["approve"]);
+    let (_, everything, _) = call(b, "GET", "/v1/history?subject=zq-one", Some(&eve), None);
+    assert!(everything.as_array().unwrap().len() > 1);
+    assert_eq!(
+        call(b, "GET", "/v1/history?since=yesterday", None, None).0,
+        400
+    );
+
+    // Withdraw: only one's own open request.
+    let (_, second, _) = post("/v1/requests", Some(&ada), &request_body("zq-three", 40404));
+    let second = second["id"].as_i64().unwrap();
+    assert_eq!(
+        post(&format!("/v1/requests/{second}/withdraw"), Some(&bob), "{}").0,
+        404
+    );
+    let (status, withdrawn, _) = post(&format!("/v1/requests/{second}/withdraw"), Some(&ada), "{}");
+    assert_eq!(
+        (status, withdrawn["state"].as_str()),
+        (200, Some("withdrawn"))
+    );
+    assert_eq!(
+        post(&format!("/v1/requests/{second}/withdraw"), Some(&ada), "{}").0,
+        409
+    );
+
+    // Records: administrators only; a reuse likewise.
+    let transfer = json!({"to": "New team"}).to_string();
+    assert_eq!(
+        post("/v1/records/zq-one/transfer", Some(&eve), &transfer).0,
+        403
+    );
+    assert_eq!(
+        post("/v1/records/zq-one/transfer", Some(&root), &transfer).0,
+        200
+    );
+    assert_eq!(post("/v1/records/zq-one/explode", Some(&root), "{}").0, 404);
+    let (status, _, _) = post(
+        "/v1/records/zq-one/deassign",
+        Some(&root),
+        r#"{"reason":"retired"}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        call(b, "GET", "/v1/services/zq-one", None, None).0,
+        404,
+        "the de-assignment is public at once"
+    );
+    let mut reuse: Value = serde_json::from_str(&request_body("zq-again", 40401)).unwrap();
+    reuse["reuse"] = json!(true);
+    assert_eq!(post("/v1/requests", Some(&ada), &reuse.to_string()).0, 403);
+
+    // Identities over HTTP: administrators only; a revoked token is a 401 at once.
+    assert_eq!(call(b, "GET", "/v1/users", Some(&eve), None).0, 403);
+    let (status, made, _) = post(
+        "/v1/users",
+        Some(&root),
+        r#"{"name":"zed","role":"requester"}"#,
+    );
+    assert_eq!(status, 201);
+    let zed = made["token"].as_str().unwrap().to_owned();
+    assert_eq!(call(b, "GET", "/v1/requests", Some(&zed), None).0, 200);
+    assert_eq!(call(b, "DELETE", "/v1/users/zed", Some(&root), None).0, 200);
+    assert_eq!(call(b, "GET", "/v1/requests", Some(&zed), None).0, 401);
+
+    // /metrics on loopback; the OpenAPI document has the routes and the scheme.
+    let metrics = ureq::get(format!("{b}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("portreg_http_requests_total{route=\"/v1/requests\",status=\"201\"}"),
+        "{metrics}"
+    );
+    let (_, document, _) = call(b, "GET", "/openapi.json", None, None);
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for route in [
+        "/v1/requests",
+        "/v1/requests/{id}/review",
+        "/v1/history",
+        "/v1/records/{name}/{action}",
+    ] {
+        assert!(
+            document["paths"][route].is_object(),
+            "{route} is documented"
+        );
+    }
+    drop(server);
+    let verified = Command::new(BIN)
+        .args(["authority", "--db", &path, "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+#[test]
+fn over_the_rate_limit_is_429_with_retry_after() {
+    let db = TempDb::new("http-rate");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let ada = user(&path, "ada", "requester", &[]);
+    let server = serve(&["--authority", &path, "--rate-limit", "1"]);
+    let statuses: Vec<(u16, Option<String>)> = (0..8)
+        .map(|_| {
+            let (status, _, headers) = call(&server.base, "GET", "/v1/requests", Some(&ada), None);
+            (status, header(&headers, "retry-after").map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(statuses[0].0, 200);
+    let limited = statuses
+        .iter()
+        .find(|(s, _)| *s == 429)
+        .expect("a 429 within 8 quick requests at 1/s");
+    assert!(
+        limited
+            .1
+            .as_deref()
+            .is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)),
+        "{limited:?}"
+    );
+    // Another identity has its own allowance.
+    let bob = user(&path, "bob", "requester", &[]);
+    assert_eq!(
+        call(&server.base, "GET", "/v1/requests", Some(&bob), None).0,
+        200
+    );
+}
+
+#[test]
+fn eight_experts_race_for_one_port_and_one_wins() {
+    let db = TempDb::new("http-race");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let requester = user(&path, "filer", "requester", &[]);
+    let experts: Vec<String> = (0..8)
+        .map(|i| user(&path, &format!("expert{i}"), "expert", &[]))
+        .collect();
+    let server = serve(&["--authority", &path, "--rate-limit", "1000"]);
+    let ids: Vec<i64> = (0..8)
+        .map(|i| {
+            let (status, filed, _) = call(
+                &server.base,
+                "POST",
+                "/v1/requests",
+                Some(&requester),
+                Some(&request_body(&format!("zq-race{i}"), 40500)),
+            );
+            assert_eq!(status, 201, "{filed}");
+            filed["id"].as_i64().unwrap()
+        })
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = ids
+        .into_iter()
+        .zip(experts)
+        .map(|(id, token)| {
+            let base = server.base.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                call(
+                    &base,
+                    "POST",
+                    &format!("/v1/requests/{id}/review"),
+                    Some(&token),
+                    Some(r#"{"decision":"approve"}"#),
+                )
+                .0
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+    let (_, records, _) = call(
+        &server.base,
+        "GET",
+        "/v1/ports/40500?transport=tcp",
+        None,
+        None,
+    );
+    assert_eq!(records.as_array().map(Vec::len), Some(1), "{records}");
+}
+
+#[test]
+fn follow_and_authority_do_not_combine() {
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--authority",
+            "x.sqlite",
+            "--follow",
+            "http://127.0.0.1:1/v1/registry.bin",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("read-only"));
+}
+
+/// A store loaded with IANA's registry, so that a replica (which starts on the built-in
+/// registry) takes what it serves as `update` would.
+fn iana_store(name: &str) -> Option<(TempDb, String)> {
+    let xml = shared_arg("data/iana/service-names-port-numbers.xml")?;
+    let db = TempDb::new(name);
+    let path = db.arg();
+    authority(&path, &["init", "--from", &xml]);
+    Some((db, path))
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn a_follower_sees_an_approval_within_one_interval() {
+    let Some((_db, path)) = iana_store("http-follow") else {
+        return;
+    };
+    let requester = user(&path, "filer", "requester", &[]);
+    let expert = user(&path, "judge", "expert", &[]);
+    let primary = serve(&["--authority", &path]);
+    let source = format!("{}/v1/registry.bin", primary.base);
+    let replica = serve(&["--follow", &source, "--interval", "1"]);
+    wait_for("the first fetch", Duration::from_secs(30), || {
+        call(&replica.base, "GET", "/healthz", None, None).1["follow"]["last_success"].is_string()
+    });
+    let (_, filed, _) = call(
+        &primary.base,
+        "POST",
+        "/v1/requests",
+        Some(&requester),
+        Some(&request_body("zq-follow", 40600)),
+    );
+    let id = filed["id"].as_i64().unwrap();
+    let (status, _, _) = call(
+        &primary.base,
+        "POST",
+        &format!("/v1/requests/{id}/review"),
+        Some(&expert),
+        Some(r#"{"decision":"approve"}"#),
+    );
+    assert_eq!(status, 200);
+    // One interval, and the time a fetch and a compile take on a loaded machine.
+    wait_for(
+        "the approval on the replica",
+        Duration::from_secs(10),
+        || call(&replica.base, "GET", "/v1/services/zq-follow", None, None).0 == 200,
+    );
+    let (_, health, _) = call(&replica.base, "GET", "/healthz", None, None);
+    assert_eq!(health["follow"]["stale"], false, "{health}");
+    assert!(health["registry"]["updated"].is_string());
+    let (status, _, headers) = call(&primary.base, "GET", "/v1/registry.bin", None, None);
+    assert_eq!(status, 200);
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    let conditional = agent()
+        .get(&source)
+        .header("If-None-Match", &etag)
+        .call()
+        .unwrap();
+    assert_eq!(conditional.status().as_u16(), 304);
+    let metrics = ureq::get(format!("{}/metrics", replica.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(metrics.contains("portreg_follow_swaps_total"), "{metrics}");
+}
+
+/// What the test's own source serves.
+#[derive(Clone, Copy, PartialEq)]
+enum Serving {
+    Whole,
+    Truncated,
+    Garbage,
+    Down,
+}
+
+/// A registry source the test controls: the whole compiled registry, a truncated copy,
+/// garbage, or no answer at all (the connection closed at once).
+fn source(bytes: Vec<u8>, mode: Arc<Mutex<Serving>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let serving = *mode.lock().unwrap();
+            let body: &[u8] = match serving {
+                Serving::Whole => &bytes,
+                Serving::Truncated => &bytes[..bytes.len() / 2],
+                Serving::Garbage => b"<html>502 Bad Gateway</html>",
+                Serving::Down => continue,
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    format!("http://{address}/v1/registry.bin")
+}
+
+#[test]
+fn a_follower_keeps_answering_while_its_source_dies_and_lies() {
+    let Some((_db, path)) = iana_store("http-source") else {
+        return;
+    };
+    let primary = serve(&["--authority", &path]);
+    let agent = agent();
+    let mut whole = Vec::new();
+    agent
+        .get(format!("{}/v1/registry.bin", primary.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .reader()
+        .read_to_end(&mut whole)
+        .unwrap();
+    drop(primary);
+    let mode = Arc::new(Mutex::new(Serving::Whole));
+    let url = source(whole, mode.clone());
+    let replica = serve(&["--follow", &url, "--interval", "1"]);
+    let health = || call(&replica.base, "GET", "/healthz", None, None).1;
+    wait_for("the first fetch", Duration::from_secs(30), || {
+        health()["follow"]["swaps"] == 1
+    });
+
+    // Clients read all along; not one request may fail.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, stop, answered, failed) = (
+                replica.base.clone(),
+                stop.clone(),
+                answered.clone(),
+                failed.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (status, body, _) = call(&base, "GET", "/v1/ports/22", None, None);
+                    if status == 200 && body[0]["name"] == "ssh" {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for serving in [
+        Serving::Down,
+        Serving::Truncated,
+        Serving::Garbage,
+        Serving::Whole,
+    ] {
+        let failures = health()["follow"]["failures"].as_u64().unwrap_or(0);
+        *mode.lock().unwrap() = serving;
+        if serving == Serving::Whole {
+            wait_for("recovery", Duration::from_secs(15), || {
+                health()["follow"]["last_error"].is_null()
+            });
+        } else {
+            wait_for("a refused fetch", Duration::from_secs(15), || {
+                health()["follow"]["failures"].as_u64().unwrap_or(0) > failures
+            });
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(answered.load(Ordering::Relaxed) > 0);
+    let report = health();
+    assert!(
+        report["follow"]["failures"].as_u64().unwrap_or(0) >= 3,
+        "{report}"
+    );
+    assert_eq!(
+        report["registry"]["records"],
+        json!(14_499),
+        "the last good registry is served"
+    );
+}
