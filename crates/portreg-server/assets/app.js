@@ -110,6 +110,8 @@ $("#free-form").addEventListener("submit", async (event) => {
     ? "Free on " + transports + ": " + answer.body.map((s) => s.port_low === s.port_high ? s.port_low : s.port_low + "-" + s.port_high).join(", ")
     : "No free port there.";
 });
+// A server that runs an authority has the assignment queue.
+fetch("/queue", {method: "HEAD"}).then((response) => { $("#queue-link").hidden = !response.ok; }).catch(() => {});
 getJson("/v1/registry").then((answer) => {
   if (answer.ok) $("#registry").textContent = `Registry of ${answer.body.updated || "unknown date"}, ${answer.body.records} records (${answer.body.registry}).`;
 });

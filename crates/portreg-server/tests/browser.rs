@@ -30,8 +30,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn type_ssh_see_22_open_the_detail_view() {
+/// Runs `walk` in a headless chromium driven by chromedriver, or skips saying why.
+fn in_browser<F, Fut>(walk: F)
+where
+    F: FnOnce(fantoccini::Client) -> Fut,
+    Fut: std::future::Future<Output = fantoccini::Client>,
+{
     if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
         if std::env::var("PORTREG_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
             panic!("PORTREG_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing");
@@ -39,7 +43,6 @@ fn type_ssh_see_22_open_the_detail_view() {
         eprintln!("skipped: {CHROMIUM} and {CHROMEDRIVER} (Debian's chromium, chromium-driver) are not installed");
         return;
     }
-    let base = support::start();
     let port = free_port();
     let driver = Driver(
         Command::new(CHROMEDRIVER)
@@ -74,6 +77,16 @@ fn type_ssh_see_22_open_the_detail_view() {
                 Err(error) => panic!("cannot reach chromedriver: {error}"),
             }
         };
+        let client = walk(client).await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+}
+
+#[test]
+fn type_ssh_see_22_open_the_detail_view() {
+    let base = support::start();
+    in_browser(|client| async move {
         client.goto(&format!("{base}/")).await.unwrap();
         let search = client.find(Locator::Css("#q")).await.unwrap();
         search.send_keys("ssh").await.unwrap();
@@ -92,19 +105,41 @@ fn type_ssh_see_22_open_the_detail_view() {
         let detail = client
             .wait()
             .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//section[@id='detail' and not(@hidden)]//h2[contains(., 'Port 22')]"))
+            .for_element(Locator::XPath(
+                "//section[@id='detail' and not(@hidden)]//h2[contains(., 'Port 22')]",
+            ))
             .await
             .expect("the detail view opens");
         let _ = detail;
-        let detail_text = client.find(Locator::Css("#detail")).await.unwrap().text().await.unwrap();
-        assert!(detail_text.contains("The Secure Shell (SSH) Protocol"), "{detail_text}");
-        assert!(detail_text.contains("system: assigned by IETF Review or IESG Approval"), "{detail_text}");
+        let detail_text = client
+            .find(Locator::Css("#detail"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            detail_text.contains("The Secure Shell (SSH) Protocol"),
+            "{detail_text}"
+        );
+        assert!(
+            detail_text.contains("system: assigned by IETF Review or IESG Approval"),
+            "{detail_text}"
+        );
         // The free-port finder answers too.
-        client.find(Locator::Css("#free-form button")).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::Css("#free-form button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let free = client
             .wait()
             .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//p[@id='free-result' and starts-with(., 'Free on')]"))
+            .for_element(Locator::XPath(
+                "//p[@id='free-result' and starts-with(., 'Free on')]",
+            ))
             .await
             .expect("free ports listed");
         assert!(free.text().await.unwrap().contains("tcp,udp"));
@@ -116,7 +151,145 @@ fn type_ssh_see_22_open_the_detail_view() {
             .for_element(Locator::Css("tr.hit[data-query='636/tcp']"))
             .await
             .expect("a linked search is done on opening");
-        client.close().await.unwrap();
+        client
     });
-    drop(driver);
+}
+
+/// Waits for an element, or fails saying what was awaited.
+async fn element(client: &fantoccini::Client, xpath: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("{xpath}: {e}"))
+}
+
+async fn sign_in(client: &fantoccini::Client, base: &str, token: &str) {
+    client.goto(&format!("{base}/queue")).await.unwrap();
+    client
+        .find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#sign-in-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    element(client, "//div[@id='signed-in' and not(@hidden)]").await;
+}
+
+#[test]
+fn a_requester_submits_an_expert_approves_and_the_search_finds_it() {
+    let (base, tokens, _store) =
+        support::start_authority(&[("ada", "requester"), ("eve", "expert")]);
+    let (ada, eve) = (tokens[0].clone(), tokens[1].clone());
+    in_browser(|client| async move {
+        // The requester files a request through the form.
+        sign_in(&client, &base, &ada).await;
+        let form = client.find(Locator::Css("#request-form")).await.unwrap();
+        for (field, value) in [
+            ("name", "zq-web-queue"),
+            ("port", "40777"),
+            ("description", "Queue test"),
+            ("assignee", "Web team"),
+            ("contact", "web@example.org"),
+        ] {
+            form.find(Locator::Css(&format!("input[name={field}]")))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        form.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        element(
+            &client,
+            "//p[@id='file-result' and contains(., 'filed: zq-web-queue, pending')]",
+        )
+        .await;
+        element(&client, "//section[@id='mine']//tr[td[@class='name' and .='zq-web-queue'] and td[@class='state' and .='pending']]").await;
+        // The session is an HttpOnly cookie: the page's script cannot read it.
+        let cookie = client
+            .execute("return document.cookie", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            cookie,
+            serde_json::json!(""),
+            "the session cookie is HttpOnly"
+        );
+        // Signing out and in as the expert, who approves from the queue.
+        client
+            .find(Locator::Css("#sign-out"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        element(&client, "//section[@id='sign-in' and not(@hidden)]").await;
+        sign_in(&client, &base, &eve).await;
+        let row = element(
+            &client,
+            "//section[@id='queue']//tr[td[@class='name' and .='zq-web-queue']]",
+        )
+        .await;
+        row.find(Locator::Css("input[name=comment]"))
+            .await
+            .unwrap()
+            .send_keys("fine")
+            .await
+            .unwrap();
+        row.find(Locator::Css("button[value=approve]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        element(
+            &client,
+            "//p[@id='queue-result' and contains(., 'approved')]",
+        )
+        .await;
+        // The public search finds the new name.
+        client
+            .goto(&format!("{base}/?q=zq-web-queue"))
+            .await
+            .unwrap();
+        let hit = element(
+            &client,
+            "//tr[contains(@class, 'hit') and @data-query='40777/tcp']",
+        )
+        .await;
+        assert!(hit.text().await.unwrap().contains("zq-web-queue"));
+        // And its history shows the approval.
+        client.goto(&format!("{base}/queue")).await.unwrap();
+        let history = client.find(Locator::Css("#history-form")).await.unwrap();
+        history
+            .find(Locator::Css("input[name=subject]"))
+            .await
+            .unwrap()
+            .send_keys("zq-web-queue")
+            .await
+            .unwrap();
+        history
+            .find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        element(&client, "//section[@id='history']//td[.='approve']").await;
+        client
+    });
 }

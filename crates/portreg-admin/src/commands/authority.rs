@@ -198,7 +198,12 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &Actor, common: &Common
         }
         AuthorityCommand::Publish { to, output } => {
             let registry = Authority::open(db)?.published()?;
-            let text = format::write(&registry, *to);
+            // JSON is published as a document, so that it names its history as XML and
+            // the compiled form do; CSV and services files have no place for it.
+            let text = match to {
+                format::Format::Json => format::write_json_document(&registry),
+                _ => format::write(&registry, *to),
+            };
             match output {
                 Some(path) => {
                     std::fs::write(path, text)

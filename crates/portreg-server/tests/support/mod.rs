@@ -88,3 +88,63 @@ pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Answer {
 pub fn get(url: &str) -> Answer {
     get_with(url, &[])
 }
+
+/// A store that is removed when dropped.
+pub struct Store(pub std::path::PathBuf);
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+/// Starts a server running an authority over a new, empty store with the given
+/// identities (name, role); returns the base URL, their tokens, and the store.
+pub fn start_authority(identities: &[(&str, &str)]) -> (String, Vec<String>, Store) {
+    use portreg_authority::{Actor, Authority};
+    let path = std::env::temp_dir().join(format!(
+        "portreg-server-authority-{}-{}.sqlite",
+        std::process::id(),
+        identities.len()
+    ));
+    // A store an earlier run left behind is removed first.
+    drop(Store(path.clone()));
+    let store = Store(path.clone());
+    let admin = Actor::local("test");
+    let mut authority = Authority::init(&path, None, &admin).expect("store");
+    let tokens = identities
+        .iter()
+        .map(|(name, role)| {
+            authority
+                .add_user(name, role.parse().expect("role"), None, None, &admin)
+                .expect("identity")
+        })
+        .collect();
+    drop(authority);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            sender
+                .send(listener.local_addr().expect("address"))
+                .expect("send");
+            let service = portreg_server::authority::AuthorityService::open(
+                &path,
+                portreg_server::authority::RateLimit::default(),
+            )
+            .expect("authority");
+            let mut state = AppState::from_snapshot(service.snapshot().expect("registry"));
+            state.authority = Some(service);
+            portreg_server::serve(listener, Arc::new(state), std::future::pending())
+                .await
+                .expect("serve");
+        });
+    });
+    let address = receiver.recv().expect("server started");
+    (format!("http://{address}"), tokens, store)
+}

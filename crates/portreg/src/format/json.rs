@@ -188,11 +188,51 @@ fn json_diagnostic(
     )
 }
 
+/// What a published registry says of itself, before its records.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct JsonMeta {
+    title: Option<String>,
+    updated: Option<RegistryDate>,
+    /// The head of the audit chain it was published from.
+    audit_head: Option<String>,
+}
+
+/// A registry with its metadata: `{"registry": {...}, "records": [...]}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct JsonDocument {
+    registry: JsonMeta,
+    records: Vec<JsonRecord>,
+}
+
+/// Whether a JSON text is a document (an object whose first key is `registry`) rather
+/// than an array or lines of records.
+pub(super) fn is_document(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"registry\""))
+}
+
 pub(super) fn read_array(text: &str) -> Result<Registry, Diagnostic> {
     let located = |error: serde_json::Error| {
         json_diagnostic(text, error.line().max(1), &error, "a JSON array of records")
     };
-    let records: Vec<JsonRecord> = serde_json::from_str(text).map_err(located)?;
+    let (records, meta) = if is_document(text) {
+        let document: JsonDocument = serde_json::from_str(text).map_err(|error| {
+            json_diagnostic(
+                text,
+                error.line().max(1),
+                &error,
+                "a JSON registry document",
+            )
+        })?;
+        (document.records, document.registry)
+    } else {
+        let records: Vec<JsonRecord> = serde_json::from_str(text).map_err(located)?;
+        (records, JsonMeta::default())
+    };
     let records = records
         .into_iter()
         .enumerate()
@@ -207,10 +247,29 @@ pub(super) fn read_array(text: &str) -> Result<Registry, Diagnostic> {
             })
         })
         .collect::<Result<_, _>>()?;
-    Ok(Registry {
+    let mut registry = Registry {
         records,
         ..Registry::default()
-    })
+    };
+    registry.meta.title = meta.title;
+    registry.meta.updated = meta.updated;
+    registry.meta.audit_head = meta.audit_head;
+    Ok(registry)
+}
+
+/// A registry as a JSON document: its title, date and audit head, then its records.
+pub fn write_document(registry: &Registry) -> String {
+    let document = JsonDocument {
+        registry: JsonMeta {
+            title: registry.meta.title.clone(),
+            updated: registry.meta.updated.clone(),
+            audit_head: registry.meta.audit_head.clone(),
+        },
+        records: registry.records.iter().map(JsonRecord::from).collect(),
+    };
+    let mut out = serde_json::to_string_pretty(&document).unwrap_or_default();
+    out.push('\n');
+    out
 }
 
 pub(super) fn read_lines(
@@ -251,4 +310,35 @@ pub(super) fn write_lines(records: &[Record]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::format::{self, Format, ReadOptions};
+    use crate::record::Record;
+    use crate::registry::Registry;
+
+    #[test]
+    fn a_document_carries_its_date_and_audit_head() {
+        let mut registry = Registry {
+            records: vec![Record {
+                name: Some("zq-doc".into()),
+                ..Record::default()
+            }],
+            ..Registry::default()
+        };
+        registry.meta.updated = "2026-11-26".parse().ok();
+        registry.meta.audit_head = Some("7:abc".into());
+        let text = super::write_document(&registry);
+        assert_eq!(Format::detect(text.as_bytes()), Some(Format::Json));
+        let read = format::read(text.as_bytes(), Format::Json, &ReadOptions::default()).unwrap();
+        assert_eq!(read.registry.meta.audit_head.as_deref(), Some("7:abc"));
+        assert_eq!(read.registry.meta.updated, registry.meta.updated);
+        assert_eq!(read.registry.records, registry.records);
+        // Lines of records still read as lines.
+        assert_eq!(
+            Format::detect(b"{\"name\": \"ssh\"}\n"),
+            Some(Format::Jsonl)
+        );
+    }
 }

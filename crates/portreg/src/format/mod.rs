@@ -20,7 +20,9 @@ use crate::diagnostic::Diagnostics;
 use crate::registry::Registry;
 
 pub use crate::diagnostic::{Diagnostic, ParseError};
-pub use json::{record_from_json, record_to_json, JsonRecord};
+pub use json::{
+    record_from_json, record_to_json, write_document as write_json_document, JsonRecord,
+};
 
 /// A registry format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,7 +109,7 @@ impl Format {
         if trimmed.starts_with("Service Name,Port Number") {
             return Some(Format::IanaCsv);
         }
-        if trimmed.starts_with('[') {
+        if trimmed.starts_with('[') || json::is_document(trimmed) {
             return Some(Format::Json);
         }
         if trimmed.starts_with('{') {
