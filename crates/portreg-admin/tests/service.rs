@@ -415,7 +415,7 @@ fn the_whole_flow_and_every_error_status() {
         "/v1/requests",
         "/v1/requests/{id}/review",
         "/v1/history",
-        "/v1/records/{name}/{action}",
+        "/v1/records/{name}/transfer",
     ] {
         assert!(
             document["paths"][route].is_object(),

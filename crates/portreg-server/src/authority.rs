@@ -463,6 +463,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A port, or a range `LO-HI`, as text.
+const PORT_TEXT: &str = "^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?$";
+/// Transports as text: `tcp`, `tcp,udp`.
+const TRANSPORT_TEXT: &str = "^(tcp|udp|sctp|dccp)(,(tcp|udp|sctp|dccp))*$";
+
+/// The schema of a transport field: `"tcp"`, `"tcp,udp"` or `["tcp", "udp"]`; `null` too
+/// when `nullable`.
+fn transport_schema(nullable: bool) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let mut one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(TRANSPORT_TEXT)),
+        )
+        .item(
+            ArrayBuilder::new()
+                .items(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["tcp", "udp", "sctp", "dccp"])),
+                )
+                .min_items(Some(1)),
+        )
+        .examples([json!("tcp")]);
+    if nullable {
+        one_of = one_of.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    one_of.into()
+}
+
+/// The schema of a port field: `40403`, `"40403"` or `"40403-40405"`, or `null`.
+fn port_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(65_535)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(PORT_TEXT)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .examples([json!(40403)])
+        .into()
+}
+
+fn required_transport_schema() -> utoipa::openapi::Schema {
+    transport_schema(false)
+}
+
+fn nullable_transport_schema() -> utoipa::openapi::Schema {
+    transport_schema(true)
+}
+
 /// Transports as one string (`"tcp"`, `"tcp,udp"`) or a list.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
@@ -478,14 +537,67 @@ pub enum TransportField {
 #[serde(untagged)]
 pub enum PortField {
     /// One port.
-    Number(u64),
+    Number(u16),
     /// A port or a range, as text.
     Text(String),
 }
 
-/// A request's fields, as filed (`POST`, where `name`, `transport`, `description`,
-/// `assignee` and `contact` are needed) or amended (`PATCH`, where the fields given
-/// replace the request's).
+/// A new request: `name`, `transport`, `description`, `assignee` and `contact` needed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    /// The service name (RFC 6335).
+    #[schema(example = "billing-api")]
+    pub name: String,
+    /// `tcp`, `udp`, `sctp`, `dccp`: one, comma-separated, or a list.
+    #[schema(schema_with = required_transport_schema)]
+    pub transport: TransportField,
+    /// A port or a range `LO-HI`; absent for a name-only request.
+    #[schema(schema_with = port_schema)]
+    pub port: Option<PortField>,
+    /// Let the authority pick a free port in `range`.
+    pub any_port: Option<bool>,
+    /// Where `any_port` picks: `user` (default), `system` or `LO-HI`.
+    #[schema(
+        pattern = "^(user|registered|system|well-known|(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?)$"
+    )]
+    pub range: Option<String>,
+    /// What the service does.
+    pub description: String,
+    /// Who the assignment is to.
+    pub assignee: String,
+    /// Who to contact about it.
+    pub contact: String,
+    /// A reference: RFC6335, a URI, a draft.
+    pub reference: Option<String>,
+    /// DNS-SD TXT keys.
+    pub txt_keys: Option<String>,
+    /// For a System port: `ietf-review` or `iesg-approval`.
+    pub procedure: Option<String>,
+    /// Take a Reserved port again (administrators only).
+    pub reuse: Option<bool>,
+}
+
+impl From<NewRequestBody> for RequestFields {
+    fn from(body: NewRequestBody) -> Self {
+        RequestFields {
+            name: Some(body.name),
+            transport: Some(body.transport),
+            port: body.port,
+            any_port: body.any_port,
+            range: body.range,
+            description: Some(body.description),
+            assignee: Some(body.assignee),
+            contact: Some(body.contact),
+            reference: body.reference,
+            txt_keys: body.txt_keys,
+            procedure: body.procedure,
+            reuse: body.reuse,
+        }
+    }
+}
+
+/// A request's fields as amended (`PATCH`): the fields given replace the request's.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFields {
@@ -493,14 +605,17 @@ pub struct RequestFields {
     #[schema(example = "billing-api")]
     pub name: Option<String>,
     /// `tcp`, `udp`, `sctp`, `dccp`: one, comma-separated, or a list.
-    #[schema(value_type = String, example = "tcp")]
+    #[schema(schema_with = nullable_transport_schema)]
     pub transport: Option<TransportField>,
-    /// A port or a range `LO-HI`; absent for a name-only request.
-    #[schema(value_type = Option<String>, example = "40403")]
+    /// A port or a range `LO-HI`.
+    #[schema(schema_with = port_schema)]
     pub port: Option<PortField>,
     /// Let the authority pick a free port in `range`.
     pub any_port: Option<bool>,
     /// Where `any_port` picks: `user` (default), `system` or `LO-HI`.
+    #[schema(
+        pattern = "^(user|registered|system|well-known|(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?)$"
+    )]
     pub range: Option<String>,
     /// What the service does.
     pub description: Option<String>,
@@ -524,16 +639,11 @@ fn invalid(field: &str, detail: String) -> Problem {
 
 impl RequestFields {
     /// The request these fields make over `base` (an empty request, or the one amended).
-    fn apply(self, mut base: NewRequest, filing: bool) -> Result<NewRequest, Problem> {
-        let needed = |value: Option<String>, field: &str, current: String| match value {
-            Some(value) => Ok(value),
-            None if !filing => Ok(current),
-            None => Err(invalid(field, format!("{field}: missing field `{field}`"))),
-        };
-        base.name = needed(self.name, "name", base.name)?;
-        base.description = needed(self.description, "description", base.description)?;
-        base.assignee = needed(self.assignee, "assignee", base.assignee)?;
-        base.contact = needed(self.contact, "contact", base.contact)?;
+    fn apply(self, mut base: NewRequest) -> Result<NewRequest, Problem> {
+        base.name = self.name.unwrap_or(base.name);
+        base.description = self.description.unwrap_or(base.description);
+        base.assignee = self.assignee.unwrap_or(base.assignee);
+        base.contact = self.contact.unwrap_or(base.contact);
         match self.transport {
             Some(field) => {
                 let names: Vec<String> = match field {
@@ -557,17 +667,11 @@ impl RequestFields {
                     })
                     .collect::<Result<_, _>>()?;
             }
-            None if filing => {
-                return Err(invalid(
-                    "transport",
-                    "transport: missing field `transport`".into(),
-                ))
-            }
             None => {}
         }
         if let Some(port) = self.port {
             let span = match port {
-                PortField::Number(n) => u16::try_from(n).ok().map(PortSpan::single),
+                PortField::Number(n) => Some(PortSpan::single(n)),
                 PortField::Text(text) => text.trim().parse::<PortSpan>().ok(),
             };
             base.port = Some(span.ok_or_else(|| {
@@ -600,44 +704,58 @@ impl RequestFields {
     }
 }
 
+/// A review's decision.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionField {
+    /// Create the assignment.
+    Approve,
+    /// Turn it down.
+    Deny,
+    /// Send it back to its requester for changes.
+    Changes,
+}
+
 /// A review.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// `approve`, `deny` or `changes`.
-    #[schema(example = "approve")]
-    pub decision: String,
+    pub decision: DecisionField,
     /// Why, for the requester and the history.
+    #[schema(max_length = 1000)]
     pub comment: Option<String>,
 }
 
-/// A reason (de-assign, revoke).
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    /// Why.
-    pub reason: Option<String>,
-}
-
-/// A transfer.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransferBody {
-    /// The new assignee and contact.
-    pub to: String,
+/// An identity's role.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleField {
+    /// Files requests.
+    Requester,
+    /// Reviews them.
+    Expert,
+    /// Runs the authority.
+    Admin,
 }
 
 /// A new identity.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
-    /// Its name.
+    /// Its name: letters, digits, `-`, `_`, `.`.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", example = "ada")]
     pub name: String,
-    /// `requester`, `expert` or `admin`.
-    pub role: String,
+    /// What it may do.
+    pub role: RoleField,
     /// Its address.
+    #[schema(max_length = 200)]
     pub email: Option<String>,
-    /// When its token stops working (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`).
+    /// When its token stops working (`YYYY-MM-DD`, midnight UTC).
+    #[schema(
+        pattern = "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        example = "2027-01-31"
+    )]
     pub expires: Option<String>,
 }
 
@@ -659,7 +777,10 @@ pub struct HistoryParams {
     /// A service name or a port.
     pub subject: Option<String>,
     /// Only since this date, `YYYY-MM-DD`.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(
+        pattern = "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        example = "2026-01-31"
+    )]
     pub since: Option<String>,
 }
 
@@ -715,7 +836,7 @@ async fn change_registry<T: Send + 'static>(
 }
 
 /// File a request.
-#[utoipa::path(post, path = "/v1/requests", request_body = RequestFields, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests", request_body = NewRequestBody, security(("bearer" = [])),
     responses((status = 201, description = "Filed: the request, `pending`", body = Value),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -727,11 +848,11 @@ async fn change_registry<T: Send + 'static>(
 pub async fn submit(
     State(state): State<Arc<AppState>>,
     parts: Parts,
-    JsonBody(fields): JsonBody<RequestFields>,
+    JsonBody(body): JsonBody<NewRequestBody>,
 ) -> Answer {
     let authority = service(&state)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    let request = fields.apply(NewRequest::default(), true)?;
+    let request = RequestFields::from(body).apply(NewRequest::default())?;
     let filed = authority
         .run(move |store| {
             let id = store.request(&request, &actor)?;
@@ -823,7 +944,7 @@ pub async fn amend(
             .run(move |store| store.request_by_id(id, &actor))
             .await?
     };
-    let request = fields.apply(current.request, false)?;
+    let request = fields.apply(current.request)?;
     let amended = authority
         .run(move |store| store.amend(id, &request, &actor))
         .await?;
@@ -850,15 +971,11 @@ pub async fn review(
 ) -> Answer {
     let authority = service(&state)?;
     let id = request_id(id)?;
-    let decision = Decision::parse(&body.decision).ok_or_else(|| {
-        invalid(
-            "decision",
-            format!(
-                "decision: {:?} is not approve, deny or changes",
-                body.decision
-            ),
-        )
-    })?;
+    let decision = match body.decision {
+        DecisionField::Approve => Decision::Approve,
+        DecisionField::Deny => Decision::Deny,
+        DecisionField::Changes => Decision::Changes,
+    };
     let actor = Actor::User(authority.caller(&parts).await?);
     let comment = body.comment;
     let (decided, created) = change_registry(
@@ -899,18 +1016,42 @@ pub async fn withdraw(
     Ok(no_store(Json(withdrawn.to_json()).into_response()))
 }
 
-fn record_name(
-    name: Result<Path<(String, String)>, PathRejection>,
-) -> Result<(String, String), Problem> {
-    let Path(pair) =
+fn record_name(name: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+    let Path(name) =
         name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
-    Ok(pair)
+    Ok(name)
 }
 
-/// An administrator's change to a service's records: `deassign` or `revoke` (with
-/// `{"reason"}`), `transfer` (with `{"to"}`).
-#[utoipa::path(post, path = "/v1/records/{name}/{action}", params(("name" = String, Path, description = "A service name, or #ID of one record"), ("action" = String, Path, description = "`deassign`, `revoke` or `transfer`", pattern = "^(deassign|revoke|transfer)$")),
-    request_body = Value, security(("bearer" = [])),
+/// A de-assignment.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeassignBody {
+    /// Why.
+    #[schema(max_length = 1000)]
+    pub reason: Option<String>,
+}
+
+/// A revocation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// Why.
+    #[schema(max_length = 1000)]
+    pub reason: String,
+}
+
+/// A transfer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// The new assignee and contact.
+    #[schema(max_length = 200)]
+    pub to: String,
+}
+
+/// De-assign a service (or one record, `#ID`): its ports become Reserved (admins).
+#[utoipa::path(post, path = "/v1/records/{name}/deassign", params(("name" = String, Path, description = "A service name, or #ID of one record")),
+    request_body = DeassignBody, security(("bearer" = [])),
     responses((status = 200, description = "How many records changed", body = Value),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -920,58 +1061,87 @@ fn record_name(
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
-pub async fn records(
+pub async fn deassign(
     State(state): State<Arc<AppState>>,
     parts: Parts,
-    path: Result<Path<(String, String)>, PathRejection>,
-    JsonBody(body): JsonBody<Value>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<DeassignBody>,
 ) -> Answer {
     let authority = service(&state)?;
-    let (name, action) = record_name(path)?;
+    let name = record_name(name)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    let parse = |value: Value| -> Result<ReasonBody, Problem> {
-        serde_json::from_value(value).map_err(|e| invalid("reason", format!("{e}")))
-    };
-    let count = match action.as_str() {
-        "deassign" => {
-            let reason = parse(body)?.reason;
-            change_registry(
-                &state,
-                move |s, a| s.deassign(&name, reason.as_deref(), a),
-                actor,
-                |_| true,
-            )
-            .await?
-        }
-        "revoke" => {
-            let reason = parse(body)?
-                .reason
-                .ok_or_else(|| invalid("reason", "reason: missing field `reason`".into()))?;
-            change_registry(
-                &state,
-                move |s, a| s.revoke(&name, &reason, a),
-                actor,
-                |_| true,
-            )
-            .await?
-        }
-        "transfer" => {
-            let TransferBody { to } =
-                serde_json::from_value(body).map_err(|e| invalid("to", format!("{e}")))?;
-            change_registry(
-                &state,
-                move |s, a| s.transfer(&name, &to, a),
-                actor,
-                |_| true,
-            )
-            .await?
-        }
-        other => {
-            return Err(Problem::not_found(format!(
-                "no action {other:?} on records: deassign, revoke or transfer"
-            )))
-        }
-    };
+    let reason = body.reason;
+    let count = change_registry(
+        &state,
+        move |store, actor| store.deassign(&name, reason.as_deref(), actor),
+        actor,
+        |_| true,
+    )
+    .await?;
+    Ok(no_store(Json(json!({"records": count})).into_response()))
+}
+
+/// Revoke a service: de-assign it, with a reason (admins).
+#[utoipa::path(post, path = "/v1/records/{name}/revoke", params(("name" = String, Path, description = "A service name, or #ID of one record")),
+    request_body = RevokeBody, security(("bearer" = [])),
+    responses((status = 200, description = "How many records changed", body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<RevokeBody>,
+) -> Answer {
+    let authority = service(&state)?;
+    let name = record_name(name)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let reason = body.reason;
+    let count = change_registry(
+        &state,
+        move |store, actor| store.revoke(&name, &reason, actor),
+        actor,
+        |_| true,
+    )
+    .await?;
+    Ok(no_store(Json(json!({"records": count})).into_response()))
+}
+
+/// Transfer a service to another person (admins).
+#[utoipa::path(post, path = "/v1/records/{name}/transfer", params(("name" = String, Path, description = "A service name")),
+    request_body = TransferBody, security(("bearer" = [])),
+    responses((status = 200, description = "How many records changed", body = Value),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn transfer(
+    State(state): State<Arc<AppState>>,
+    parts: Parts,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<TransferBody>,
+) -> Answer {
+    let authority = service(&state)?;
+    let name = record_name(name)?;
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let to = body.to;
+    let count = change_registry(
+        &state,
+        move |store, actor| store.transfer(&name, &to, actor),
+        actor,
+        |_| true,
+    )
+    .await?;
     Ok(no_store(Json(json!({"records": count})).into_response()))
 }
 
@@ -1009,7 +1179,11 @@ pub async fn add_user(
 ) -> Answer {
     let authority = service(&state)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    let role: Role = body.role.parse().map_err(|e: String| invalid("role", e))?;
+    let role = match body.role {
+        RoleField::Requester => Role::Requester,
+        RoleField::Expert => Role::Expert,
+        RoleField::Admin => Role::Admin,
+    };
     let name = body.name.clone();
     let token = authority
         .run(move |store| {
@@ -1099,7 +1273,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/requests/{id}", get(show).patch(amend))
         .route("/v1/requests/{id}/review", post(review))
         .route("/v1/requests/{id}/withdraw", post(withdraw))
-        .route("/v1/records/{name}/{action}", post(records))
+        .route("/v1/records/{name}/deassign", post(deassign))
+        .route("/v1/records/{name}/revoke", post(revoke))
+        .route("/v1/records/{name}/transfer", post(transfer))
         .route("/v1/users", get(users).post(add_user))
         .route("/v1/users/{name}", axum::routing::delete(revoke_user))
         .route("/v1/history", get(history))

@@ -140,6 +140,12 @@ impl AppState {
         self.current.load_full()
     }
 
+    /// Runs `read` on the registry being served now, without taking a reference to it:
+    /// for what is read at once, not across an await.
+    pub fn peek<R>(&self, read: impl FnOnce(&Snapshot) -> R) -> R {
+        read(&self.current.load())
+    }
+
     /// Serves `snapshot` from now on; requests under way finish on the one they had.
     pub fn swap(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
@@ -172,7 +178,9 @@ impl AppState {
         authority::amend,
         authority::review,
         authority::withdraw,
-        authority::records,
+        authority::deassign,
+        authority::revoke,
+        authority::transfer,
         authority::users,
         authority::add_user,
         authority::revoke_user,
@@ -209,9 +217,13 @@ impl AppState {
         authority::RequestFields,
         authority::TransportField,
         authority::PortField,
+        authority::NewRequestBody,
         authority::ReviewBody,
-        authority::ReasonBody,
+        authority::DecisionField,
+        authority::DeassignBody,
+        authority::RevokeBody,
         authority::TransferBody,
+        authority::RoleField,
         authority::UserBody,
         web::SignIn
     ))
@@ -504,7 +516,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     // The authority's answers change with every request: never cached, never tagged.
     let cacheable = request.method() == Method::GET && !authority::is_private(request.uri().path());
-    let etag = state.snapshot().etag.clone();
+    let etag = state.peek(|snapshot| snapshot.etag.clone());
     let matches = request
         .headers()
         .get(header::IF_NONE_MATCH)

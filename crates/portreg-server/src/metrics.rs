@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -21,32 +21,41 @@ use crate::AppState;
 
 /// Requests counted by route (the route's pattern, never the raw path, so that the
 /// number of series stays bounded) and status.
+/// A counter is found under a shared lock and counted atomically: a request allocates
+/// nothing and waits for nobody, except the first of its route and status.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<HashMap<(String, u16), u64>>,
+    requests: RwLock<HashMap<String, HashMap<u16, AtomicU64>>>,
 }
 
 impl Metrics {
     fn count(&self, route: &str, status: u16) {
-        if let Ok(mut requests) = self.requests.lock() {
-            match requests.get_mut(&(route.to_owned(), status)) {
-                Some(count) => *count += 1,
-                None => {
-                    requests.insert((route.to_owned(), status), 1);
-                }
+        if let Ok(requests) = self.requests.read() {
+            if let Some(counter) = requests
+                .get(route)
+                .and_then(|by_status| by_status.get(&status))
+            {
+                counter.fetch_add(1, Ordering::Relaxed);
+                return;
             }
+        }
+        if let Ok(mut requests) = self.requests.write() {
+            requests
+                .entry(route.to_owned())
+                .or_default()
+                .entry(status)
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 /// Counts every answer under its route.
 pub async fn count(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    state.metrics.count(&route, response.status().as_u16());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics.count(route, response.status().as_u16());
     response
 }
 
@@ -194,10 +203,17 @@ pub async fn metrics(
         "# HELP portreg_http_requests_total Requests answered, by route and status."
     );
     let _ = writeln!(out, "# TYPE portreg_http_requests_total counter");
-    if let Ok(requests) = state.metrics.requests.lock() {
-        let mut rows: Vec<_> = requests.iter().collect();
+    if let Ok(requests) = state.metrics.requests.read() {
+        let mut rows: Vec<(&String, u16, u64)> = requests
+            .iter()
+            .flat_map(|(route, by_status)| {
+                by_status
+                    .iter()
+                    .map(move |(status, count)| (route, *status, count.load(Ordering::Relaxed)))
+            })
+            .collect();
         rows.sort();
-        for ((route, status), count) in rows {
+        for (route, status, count) in rows {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(
                 out,
