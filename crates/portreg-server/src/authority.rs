@@ -532,6 +532,30 @@ pub enum TransportField {
     List(Vec<String>),
 }
 
+impl TransportField {
+    /// The transports named.
+    fn transports(self) -> Result<Vec<Transport>, Problem> {
+        let names: Vec<String> = match self {
+            TransportField::Text(text) => text.split(',').map(|t| t.trim().to_owned()).collect(),
+            TransportField::List(list) => list,
+        };
+        names
+            .iter()
+            .map(|name| {
+                Transport::REGISTRY
+                    .into_iter()
+                    .find(|t| t.as_str().eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        invalid(
+                            "transport",
+                            format!("transport: {name:?} is not tcp, udp, sctp or dccp"),
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 /// A port (`40403`) or a range (`"40403-40405"`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
@@ -644,30 +668,8 @@ impl RequestFields {
         base.description = self.description.unwrap_or(base.description);
         base.assignee = self.assignee.unwrap_or(base.assignee);
         base.contact = self.contact.unwrap_or(base.contact);
-        match self.transport {
-            Some(field) => {
-                let names: Vec<String> = match field {
-                    TransportField::Text(text) => {
-                        text.split(',').map(|t| t.trim().to_owned()).collect()
-                    }
-                    TransportField::List(list) => list,
-                };
-                base.transports = names
-                    .iter()
-                    .map(|name| {
-                        Transport::REGISTRY
-                            .into_iter()
-                            .find(|t| t.as_str().eq_ignore_ascii_case(name))
-                            .ok_or_else(|| {
-                                invalid(
-                                    "transport",
-                                    format!("transport: {name:?} is not tcp, udp, sctp or dccp"),
-                                )
-                            })
-                    })
-                    .collect::<Result<_, _>>()?;
-            }
-            None => {}
+        if let Some(field) = self.transport {
+            base.transports = field.transports()?;
         }
         if let Some(port) = self.port {
             let span = match port {
