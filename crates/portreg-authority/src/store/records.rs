@@ -1,7 +1,7 @@
 //! The records of the registry as the store keeps them, and the changes that end an
 //! assignment (de-assign, revoke, transfer).
 
-use portreg::format::{record_from_json, record_to_json};
+use portreg::format::{record_from_json_text, record_to_json};
 use portreg::{Footnote, Note, Prose};
 use portreg::{Metadata, Person, PortSpan, Record, Registry, RegistryDate, Transport};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -41,9 +41,7 @@ pub(super) fn columns(record: &Record) -> Columns {
 }
 
 pub(super) fn parse_record(data: &str) -> Result<Record> {
-    let value: Value =
-        serde_json::from_str(data).map_err(|e| AuthorityError::DamagedRecord(e.to_string()))?;
-    record_from_json(value).map_err(AuthorityError::DamagedRecord)
+    record_from_json_text(data).map_err(AuthorityError::DamagedRecord)
 }
 
 pub(super) fn insert(tx: &Connection, record: &Record, position: i64) -> Result<()> {

@@ -165,6 +165,14 @@ pub fn record_from_json(value: serde_json::Value) -> Result<Record, String> {
         .into_record()
 }
 
+/// A record from the text of a JSON record of DESIGN §4 (read straight into its fields,
+/// without a `Value` between).
+pub fn record_from_json_text(text: &str) -> Result<Record, String> {
+    serde_json::from_str::<JsonRecord>(text)
+        .map_err(|e| e.to_string())?
+        .into_record()
+}
+
 /// A serde_json error as a diagnostic: its message without the position it appends,
 /// and the line it points into as what was found.
 fn json_diagnostic(

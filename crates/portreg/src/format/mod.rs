@@ -21,7 +21,8 @@ use crate::registry::Registry;
 
 pub use crate::diagnostic::{Diagnostic, ParseError};
 pub use json::{
-    record_from_json, record_to_json, write_document as write_json_document, JsonRecord,
+    record_from_json, record_from_json_text, record_to_json, write_document as write_json_document,
+    JsonRecord,
 };
 
 /// A registry format.
