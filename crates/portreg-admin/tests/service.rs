@@ -90,9 +90,33 @@ fn call_as(
     body: Option<&str>,
     content_type: &str,
 ) -> (u16, Value, Vec<(String, String)>) {
+    call_with(
+        base,
+        method,
+        path,
+        token,
+        body,
+        &[("Content-Type", content_type)],
+    )
+}
+
+fn call_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, Value, Vec<(String, String)>) {
     let agent = agent();
     let url = format!("{base}{path}");
-    let request = axum_like_request(method, &url, token, content_type);
+    let mut request = ureq::http::Request::builder().method(method).uri(&url);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     let result = match body {
         Some(body) => agent.run(request.body(body.as_bytes().to_vec()).unwrap()),
         None => agent.run(request.body(Vec::new()).unwrap()),
@@ -112,22 +136,6 @@ fn call_as(
         serde_json::from_str(&text).unwrap_or(Value::Null),
         headers,
     )
-}
-
-fn axum_like_request(
-    method: &str,
-    url: &str,
-    token: Option<&str>,
-    content_type: &str,
-) -> ureq::http::request::Builder {
-    let mut request = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("Content-Type", content_type);
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    request
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -431,6 +439,97 @@ fn the_whole_flow_and_every_error_status() {
         verified.status.success(),
         "{}",
         String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+#[test]
+fn a_session_changes_nothing_without_its_csrf_token() {
+    let db = TempDb::new("http-session");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let ada = user(&path, "ada", "requester", &[]);
+    let server = serve(&["--authority", &path]);
+    let b = server.base.as_str();
+    assert_eq!(
+        call(
+            b,
+            "POST",
+            "/v1/session",
+            None,
+            Some(r#"{"token":"portreg_nope"}"#)
+        )
+        .0,
+        401
+    );
+    let (status, signed_in, headers) = call(
+        b,
+        "POST",
+        "/v1/session",
+        None,
+        Some(&json!({"token": ada}).to_string()),
+    );
+    assert_eq!((status, signed_in["name"].as_str()), (200, Some("ada")));
+    let cookie = header(&headers, "set-cookie").unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let csrf = signed_in["csrf"].as_str().unwrap().to_owned();
+    let json = ("Content-Type", "application/json");
+    let body = request_body("zq-session", 40801);
+    let (status, _, _) = call_with(
+        b,
+        "POST",
+        "/v1/requests",
+        None,
+        Some(&body),
+        &[json, ("Cookie", &session)],
+    );
+    assert_eq!(status, 403, "a change without the CSRF token");
+    let (status, _, _) = call_with(
+        b,
+        "POST",
+        "/v1/requests",
+        None,
+        Some(&body),
+        &[json, ("Cookie", &session), ("X-CSRF-Token", "forged")],
+    );
+    assert_eq!(status, 403);
+    let (status, filed, _) = call_with(
+        b,
+        "POST",
+        "/v1/requests",
+        None,
+        Some(&body),
+        &[json, ("Cookie", &session), ("X-CSRF-Token", &csrf)],
+    );
+    assert_eq!((status, filed["requester"].as_str()), (201, Some("ada")));
+    let (status, mine, _) = call_with(b, "GET", "/v1/session", None, None, &[("Cookie", &session)]);
+    assert_eq!((status, mine["csrf"].as_str()), (200, Some(csrf.as_str())));
+    assert_eq!(
+        call_with(
+            b,
+            "DELETE",
+            "/v1/session",
+            None,
+            None,
+            &[("Cookie", &session)]
+        )
+        .0,
+        204
+    );
+    assert_eq!(
+        call_with(
+            b,
+            "GET",
+            "/v1/requests",
+            None,
+            None,
+            &[("Cookie", &session)]
+        )
+        .0,
+        401
     );
 }
 

@@ -192,13 +192,6 @@ impl Decision {
             Decision::Changes => "changes",
         }
     }
-
-    /// The decision a word names.
-    pub fn parse(text: &str) -> Option<Decision> {
-        [Decision::Approve, Decision::Deny, Decision::Changes]
-            .into_iter()
-            .find(|d| d.as_str() == text)
-    }
 }
 
 impl fmt::Display for Decision {

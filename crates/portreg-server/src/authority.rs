@@ -788,14 +788,16 @@ pub struct HistoryParams {
 
 type Answer = Result<Response, Problem>;
 
-fn service(state: &AppState) -> Result<&AuthorityService, Problem> {
+/// The server's authority, or a 404 where it runs none.
+pub(crate) fn service(state: &AppState) -> Result<&AuthorityService, Problem> {
     state
         .authority
         .as_ref()
         .ok_or_else(|| Problem::not_found("this server runs no authority (serve --authority DB)"))
 }
 
-fn no_store(mut response: Response) -> Response {
+/// An answer for its caller alone: never stored by a cache.
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -1018,10 +1020,26 @@ pub async fn withdraw(
     Ok(no_store(Json(withdrawn.to_json()).into_response()))
 }
 
-fn record_name(name: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+/// An administrator's change to the records of a name: made, served at once, answered
+/// with how many records changed.
+async fn change_records(
+    state: Arc<AppState>,
+    parts: Parts,
+    name: Result<Path<String>, PathRejection>,
+    work: impl FnOnce(&mut Authority, &str, &Actor) -> Result<usize, AuthorityError> + Send + 'static,
+) -> Answer {
+    let authority = service(&state)?;
     let Path(name) =
         name.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
-    Ok(name)
+    let actor = Actor::User(authority.caller(&parts).await?);
+    let count = change_registry(
+        &state,
+        move |store, actor| work(store, &name, actor),
+        actor,
+        |_| true,
+    )
+    .await?;
+    Ok(no_store(Json(json!({"records": count})).into_response()))
 }
 
 /// A de-assignment.
@@ -1069,18 +1087,10 @@ pub async fn deassign(
     name: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<DeassignBody>,
 ) -> Answer {
-    let authority = service(&state)?;
-    let name = record_name(name)?;
-    let actor = Actor::User(authority.caller(&parts).await?);
-    let reason = body.reason;
-    let count = change_registry(
-        &state,
-        move |store, actor| store.deassign(&name, reason.as_deref(), actor),
-        actor,
-        |_| true,
-    )
-    .await?;
-    Ok(no_store(Json(json!({"records": count})).into_response()))
+    change_records(state, parts, name, move |store, name, actor| {
+        store.deassign(name, body.reason.as_deref(), actor)
+    })
+    .await
 }
 
 /// Revoke a service: de-assign it, with a reason (admins).
@@ -1101,18 +1111,10 @@ pub async fn revoke(
     name: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<RevokeBody>,
 ) -> Answer {
-    let authority = service(&state)?;
-    let name = record_name(name)?;
-    let actor = Actor::User(authority.caller(&parts).await?);
-    let reason = body.reason;
-    let count = change_registry(
-        &state,
-        move |store, actor| store.revoke(&name, &reason, actor),
-        actor,
-        |_| true,
-    )
-    .await?;
-    Ok(no_store(Json(json!({"records": count})).into_response()))
+    change_records(state, parts, name, move |store, name, actor| {
+        store.revoke(name, &body.reason, actor)
+    })
+    .await
 }
 
 /// Transfer a service to another person (admins).
@@ -1133,18 +1135,10 @@ pub async fn transfer(
     name: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<TransferBody>,
 ) -> Answer {
-    let authority = service(&state)?;
-    let name = record_name(name)?;
-    let actor = Actor::User(authority.caller(&parts).await?);
-    let to = body.to;
-    let count = change_registry(
-        &state,
-        move |store, actor| store.transfer(&name, &to, actor),
-        actor,
-        |_| true,
-    )
-    .await?;
-    Ok(no_store(Json(json!({"records": count})).into_response()))
+    change_records(state, parts, name, move |store, name, actor| {
+        store.transfer(name, &body.to, actor)
+    })
+    .await
 }
 
 /// The identities (admins).

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::authority::{JsonBody, SESSION_COOKIE, SESSION_LIFETIME};
+use crate::authority::{no_store, service, JsonBody, SESSION_COOKIE, SESSION_LIFETIME};
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -26,20 +26,6 @@ pub(crate) const QUEUE_SCRIPT: &str = include_str!("../assets/queue.js");
 pub struct SignIn {
     /// An identity's API token.
     pub token: String,
-}
-
-fn authority(state: &AppState) -> Result<&crate::authority::AuthorityService, Problem> {
-    state
-        .authority
-        .as_ref()
-        .ok_or_else(|| Problem::not_found("this server runs no authority (serve --authority DB)"))
-}
-
-fn private(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The queue page.
@@ -72,7 +58,7 @@ pub async fn sign_in(
     parts: Parts,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, Problem> {
-    let service = authority(&state)?;
+    let service = service(&state)?;
     let (id, session, identity) = service.sign_in(&parts, body.token).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -85,7 +71,7 @@ pub async fn sign_in(
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    Ok(private(response))
+    Ok(no_store(response))
 }
 
 /// Who the session is (for a page reloaded), with its CSRF token.
@@ -95,13 +81,13 @@ pub async fn current(
     State(state): State<Arc<AppState>>,
     parts: Parts,
 ) -> Result<Response, Problem> {
-    let service = authority(&state)?;
+    let service = service(&state)?;
     let session = service
         .session(&parts.headers)
         .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "not signed in").with_challenge())?;
     let token = session.token.clone();
     let identity = service.identify_token(token).await?;
-    Ok(private(
+    Ok(no_store(
         Json(json!({"name": identity.name, "role": identity.role.as_str(), "csrf": session.csrf}))
             .into_response(),
     ))
@@ -113,7 +99,7 @@ pub async fn sign_out(
     State(state): State<Arc<AppState>>,
     parts: Parts,
 ) -> Result<Response, Problem> {
-    let service = authority(&state)?;
+    let service = service(&state)?;
     service.sign_out(&parts.headers);
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(

@@ -9,6 +9,12 @@ use portreg_server::AppState;
 
 /// Starts the server on a free loopback port in a thread of its own; returns the base URL.
 pub fn start() -> String {
+    start_with(|| AppState::new(Box::new(CompiledRegistry::embedded()), "embedded".into()))
+}
+
+/// Starts a server over the state `make` makes (in the server's runtime); returns the
+/// base URL.
+fn start_with(make: impl FnOnce() -> AppState + Send + 'static) -> String {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -19,11 +25,7 @@ pub fn start() -> String {
             sender
                 .send(listener.local_addr().expect("address"))
                 .expect("send");
-            let state = Arc::new(AppState::new(
-                Box::new(CompiledRegistry::embedded()),
-                "embedded".into(),
-            ));
-            portreg_server::serve(listener, state, std::future::pending())
+            portreg_server::serve(listener, Arc::new(make()), std::future::pending())
                 .await
                 .expect("serve");
         });
@@ -123,28 +125,15 @@ pub fn start_authority(identities: &[(&str, &str)]) -> (String, Vec<String>, Sto
         })
         .collect();
     drop(authority);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            sender
-                .send(listener.local_addr().expect("address"))
-                .expect("send");
-            let service = portreg_server::authority::AuthorityService::open(
-                &path,
-                portreg_server::authority::RateLimit::default(),
-            )
-            .expect("authority");
-            let mut state = AppState::from_snapshot(service.snapshot().expect("registry"));
-            state.authority = Some(service);
-            portreg_server::serve(listener, Arc::new(state), std::future::pending())
-                .await
-                .expect("serve");
-        });
+    let base = start_with(move || {
+        let service = portreg_server::authority::AuthorityService::open(
+            &path,
+            portreg_server::authority::RateLimit::default(),
+        )
+        .expect("authority");
+        let mut state = AppState::from_snapshot(service.snapshot().expect("registry"));
+        state.authority = Some(service);
+        state
     });
-    let address = receiver.recv().expect("server started");
-    (format!("http://{address}"), tokens, store)
+    (base, tokens, store)
 }
