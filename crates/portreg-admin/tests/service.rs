@@ -340,6 +340,11 @@ fn the_whole_flow_and_every_error_status() {
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert_eq!(actions, ["approve"]);
+    let (_, by_port, _) = call(b, "GET", "/v1/history?subject=40401", None, None);
+    assert_eq!(
+        by_port, public,
+        "a port's history finds its name's decisions"
+    );
     let (_, everything, _) = call(b, "GET", "/v1/history?subject=zq-one", Some(&eve), None);
     assert!(everything.as_array().unwrap().len() > 1);
     assert_eq!(

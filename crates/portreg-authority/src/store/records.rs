@@ -109,7 +109,7 @@ pub(super) fn release(
     tx: &Connection,
     subject: &str,
     note: &dyn Fn(&Record) -> String,
-) -> Result<usize> {
+) -> Result<(usize, String)> {
     let records = match subject
         .strip_prefix('#')
         .and_then(|id| id.parse::<i64>().ok())
@@ -144,7 +144,8 @@ pub(super) fn release(
         reserved.status = reserved.derive_status();
         update(tx, *id, &reserved)?;
     }
-    Ok(records.len())
+    let places: Vec<String> = records.iter().map(|(_, r)| r.place()).collect();
+    Ok((records.len(), places.join(", ")))
 }
 
 pub(super) fn metadata_to_json(meta: &Metadata) -> Value {
@@ -220,11 +221,11 @@ impl Authority {
                 let why = reason.map_or(String::new(), |r| format!(" ({r})"));
                 format!("De-assigned on {today}, {}{why}", previously(r))
             };
-            let count = release(tx, subject, &note)?;
+            let (count, places) = release(tx, subject, &note)?;
             Ok((
                 count,
                 format!(
-                    "{count} record(s) de-assigned{}",
+                    "{count} record(s) de-assigned ({places}){}",
                     reason.map_or(String::new(), |r| format!(": {r}"))
                 ),
             ))
@@ -244,8 +245,11 @@ impl Authority {
                     previously(r)
                 )
             };
-            let count = release(tx, subject, &note)?;
-            Ok((count, format!("{count} record(s) revoked: {reason}")))
+            let (count, places) = release(tx, subject, &note)?;
+            Ok((
+                count,
+                format!("{count} record(s) revoked ({places}): {reason}"),
+            ))
         })
     }
 

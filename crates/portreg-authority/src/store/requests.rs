@@ -320,7 +320,7 @@ fn store_fields(tx: &Connection, id: i64, request: &NewRequest) -> Result<()> {
 }
 
 /// What a request asks for, for the audit trail: `NAME port P/tcp`.
-fn summary(request: &NewRequest) -> String {
+pub(super) fn summary(request: &NewRequest) -> String {
     let transports: Vec<&str> = request.transports.iter().map(Transport::as_str).collect();
     let place = request
         .port

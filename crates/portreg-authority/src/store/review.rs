@@ -188,10 +188,11 @@ impl Authority {
                 params![state.as_str(), actor.name(), comment, now(), id],
             )?;
             let why = comment.map_or(String::new(), |c| format!("; {c}"));
+            // The name and the port, so that the history of either finds the decision.
             let detail = format!(
                 "{} {}: {} record(s){why}",
                 state.as_str(),
-                filed.request.name,
+                super::requests::summary(&filed.request),
                 created.len()
             );
             Ok(((load_request(tx, id)?, created), detail))
