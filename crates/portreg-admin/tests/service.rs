@@ -673,7 +673,8 @@ fn a_follower_sees_an_approval_within_one_interval() {
     let source = format!("{}/v1/registry.bin", primary.base);
     let replica = serve(&["--follow", &source, "--interval", "1"]);
     wait_for("the first fetch", Duration::from_secs(30), || {
-        call(&replica.base, "GET", "/healthz", None, None).1["follow"]["last_success"].is_string()
+        call(&replica.base, "GET", "/healthz", None, None).1["follow"]["last_successful_fetch"]
+            .is_string()
     });
     let (_, filed, _) = call(
         &primary.base,

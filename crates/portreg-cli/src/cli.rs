@@ -1021,7 +1021,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DB")]
     pub authority: Option<PathBuf>,
     /// Requests an identity may make a second (on average; 4 times as many at once).
-    #[arg(long, value_name = "N", default_value_t = 10.0, requires = "authority")]
+    #[arg(long, value_name = "N", default_value_t = 20.0, requires = "authority")]
     pub rate_limit: f64,
     /// Be a read-only replica: serve the registry fetched from URL (another portreg
     /// server's /v1/registry.bin, or any registry file's URL, such as IANA's XML).

@@ -61,8 +61,8 @@ pub struct RateLimit {
 impl Default for RateLimit {
     fn default() -> Self {
         RateLimit {
-            per_second: 10.0,
-            burst: 40.0,
+            per_second: 20.0,
+            burst: 80.0,
         }
     }
 }

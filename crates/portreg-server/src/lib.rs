@@ -262,7 +262,8 @@ pub fn openapi(with_authority: bool) -> serde_json::Value {
             paths.retain(|path, _| !authority::is_private(path) || path == "/metrics");
         }
     }
-    let links: [(&str, &str, &str, &str, &str); 4] = [
+    // (path, method and status of the answer, link, operation, its parameter, value)
+    let links: [(&str, &str, &str, &str, &str); 8] = [
         (
             "/v1/ports/{ports}",
             "ServiceOfFirstRecord",
@@ -291,11 +292,45 @@ pub fn openapi(with_authority: bool) -> serde_json::Value {
             "query",
             "$request.path.name",
         ),
+        (
+            "/v1/requests",
+            "TheRequest",
+            "show",
+            "id",
+            "$response.body#/id",
+        ),
+        (
+            "/v1/requests",
+            "AmendTheRequest",
+            "amend",
+            "id",
+            "$response.body#/id",
+        ),
+        (
+            "/v1/requests",
+            "ReviewTheRequest",
+            "review",
+            "id",
+            "$response.body#/id",
+        ),
+        (
+            "/v1/requests",
+            "WithdrawTheRequest",
+            "withdraw",
+            "id",
+            "$response.body#/id",
+        ),
     ];
     for (path, name, target, parameter, expression) in links {
+        // A read's links hang on its 200; a filed request's on its 201.
+        let (method, status) = if path == "/v1/requests" {
+            ("post", "201")
+        } else {
+            ("get", "200")
+        };
         let response = document
             .pointer_mut(&format!(
-                "/paths/{}/get/responses/200",
+                "/paths/{}/{method}/responses/{status}",
                 path.replace('/', "~1")
             ))
             .and_then(|r| r.as_object_mut());

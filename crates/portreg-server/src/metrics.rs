@@ -141,8 +141,8 @@ impl FollowStatus {
             "source": self.source,
             "interval_seconds": self.interval.as_secs(),
             "last_fetch": fetched.last_attempt.map(timestamp),
-            "last_success": fetched.last_success.map(timestamp),
-            "seconds_since_success": stale,
+            "last_successful_fetch": fetched.last_success.map(timestamp),
+            "staleness_seconds": stale,
             // Stale: no successful fetch in three intervals.
             "stale": stale.is_none_or(|s| s > 3 * self.interval.as_secs().max(1)),
             "last_error": fetched.last_error,

@@ -173,4 +173,9 @@ pub struct StableBody {
 pub struct Health {
     /// `ok`.
     pub status: String,
+    /// The registry served: `origin`, `updated` (its date), `records`.
+    pub registry: serde_json::Value,
+    /// On a replica (`serve --follow`): `source`, `interval_seconds`, `last_fetch`,
+    /// `last_successful_fetch`, `staleness_seconds` (since it), `stale`, `last_error`, `failures`, `swaps`.
+    pub follow: Option<serde_json::Value>,
 }
