@@ -15,7 +15,7 @@ command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 cargo build --release --quiet -p portreg-cli -p portreg-admin
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 100); do curl -fs "$1/healthz" >/dev/null 2>&1 && return; sleep 0.1; done; echo "$1 did not start" >&2; exit 1; }
 P=target/release/portreg

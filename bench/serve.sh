@@ -14,7 +14,7 @@ cargo build --release --quiet -p portreg-server --example floor
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start() { # NAME COMMAND...: starts a server on a free port, prints its base URL
   local port; port=$(free_port)
   "${@:2}" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
