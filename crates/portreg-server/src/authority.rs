@@ -822,21 +822,21 @@ async fn change_registry<T: Send + 'static>(
 ) -> Result<T, Problem> {
     let authority = service(state)?;
     let path = authority.path.clone();
-    let (value, snapshot) = authority
+    let served = state.clone();
+    authority
         .run(move |store| {
             let value = work(store, &actor)?;
-            let snapshot = if touches(&value) {
-                Some(snapshot_of(store, &path)?)
-            } else {
-                None
-            };
-            Ok((value, snapshot))
+            // Swapped while the store is held, so that registries are served in the
+            // order their changes were made. The change is made whatever happens here.
+            if touches(&value) {
+                match snapshot_of(store, &path) {
+                    Ok(snapshot) => served.swap(snapshot),
+                    Err(error) => tracing::error!(%error, "the changed registry could not be compiled; the one before is served"),
+                }
+            }
+            Ok(value)
         })
-        .await?;
-    if let Some(snapshot) = snapshot {
-        state.swap(snapshot);
-    }
-    Ok(value)
+        .await
 }
 
 /// File a request.

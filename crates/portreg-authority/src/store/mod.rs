@@ -222,7 +222,7 @@ impl Authority {
     }
 
     /// Runs `change` in one immediate transaction; an attempt that fails is still audited.
-    /// `touches` says whether a success changes the registry (and so its date).
+    /// A success that changes the registry moves its date to today.
     pub(super) fn change<T>(
         &mut self,
         actor: &Actor,
