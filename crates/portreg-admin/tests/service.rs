@@ -693,11 +693,12 @@ fn a_follower_sees_an_approval_within_one_interval() {
     );
     assert_eq!(status, 200);
     // One interval, and the time a fetch and a compile take on a loaded machine.
-    wait_for(
+    let seen = wait_for(
         "the approval on the replica",
         Duration::from_secs(10),
         || call(&replica.base, "GET", "/v1/services/zq-follow", None, None).0 == 200,
     );
+    eprintln!("the replica served the approval {seen:?} after it was made (interval 1 s)");
     let (_, health, _) = call(&replica.base, "GET", "/healthz", None, None);
     assert_eq!(health["follow"]["stale"], false, "{health}");
     assert!(health["registry"]["updated"].is_string());

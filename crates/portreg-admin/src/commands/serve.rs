@@ -103,7 +103,11 @@ async fn follow(state: Arc<AppState>, url: String, interval: Duration) {
     // may be older than the registry the replica started with (that one is no earlier
     // version of the source); from then on, none may go back in time.
     let mut taken_one = false;
+    // A fetch every interval, whatever one takes (a slow one delays the next).
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        ticks.tick().await;
         let current = state.snapshot();
         let fetch_url = url.clone();
         let since = last.clone();
@@ -140,7 +144,6 @@ async fn follow(state: Arc<AppState>, url: String, interval: Duration) {
                 }
             }
         }
-        tokio::time::sleep(interval).await;
     }
 }
 
