@@ -788,6 +788,41 @@ pub struct HistoryParams {
 
 type Answer = Result<Response, Problem>;
 
+/// What a route that takes a JSON body may answer besides its own statuses (for the
+/// OpenAPI document).
+#[derive(utoipa::IntoResponses)]
+pub enum BodyProblems {
+    /// The body is not well-formed JSON.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No token, or a bad, expired or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The body is over 16 KiB.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(Problem),
+    /// A field breaks a rule, or is unknown or missing; `field` names it.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// Over the identity's rate limit; `Retry-After` says when to ask again.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooMany(Problem),
+}
+
+/// What every route that needs an identity may answer besides its own statuses.
+#[derive(utoipa::IntoResponses)]
+pub enum CallerProblems {
+    /// No token, or a bad, expired or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Over the identity's rate limit; `Retry-After` says when to ask again.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooMany(Problem),
+}
+
 /// The server's authority, or a 404 where it runs none.
 pub(crate) fn service(state: &AppState) -> Result<&AuthorityService, Problem> {
     state
@@ -842,13 +877,8 @@ async fn change_registry<T: Send + 'static>(
 /// File a request.
 #[utoipa::path(post, path = "/v1/requests", request_body = NewRequestBody, security(("bearer" = [])),
     responses((status = 201, description = "Filed: the request, `pending`", body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`reuse` without the admin role", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the identity's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn submit(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -875,8 +905,7 @@ pub async fn submit(
 #[utoipa::path(get, path = "/v1/requests", params(ListParams), security(("bearer" = [])),
     responses((status = 200, description = "Requests, oldest first", body = [Value]),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        CallerProblems))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -903,9 +932,9 @@ pub async fn list(
 
 /// One request (its requester's, or any for an expert).
 #[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = i64, Path, description = "The request's id", minimum = 1)), security(("bearer" = [])),
-    responses((status = 200, body = Value), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Value),
         (status = 404, description = "No such request, or another's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        CallerProblems))]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -924,15 +953,10 @@ pub async fn show(
 /// replace the request's, checked as when filed; it goes back to `pending`.
 #[utoipa::path(patch, path = "/v1/requests/{id}", params(("id" = i64, Path, minimum = 1)), request_body = RequestFields, security(("bearer" = [])),
     responses((status = 200, body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The request is decided or withdrawn", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn amend(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -958,15 +982,10 @@ pub async fn amend(
 /// Decide a pending request (experts; never one's own).
 #[utoipa::path(post, path = "/v1/requests/{id}/review", params(("id" = i64, Path, minimum = 1)), request_body = ReviewBody, security(("bearer" = [])),
     responses((status = 200, description = "The request in its new state (`approved`, `denied`, `changes-requested`) and the records created", body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an expert, or the caller's own request", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending, or its name or port was taken since", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn review(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1001,11 +1020,11 @@ pub async fn review(
 
 /// Withdraw an open request (its requester, or an admin).
 #[utoipa::path(post, path = "/v1/requests/{id}/withdraw", params(("id" = i64, Path, minimum = 1)), security(("bearer" = [])),
-    responses((status = 200, body = Value), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Value),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        CallerProblems))]
 pub async fn withdraw(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1073,14 +1092,9 @@ pub struct TransferBody {
 #[utoipa::path(post, path = "/v1/records/{name}/deassign", params(("name" = String, Path, description = "A service name, or #ID of one record")),
     request_body = DeassignBody, security(("bearer" = [])),
     responses((status = 200, description = "How many records changed", body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn deassign(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1097,14 +1111,9 @@ pub async fn deassign(
 #[utoipa::path(post, path = "/v1/records/{name}/revoke", params(("name" = String, Path, description = "A service name, or #ID of one record")),
     request_body = RevokeBody, security(("bearer" = [])),
     responses((status = 200, description = "How many records changed", body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1121,14 +1130,9 @@ pub async fn revoke(
 #[utoipa::path(post, path = "/v1/records/{name}/transfer", params(("name" = String, Path, description = "A service name")),
     request_body = TransferBody, security(("bearer" = [])),
     responses((status = 200, description = "How many records changed", body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn transfer(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1143,9 +1147,9 @@ pub async fn transfer(
 
 /// The identities (admins).
 #[utoipa::path(get, path = "/v1/users", security(("bearer" = [])),
-    responses((status = 200, body = [Value]), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = [Value]),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        CallerProblems))]
 pub async fn users(State(state): State<Arc<AppState>>, parts: Parts) -> Answer {
     let authority = service(&state)?;
     let actor = Actor::User(authority.caller(&parts).await?);
@@ -1160,14 +1164,9 @@ pub async fn users(State(state): State<Arc<AppState>>, parts: Parts) -> Answer {
 /// Make an identity (admins); the answer holds its token, shown this once.
 #[utoipa::path(post, path = "/v1/users", request_body = UserBody, security(("bearer" = [])),
     responses((status = 201, description = "The identity and its `token`", body = Value),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        BodyProblems))]
 pub async fn add_user(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1200,10 +1199,10 @@ pub async fn add_user(
 
 /// Revoke an identity (admins).
 #[utoipa::path(delete, path = "/v1/users/{name}", params(("name" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Value), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Value),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        CallerProblems))]
 pub async fn revoke_user(
     State(state): State<Arc<AppState>>,
     parts: Parts,
@@ -1230,8 +1229,7 @@ const PUBLIC_ACTIONS: [&str; 5] = ["init", "approve", "deassign", "revoke", "tra
 #[utoipa::path(get, path = "/v1/history", params(HistoryParams),
     responses((status = 200, description = "Audit rows, oldest first", body = [Value]),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A token was given and is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json")))]
+        CallerProblems))]
 pub async fn history(
     State(state): State<Arc<AppState>>,
     parts: Parts,
