@@ -6,7 +6,10 @@ use std::fmt;
 use crate::{AuthorityError, Result};
 
 /// What an identity may do. Each role may do what the ones before it may.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Submits requests, sees and withdraws their own, amends them when asked to.
     Requester,

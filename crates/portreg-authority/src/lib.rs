@@ -38,6 +38,14 @@ pub mod limits {
     pub const REASON: usize = 1_000;
 }
 
+/// 256 random bits as hex: an API token's secret, a web session's id or CSRF token.
+pub fn random_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AuthorityError::Refused(format!("no random numbers: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Refuses `value` longer than `max` characters, naming the field.
 pub(crate) fn check_length(field: &'static str, value: &str, max: usize) -> Result<()> {
     let length = value.chars().count();
@@ -173,7 +181,8 @@ impl AuthorityError {
 pub type Result<T, E = AuthorityError> = std::result::Result<T, E>;
 
 /// A review's decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// Create the assignment.
     Approve,

@@ -6,8 +6,7 @@
 //! registry is served by the public routes before its answer is sent.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::path::{Path as FilePath, PathBuf};
+use std::path::Path as FilePath;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,21 +31,25 @@ use crate::{AppState, Snapshot};
 /// The largest JSON body taken.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// Path prefixes of the authority's routes: answers that depend on who asks, so never
-/// cached or tagged.
-const PRIVATE: [&str; 7] = [
-    "/queue",
+/// Path prefixes of the authority's routes (in the OpenAPI document only when the server
+/// runs one).
+const ROUTES: [&str; 5] = [
     "/v1/requests",
     "/v1/records",
     "/v1/users",
     "/v1/history",
     "/v1/session",
-    "/metrics",
 ];
 
-/// Whether a path is one of the authority's (or otherwise never cached).
+/// Whether a path is one of the authority's routes.
+pub fn is_authority_route(path: &str) -> bool {
+    ROUTES.iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// Whether the answers at a path depend on who asks: the authority's routes, its queue
+/// page and `/metrics`; never cached or tagged.
 pub fn is_private(path: &str) -> bool {
-    PRIVATE.iter().any(|prefix| path.starts_with(prefix))
+    is_authority_route(path) || path == "/queue" || path == "/metrics"
 }
 
 /// How many requests an identity may make: `per_second` on average, `burst` at once.
@@ -118,21 +121,14 @@ pub(crate) const SESSION_COOKIE: &str = "portreg_session";
 /// The authority a server runs.
 pub struct AuthorityService {
     store: Arc<Mutex<Authority>>,
-    path: PathBuf,
     limiter: Limiter,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
 }
 
-/// 32 random bytes, hex.
-pub(crate) fn random_hex() -> Result<String, Problem> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("no random numbers: {e}"),
-        )
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+/// A new session id or CSRF token.
+fn random_hex() -> Result<String, Problem> {
+    portreg_authority::random_secret()
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 
 impl AuthorityService {
@@ -140,7 +136,6 @@ impl AuthorityService {
     pub fn open(path: &FilePath, limit: RateLimit) -> Result<Self, AuthorityError> {
         Ok(AuthorityService {
             store: Arc::new(Mutex::new(Authority::open(path)?)),
-            path: path.to_owned(),
             limiter: Limiter {
                 limit,
                 buckets: Mutex::new(HashMap::new()),
@@ -155,7 +150,7 @@ impl AuthorityService {
             .store
             .lock()
             .map_err(|_| AuthorityError::Refused("the store's lock is poisoned".into()))?;
-        snapshot_of(&store, &self.path)
+        snapshot_of(&store)
     }
 
     /// Runs `work` on the store on a blocking thread, one at a time.
@@ -184,7 +179,7 @@ impl AuthorityService {
     pub async fn identify_bearer(&self, headers: &HeaderMap) -> Result<Identity, Problem> {
         let token =
             bearer(headers)?.ok_or_else(|| unauthorized("give Authorization: Bearer TOKEN"))?;
-        self.run(move |store| store.authenticate(&token)).await
+        self.identify_token(token).await
     }
 
     /// The identity holding `token`.
@@ -196,27 +191,23 @@ impl AuthorityService {
     /// anything but a read). Rate-limited per identity, and per address for callers
     /// that fail to prove one.
     async fn caller(&self, parts: &Parts) -> Result<Identity, Problem> {
-        let address = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
         let token = match bearer(&parts.headers)? {
             Some(token) => Some(token),
             None => self.session_token(parts)?,
         };
         let Some(token) = token else {
-            self.limit(&anonymous(address))?;
+            self.limit(&anonymous(parts))?;
             return Err(unauthorized(
                 "give Authorization: Bearer TOKEN (or sign in on the web page)",
             ));
         };
-        match self.run(move |store| store.authenticate(&token)).await {
+        match self.identify_token(token).await {
             Ok(identity) => {
                 self.limit(&identity.name)?;
                 Ok(identity)
             }
             Err(refused) => {
-                self.limit(&anonymous(address))?;
+                self.limit(&anonymous(parts))?;
                 Err(refused)
             }
         }
@@ -283,13 +274,8 @@ impl AuthorityService {
         parts: &Parts,
         token: String,
     ) -> Result<(String, Session, Identity), Problem> {
-        let address = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
-        self.limit(&anonymous(address))?;
-        let checked = token.clone();
-        let identity = self.run(move |store| store.authenticate(&checked)).await?;
+        self.limit(&anonymous(parts))?;
+        let identity = self.identify_token(token.clone()).await?;
         let session = Session {
             token,
             csrf: random_hex()?,
@@ -320,8 +306,14 @@ impl AuthorityService {
     }
 }
 
-fn anonymous(address: Option<IpAddr>) -> String {
-    address.map_or("anonymous".to_owned(), |a| format!("address {a}"))
+/// The rate limit's key for a caller without a valid token: its address.
+fn anonymous(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or("anonymous".to_owned(), |info| {
+            format!("address {}", info.0.ip())
+        })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -329,7 +321,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The registry the store publishes, compiled, named by its audit head.
-fn snapshot_of(store: &Authority, path: &FilePath) -> Result<Snapshot, AuthorityError> {
+fn snapshot_of(store: &Authority) -> Result<Snapshot, AuthorityError> {
+    let path = store.path();
     let registry = store.published()?;
     let head = registry.meta.audit_head.clone().unwrap_or_default();
     let (id, hash) = head.split_once(':').unwrap_or(("0", ""));
@@ -706,39 +699,15 @@ impl RequestFields {
     }
 }
 
-/// A review's decision.
-#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DecisionField {
-    /// Create the assignment.
-    Approve,
-    /// Turn it down.
-    Deny,
-    /// Send it back to its requester for changes.
-    Changes,
-}
-
 /// A review.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// `approve`, `deny` or `changes`.
-    pub decision: DecisionField,
+    pub decision: Decision,
     /// Why, for the requester and the history.
     #[schema(max_length = 1000)]
     pub comment: Option<String>,
-}
-
-/// An identity's role.
-#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RoleField {
-    /// Files requests.
-    Requester,
-    /// Reviews them.
-    Expert,
-    /// Runs the authority.
-    Admin,
 }
 
 /// A new identity.
@@ -749,7 +718,7 @@ pub struct UserBody {
     #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", example = "ada")]
     pub name: String,
     /// What it may do.
-    pub role: RoleField,
+    pub role: Role,
     /// Its address.
     #[schema(max_length = 200)]
     pub email: Option<String>,
@@ -856,7 +825,6 @@ async fn change_registry<T: Send + 'static>(
     touches: impl Fn(&T) -> bool + Send + 'static,
 ) -> Result<T, Problem> {
     let authority = service(state)?;
-    let path = authority.path.clone();
     let served = state.clone();
     authority
         .run(move |store| {
@@ -864,7 +832,7 @@ async fn change_registry<T: Send + 'static>(
             // Swapped while the store is held, so that registries are served in the
             // order their changes were made. The change is made whatever happens here.
             if touches(&value) {
-                match snapshot_of(store, &path) {
+                match snapshot_of(store) {
                     Ok(snapshot) => served.swap(snapshot),
                     Err(error) => tracing::error!(%error, "the changed registry could not be compiled; the one before is served"),
                 }
@@ -994,11 +962,7 @@ pub async fn review(
 ) -> Answer {
     let authority = service(&state)?;
     let id = request_id(id)?;
-    let decision = match body.decision {
-        DecisionField::Approve => Decision::Approve,
-        DecisionField::Deny => Decision::Deny,
-        DecisionField::Changes => Decision::Changes,
-    };
+    let decision = body.decision;
     let actor = Actor::User(authority.caller(&parts).await?);
     let comment = body.comment;
     let (decided, created) = change_registry(
@@ -1174,11 +1138,7 @@ pub async fn add_user(
 ) -> Answer {
     let authority = service(&state)?;
     let actor = Actor::User(authority.caller(&parts).await?);
-    let role = match body.role {
-        RoleField::Requester => Role::Requester,
-        RoleField::Expert => Role::Expert,
-        RoleField::Admin => Role::Admin,
-    };
+    let role = body.role;
     let name = body.name.clone();
     let token = authority
         .run(move |store| {

@@ -219,11 +219,11 @@ impl AppState {
         authority::PortField,
         authority::NewRequestBody,
         authority::ReviewBody,
-        authority::DecisionField,
+        portreg_authority::Decision,
         authority::DeassignBody,
         authority::RevokeBody,
         authority::TransferBody,
-        authority::RoleField,
+        portreg_authority::Role,
         authority::UserBody,
         web::SignIn
     ))
@@ -259,7 +259,7 @@ pub fn openapi(with_authority: bool) -> serde_json::Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     if !with_authority {
         if let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) {
-            paths.retain(|path, _| !authority::is_private(path) || path == "/metrics");
+            paths.retain(|path, _| !authority::is_authority_route(path));
         }
     }
     // (path, method and status of the answer, link, operation, its parameter, value)

@@ -81,19 +81,6 @@ fn seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-fn timestamp(time: SystemTime) -> String {
-    let total = seconds(time);
-    let day = total % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        portreg::RegistryDate::of(time),
-        day / 3600,
-        day / 60 % 60,
-        day % 60
-    )
-}
-
 impl FollowStatus {
     /// A follower of `source`, fetched every `interval`.
     pub fn new(source: String, interval: Duration) -> Self {
@@ -140,8 +127,8 @@ impl FollowStatus {
         json!({
             "source": self.source,
             "interval_seconds": self.interval.as_secs(),
-            "last_fetch": fetched.last_attempt.map(timestamp),
-            "last_successful_fetch": fetched.last_success.map(timestamp),
+            "last_fetch": fetched.last_attempt.map(portreg::utc_timestamp),
+            "last_successful_fetch": fetched.last_success.map(portreg::utc_timestamp),
             "staleness_seconds": stale,
             // Stale: no successful fetch in three intervals.
             "stale": stale.is_none_or(|s| s > 3 * self.interval.as_secs().max(1)),

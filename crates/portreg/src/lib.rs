@@ -132,7 +132,8 @@ pub use lookup::{
 };
 pub use port_range::{InvalidPortSpan, PortSpan, RangeClass};
 pub use record::{
-    InvalidDate, Record, RecordExtra, Reference, ReferenceKind, RegistryDate, Source, Status,
+    utc_timestamp, InvalidDate, Record, RecordExtra, Reference, ReferenceKind, RegistryDate,
+    Source, Status,
 };
 pub use registry::{Footnote, Metadata, Note, Person, Prose, Registry};
 pub use replace::{check_replacement, ReplacementRefused, MAX_REGISTRY_BYTES};

@@ -216,6 +216,22 @@ impl fmt::Display for Source {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegistryDate(String);
 
+/// A moment as `YYYY-MM-DDTHH:MM:SSZ` (UTC, to the second): how an authority's history
+/// and a server's health report times.
+pub fn utc_timestamp(time: std::time::SystemTime) -> String {
+    let seconds = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        RegistryDate::of(time),
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 /// Why a date does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("a date YYYY-MM or YYYY-MM-DD")]
@@ -424,6 +440,12 @@ impl Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_utc_to_the_second() {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_724_870_243);
+        assert_eq!(utc_timestamp(time), "2024-08-28T18:37:23Z");
+    }
 
     #[test]
     fn a_date_turns_back_into_its_first_moment() {

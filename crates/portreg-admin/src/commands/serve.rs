@@ -17,7 +17,7 @@ use portreg_cli::cli::{Common, ServeArgs};
 use portreg_cli::store::ServerState;
 use portreg_cli::{CommandResult, Exit, Failure};
 
-use super::update::{download, hex, read_fetched, Fetched};
+use super::update::{download, read_fetched, Fetched};
 
 /// How long one fetch of a followed registry may take.
 const FETCH_TIMEOUT: u64 = 30;
@@ -84,17 +84,21 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
         let address = listener.local_addr()?;
         let snapshot = state.snapshot();
         tracing::info!(%address, registry = %snapshot.origin, records = snapshot.registry().len(), "serving http://{address}/");
-        if let Some(url) = args.follow.clone() {
-            tokio::spawn(follow(state.clone(), url, Duration::from_secs(args.interval)));
+        if state.follower.is_some() {
+            tokio::spawn(follow(state.clone()));
         }
         portreg_server::serve(listener, state, portreg_server::shutdown_signal()).await.context("server failed")
     })?;
     Ok(Exit::Success)
 }
 
-/// Fetches the followed registry every `interval`, conditionally, and swaps in what
+/// Fetches the followed registry every interval, conditionally, and swaps in what
 /// passes `update`'s checks; on any failure the last good registry goes on serving.
-async fn follow(state: Arc<AppState>, url: String, interval: Duration) {
+async fn follow(state: Arc<AppState>) {
+    let Some(status) = state.follower.as_ref() else {
+        return;
+    };
+    let url = status.source.clone();
     let mut last = ServerState {
         source: Some(url.clone()),
         ..ServerState::default()
@@ -104,7 +108,7 @@ async fn follow(state: Arc<AppState>, url: String, interval: Duration) {
     // version of the source); from then on, none may go back in time.
     let mut taken_one = false;
     // A fetch every interval, whatever one takes (a slow one delays the next).
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval(status.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
@@ -115,33 +119,20 @@ async fn follow(state: Arc<AppState>, url: String, interval: Duration) {
         let fetched = tokio::task::spawn_blocking(move || {
             fetch(&fetch_url, &since, current.registry(), strict)
         })
-        .await;
-        let status = state.follower.as_ref();
+        .await
+        .unwrap_or_else(|error| Err(format!("the fetch's worker failed: {error}")));
         match fetched {
-            Ok(Ok(None)) => {
-                if let Some(status) = status {
-                    status.succeeded(false);
-                }
-            }
-            Ok(Ok(Some((snapshot, server_state)))) => {
+            Ok(None) => status.succeeded(false),
+            Ok(Some((snapshot, server_state))) => {
                 tracing::info!(source = %url, records = snapshot.registry().len(), "a new registry swapped in");
                 state.swap(snapshot);
                 last = server_state;
                 taken_one = true;
-                if let Some(status) = status {
-                    status.succeeded(true);
-                }
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(source = %url, %error, "fetch failed; the last good registry goes on serving");
-                if let Some(status) = status {
-                    status.failed(error);
-                }
+                status.succeeded(true);
             }
             Err(error) => {
-                if let Some(status) = status {
-                    status.failed(format!("the fetch's worker failed: {error}"));
-                }
+                tracing::warn!(source = %url, %error, "fetch failed; the last good registry goes on serving");
+                status.failed(error);
             }
         }
     }
@@ -160,7 +151,7 @@ fn fetch(
         Ok(None) => return Ok(None),
         Err(error) => return Err(format!("{error:#}")),
     };
-    let sha256 = hex(&Sha256::digest(&fetched.bytes));
+    let sha256 = format!("{:x}", Sha256::digest(&fetched.bytes));
     if sha256 == current.provenance().sha256 {
         return Ok(None);
     }

@@ -80,7 +80,7 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
         Ok(registry) => registry,
         Err(reason) => return Err(refuse(reason)),
     };
-    let sha256 = hex(&Sha256::digest(&fetched.bytes));
+    let sha256 = format!("{:x}", Sha256::digest(&fetched.bytes));
     let current = in_use.registry();
     if current.provenance().sha256 == sha256 {
         println!(
@@ -165,10 +165,6 @@ fn date(registry: &CompiledRegistry) -> String {
     registry
         .updated()
         .map_or("an unknown date".to_owned(), |d| d.to_string())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Downloads `url`, conditionally when the last update came from it; `None` when the

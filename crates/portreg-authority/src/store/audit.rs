@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use crate::{AuthorityError, Result};
 
-use super::users::hex;
 use super::{metadata_from_json, metadata_to_json, now, Authority};
 
 /// What walking the chain found.
@@ -32,7 +31,7 @@ pub(super) fn row_hash(previous: &str, fields: [&str; 6], id: i64) -> String {
     hasher.update(previous.as_bytes());
     hasher.update(b"\n");
     hasher.update(content.as_bytes());
-    hex(&hasher.finalize())
+    format!("{:x}", hasher.finalize())
 }
 
 /// The last row's id and hash, as the trail holds them.

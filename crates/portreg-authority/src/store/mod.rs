@@ -11,7 +11,7 @@ mod users;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use portreg::{Registry, RegistryDate};
+use portreg::Registry;
 use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::{Actor, AuthorityError, Result};
@@ -33,26 +33,12 @@ pub struct Authority {
 
 /// The current time, `YYYY-MM-DDTHH:MM:SSZ`.
 pub(super) fn now() -> String {
-    time_text(SystemTime::now())
+    portreg::utc_timestamp(SystemTime::now())
 }
 
 /// The time `seconds` from now, as the store writes times (`YYYY-MM-DDTHH:MM:SSZ`).
 pub fn time_after(seconds: u64) -> String {
-    time_text(SystemTime::now() + Duration::from_secs(seconds.min(100 * 365 * 86_400)))
-}
-
-fn time_text(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        RegistryDate::of(time),
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    portreg::utc_timestamp(SystemTime::now() + Duration::from_secs(seconds.min(100 * 365 * 86_400)))
 }
 
 pub(super) fn store_error(path: &Path, what: impl std::fmt::Display) -> AuthorityError {

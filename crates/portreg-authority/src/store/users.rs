@@ -37,12 +37,8 @@ impl UserRecord {
 /// The prefix of every token: a scanner for leaked secrets can recognise one.
 const TOKEN_PREFIX: &str = "portreg_";
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
 /// A name for an identity: what a login name may be, and never `local:...`, which names
@@ -89,10 +85,7 @@ impl Authority {
         expires: Option<&str>,
         actor: &Actor,
     ) -> Result<String> {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)
-            .map_err(|e| AuthorityError::Refused(format!("no random numbers for a token: {e}")))?;
-        let token = format!("{TOKEN_PREFIX}{}", hex(&secret));
+        let token = format!("{TOKEN_PREFIX}{}", crate::random_secret()?);
         let hash = token_hash(&token);
         self.change(actor, "user-add", name, |tx| {
             actor.require(Role::Admin, "adding an identity")?;
