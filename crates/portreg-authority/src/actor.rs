@@ -10,6 +10,7 @@ use crate::{AuthorityError, Result};
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[schema(as = IdentityRole)]
 pub enum Role {
     /// Submits requests, sees and withdraws their own, amends them when asked to.
     Requester,
