@@ -18,12 +18,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_portreg-admin");
 struct Server {
     child: Child,
     base: String,
+    /// Its data directory, removed with it.
+    data: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
@@ -37,23 +40,39 @@ fn free_port() -> u16 {
 
 /// Starts `portreg-admin serve ARGS` and waits for `/healthz`.
 fn serve(args: &[&str]) -> Server {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+    serve_at(&format!("127.0.0.1:{}", free_port()), args, None)
+}
+
+/// Starts `portreg-admin serve ARGS --listen LISTEN`, its log written to `log`, and waits
+/// until `/healthz` answers (a replica answers 503 until its first fetch). Its data
+/// directory (a replica's heads) is a folder of the test's own.
+fn serve_at(listen: &str, args: &[&str], log: Option<&std::path::Path>) -> Server {
+    let data = std::env::temp_dir().join(format!(
+        "portreg-test-serve-data-{}-{}",
+        std::process::id(),
+        listen.replace([':', '.'], "-")
+    ));
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::null(),
+    };
     let child = Command::new(BIN)
         .arg("serve")
         .args(args)
-        .args(["--listen", &listen])
-        .env("RUST_LOG", "warn")
+        .args(["--listen", listen])
+        .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+        .env("PORTREG_DATA_DIR", &data)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let server = Server {
         child,
         base: format!("http://{listen}"),
+        data,
     };
     let started = Instant::now();
-    while call(&server.base, "GET", "/healthz", None, None).0 != 200 {
+    while call(&server.base, "GET", "/healthz", None, None).0 == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the server did not start"
@@ -182,7 +201,9 @@ fn the_whole_flow_and_every_error_status() {
     let eve = user(&path, "eve", "expert", &["--email", "eve@example.org"]);
     let max = user(&path, "max", "expert", &[]);
     let root = user(&path, "root", "admin", &[]);
-    let old = user(&path, "old", "expert", &["--expires", "2001-01-01"]);
+    // A token that expires in a second (an expiry in the past is refused when made).
+    let old = user(&path, "old", "expert", &["--ttl", "1"]);
+    std::thread::sleep(Duration::from_millis(1100));
     let server = serve(&["--authority", &path, "--rate-limit", "1000"]);
     let b = server.base.as_str();
     let post =
@@ -841,4 +862,556 @@ fn a_follower_keeps_answering_while_its_source_dies_and_lies() {
         json!(14_499),
         "the last good registry is served"
     );
+}
+
+/// What an attacker holding the store's file does: edits an entry of the log, then
+/// hashes the whole chain again (head and all), so that the store alone cannot tell.
+fn rewrite_chain(path: &str) {
+    use sha2::{Digest, Sha256};
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER audit_is_append_only_update; DROP TRIGGER audit_is_append_only_delete;
+         UPDATE audit SET detail = 'forged' WHERE id = 2;",
+    )
+    .unwrap();
+    let rows: Vec<(i64, [String; 6], Option<String>)> = c
+        .prepare("SELECT id, at, actor, action, subject, outcome, detail, changes FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                r.get(7)?,
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut previous = String::new();
+    let mut last = 0;
+    for (id, [at, actor, action, subject, outcome, detail], changes) in rows {
+        let mut hasher = Sha256::new();
+        hasher.update(previous.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(json!([id, at, actor, action, subject, outcome, detail]).to_string());
+        if let Some(changes) = changes {
+            hasher.update(b"\n");
+            hasher.update(changes.as_bytes());
+        }
+        previous = format!("{:x}", hasher.finalize());
+        last = id;
+        c.execute(
+            "UPDATE audit SET hash = ?1 WHERE id = ?2",
+            rusqlite::params![previous, id],
+        )
+        .unwrap();
+    }
+    c.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
+        [format!("{last}:{previous}")],
+    )
+    .unwrap();
+}
+
+/// Files `name` on `port` as `requester` and has `expert` approve it.
+fn approve(base: &str, requester: &str, expert: &str, name: &str, port: u16) {
+    let (status, filed, _) = call(
+        base,
+        "POST",
+        "/v1/requests",
+        Some(requester),
+        Some(&request_body(name, port)),
+    );
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["id"].as_i64().unwrap();
+    let (status, body, _) = call(
+        base,
+        "POST",
+        &format!("/v1/requests/{id}/review"),
+        Some(expert),
+        Some(r#"{"decision":"approve"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
+    let Some((_db, path)) = iana_store("http-witness") else {
+        return;
+    };
+    let requester = user(&path, "filer", "requester", &[]);
+    let expert = user(&path, "judge", "expert", &[]);
+    let key = authority(&path, &["key"]);
+    assert_eq!(key.len(), 64, "{key}");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let primary = serve_at(&listen, &["--authority", &path], None);
+    let (status, served, _) = call(&primary.base, "GET", "/v1/authority/key", None, None);
+    assert_eq!((status, served["key"].as_str()), (200, Some(key.as_str())));
+    let (status, head, _) = call(&primary.base, "GET", "/v1/log/head", None, None);
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(head["key"], json!(key));
+
+    // The follower is given the server's base URL alone, and the authority's key.
+    let key_file = std::env::temp_dir().join(format!("portreg-test-key-{}", std::process::id()));
+    std::fs::write(&key_file, &key).unwrap();
+    let replica = serve(&[
+        "--follow",
+        &primary.base,
+        "--interval",
+        "1",
+        "--authority-key",
+        &key_file.display().to_string(),
+    ]);
+    let health = || call(&replica.base, "GET", "/healthz", None, None);
+    wait_for("the first fetch", Duration::from_secs(30), || {
+        health().0 == 200
+    });
+    // Two honest approvals: the second head is taken with a consistency proof from the
+    // first.
+    for (name, port) in [("zq-witness-a", 40610), ("zq-witness-b", 40611)] {
+        approve(&primary.base, &requester, &expert, name, port);
+        wait_for(
+            "the approval on the replica",
+            Duration::from_secs(15),
+            || {
+                call(
+                    &replica.base,
+                    "GET",
+                    &format!("/v1/services/{name}"),
+                    None,
+                    None,
+                )
+                .0 == 200
+            },
+        );
+    }
+    let (status, proof, _) = call(
+        &primary.base,
+        "GET",
+        "/v1/log/proof/consistency?from=2&to=5",
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{proof}");
+    let (status, inclusion, _) = call(
+        &primary.base,
+        "GET",
+        "/v1/log/proof/inclusion?entry=3",
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{inclusion}");
+    let (status, entries, _) = call(
+        &primary.base,
+        "GET",
+        "/v1/log/entries?start=1&end=3",
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        entries[0]["changes"].is_null(),
+        "the public sees no rows: {entries}"
+    );
+
+    // The store rewritten offline and the server restarted on it: the follower refuses
+    // the new head, says why, and goes on serving what it had.
+    drop(primary);
+    rewrite_chain(&path);
+    let primary = serve_at(&listen, &["--authority", &path], None);
+    wait_for("the refusal", Duration::from_secs(20), || health().0 == 503);
+    let (_, report, _) = health();
+    let reason = report["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("rewritten"), "{report}");
+    assert_eq!(
+        call(
+            &replica.base,
+            "GET",
+            "/v1/services/zq-witness-b",
+            None,
+            None
+        )
+        .0,
+        200,
+        "the last good registry is served"
+    );
+    let metrics = ureq::get(format!("{}/metrics", replica.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("portreg_follow_refusals_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // The store itself is whole to the letter (the chain was hashed anew), but not
+    // against the server it was copied from: a copy made before is checked against it.
+    drop(primary);
+    let _ = std::fs::remove_file(&key_file);
+}
+
+#[test]
+fn verify_against_a_server_checks_one_log_extends_the_other() {
+    let Some((db, path)) = iana_store("http-against") else {
+        return;
+    };
+    let requester = user(&path, "filer", "requester", &[]);
+    let expert = user(&path, "judge", "expert", &[]);
+    let primary = serve(&["--authority", &path]);
+    approve(&primary.base, &requester, &expert, "zq-against", 40620);
+    // A copy of the store taken now is a prefix of the server's log as it grows.
+    let copy = TempDb::new("http-against-copy");
+    let copy_path = copy.arg();
+    let backup = Command::new(BIN)
+        .args(["authority", "--db", &path, "backup", &copy_path])
+        .output()
+        .unwrap();
+    assert!(backup.status.success());
+    std::fs::copy(format!("{path}.key"), format!("{copy_path}.key")).unwrap();
+    approve(&primary.base, &requester, &expert, "zq-against-2", 40621);
+    let verify = |db: &str| {
+        Command::new(BIN)
+            .args([
+                "authority",
+                "--db",
+                db,
+                "verify",
+                "--against",
+                &primary.base,
+            ])
+            .output()
+            .unwrap()
+    };
+    let output = verify(&copy_path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = verify(&path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The copy rewritten: whole on its own, not against the server.
+    rewrite_chain(&copy_path);
+    let alone = Command::new(BIN)
+        .args(["authority", "--db", &copy_path, "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        alone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&alone.stderr)
+    );
+    let output = verify(&copy_path);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("rewritten"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    drop(db);
+}
+
+#[test]
+fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
+    let db = TempDb::new("http-parties");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let rita = user(&path, "rita", "requester", &[]);
+    let alice = user(&path, "alice", "expert", &["--email", "alice@example.org"]);
+    // One person, one identity: a case or look-alike twin is refused.
+    for twin in ["Alice", "ａlice"] {
+        let output = Command::new(BIN)
+            .args([
+                "authority",
+                "--db",
+                &path,
+                "user",
+                "add",
+                twin,
+                "--role",
+                "requester",
+            ])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{twin}");
+    }
+    let expired = Command::new(BIN)
+        .args([
+            "authority",
+            "--db",
+            &path,
+            "user",
+            "add",
+            "old",
+            "--role",
+            "requester",
+            "--expires",
+            "2001-01-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        expired.status.code(),
+        Some(2),
+        "an expiry in the past is a usage error"
+    );
+
+    let log = std::env::temp_dir().join(format!("portreg-test-parties-{}.log", std::process::id()));
+    let server = serve_at(
+        &format!("127.0.0.1:{}", free_port()),
+        &["--authority", &path],
+        Some(&log),
+    );
+    let variants = [
+        ("ａlice", "R"),
+        ("аlice", "R"),
+        ("al\u{200b}ice", "R"),
+        ("A\u{200d}lice", "R"),
+        ("Alice_Smith", "R"),
+        ("R", "alice+portreg@example.org"),
+        ("R", "alice@exаmple.org"),
+    ];
+    for (index, (assignee, contact)) in variants.into_iter().enumerate() {
+        let body = json!({"name": format!("zq-party-{index}"), "transport": "tcp", "port": 40700 + index,
+                          "description": "d", "assignee": assignee, "contact": contact});
+        let (status, filed, _) = call(
+            &server.base,
+            "POST",
+            "/v1/requests",
+            Some(&rita),
+            Some(&body.to_string()),
+        );
+        assert_eq!(status, 201, "{filed}");
+        let id = filed["id"].as_i64().unwrap();
+        let (status, _, _) = call(
+            &server.base,
+            "POST",
+            &format!("/v1/requests/{id}/review"),
+            Some(&alice),
+            Some(r#"{"decision":"approve"}"#),
+        );
+        assert_eq!(status, 403, "{assignee:?} / {contact:?}");
+    }
+    // Control characters, in every field, are 422 naming the field.
+    for field in [
+        "description",
+        "assignee",
+        "contact",
+        "reference",
+        "txt_keys",
+    ] {
+        let mut body = json!({"name": "zq-nul", "transport": "tcp", "port": 40720, "description": "d",
+                              "assignee": "R", "contact": "R"});
+        body[field] = json!("a\u{0}b");
+        let (status, problem, _) = call(
+            &server.base,
+            "POST",
+            "/v1/requests",
+            Some(&rita),
+            Some(&body.to_string()),
+        );
+        assert_eq!(status, 422, "{field}: {problem}");
+        assert_eq!(problem["field"], json!(field), "{problem}");
+    }
+    // Duplicated transports are one; a port with any_port is refused.
+    let body = json!({"name": "zq-dup", "transport": ["tcp", "tcp", "TCP"], "port": 40721,
+                      "description": "d", "assignee": "R", "contact": "R"});
+    let (status, filed, _) = call(
+        &server.base,
+        "POST",
+        "/v1/requests",
+        Some(&rita),
+        Some(&body.to_string()),
+    );
+    assert!(status == 201 || status == 422, "{filed}");
+    if status == 201 {
+        assert_eq!(filed["transports"], json!(["tcp"]), "{filed}");
+    }
+    let body = json!({"name": "zq-both", "transport": "tcp", "port": 40722, "any_port": true,
+                      "description": "d", "assignee": "R", "contact": "R"});
+    let (status, problem, _) = call(
+        &server.base,
+        "POST",
+        "/v1/requests",
+        Some(&rita),
+        Some(&body.to_string()),
+    );
+    assert_eq!(status, 422, "{problem}");
+    // Any port, found from the index.
+    let body = json!({"name": "zq-any", "transport": "tcp", "any_port": true,
+                      "description": "d", "assignee": "R", "contact": "R"});
+    let started = Instant::now();
+    let (status, filed, _) = call(
+        &server.base,
+        "POST",
+        "/v1/requests",
+        Some(&rita),
+        Some(&body.to_string()),
+    );
+    eprintln!("a request for any port filed in {:?}", started.elapsed());
+    assert_eq!(status, 201, "{filed}");
+    // The scheme's name in any case; no secret in the access log.
+    let (status, _, _) = call_with(
+        &server.base,
+        "GET",
+        "/v1/requests",
+        None,
+        None,
+        &[("Authorization", &format!("bearer {rita}"))],
+    );
+    assert_eq!(status, 200);
+    call(
+        &server.base,
+        "GET",
+        "/v1/requests?access_token=zqsecretzq&state=pending",
+        None,
+        None,
+    );
+    call(
+        &server.base,
+        "GET",
+        "/v1/requests?Token=zqsecret2zq",
+        None,
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("REDACTED"), "{logged}");
+    assert!(
+        !logged.contains("zqsecretzq") && !logged.contains("zqsecret2zq"),
+        "{logged}"
+    );
+    drop(server);
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn one_client_cannot_hold_every_connection() {
+    let server = serve(&[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    // Idle sockets from 127.0.0.2: past its share they are closed at once.
+    let target: std::net::SocketAddr = address.parse().unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..600 {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(
+                &"127.0.0.2:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        if socket.connect(&target.into()).is_ok() {
+            idle.push(socket);
+        }
+    }
+    let started = Instant::now();
+    let (status, _, _) = call(&server.base, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+#[test]
+fn a_session_cookie_is_host_prefixed_and_secure_behind_https() {
+    let db = TempDb::new("http-cookie");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let rita = user(&path, "rita", "requester", &[]);
+    let server = serve(&[
+        "--authority",
+        &path,
+        "--public-url",
+        "https://ports.example.org",
+    ]);
+    let body = json!({"token": rita}).to_string();
+    let (status, _, headers) = call(&server.base, "POST", "/v1/session", None, Some(&body));
+    assert_eq!(status, 200);
+    let cookie = header(&headers, "set-cookie")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.starts_with("__Host-portreg_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    let id = cookie.split(';').next().unwrap();
+    let (status, _, _) = call_with(
+        &server.base,
+        "GET",
+        "/v1/session",
+        None,
+        None,
+        &[("Cookie", id)],
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn the_queue_is_read_a_page_at_a_time() {
+    let db = TempDb::new("http-pages");
+    let path = db.arg();
+    authority(&path, &["init"]);
+    let rita = user(&path, "rita", "requester", &[]);
+    let server = serve(&["--authority", &path]);
+    for index in 0..7u16 {
+        let (status, _, _) = call(
+            &server.base,
+            "POST",
+            "/v1/requests",
+            Some(&rita),
+            Some(&request_body(&format!("zq-page-{index}"), 40800 + index)),
+        );
+        assert_eq!(status, 201);
+    }
+    let (status, page, _) = call(
+        &server.base,
+        "GET",
+        "/v1/requests?state=pending&limit=3",
+        Some(&rita),
+        None,
+    );
+    assert_eq!(status, 200);
+    let ids: Vec<i64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let (_, next, _) = call(
+        &server.base,
+        "GET",
+        &format!("/v1/requests?state=pending&limit=3&after={}", ids[2]),
+        Some(&rita),
+        None,
+    );
+    let next: Vec<i64> = next
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .collect();
+    assert_eq!(next.len(), 3);
+    assert!(next[0] > ids[2]);
+    let (status, _, _) = call(
+        &server.base,
+        "GET",
+        "/v1/requests?limit=0",
+        Some(&rita),
+        None,
+    );
+    assert_eq!(status, 400);
 }

@@ -450,6 +450,44 @@ fn planted_links_are_never_followed() {
 }
 
 #[test]
+fn a_rollback_never_reads_through_a_planted_link() {
+    let Some(files) = files() else { return };
+    let data = DataDir::new("rollback-link");
+    std::fs::create_dir_all(&data.0).unwrap();
+    let new = data.0.join("new.xml");
+    std::fs::write(&new, files.new.as_slice()).unwrap();
+    assert_eq!(
+        data.run(&["update", "--file", &new.display().to_string()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let installed = std::fs::read(data.installed_file()).unwrap();
+    // A victim file the user never meant to install, linked in as the previous registry.
+    let victim = data.0.join("victim");
+    std::fs::write(&victim, b"secret bytes of another file").unwrap();
+    let previous = data
+        .installed_file()
+        .with_file_name("registry.previous.bin");
+    let _ = std::fs::remove_file(&previous);
+    std::os::unix::fs::symlink(&victim, &previous).unwrap();
+    let out = data.run(&["update", "--rollback"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("nothing was changed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(data.installed_file()).unwrap(), installed);
+    // A regular file that is no registry is refused the same way.
+    std::fs::remove_file(&previous).unwrap();
+    std::fs::write(&previous, b"not a registry").unwrap();
+    let out = data.run(&["update", "--rollback"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read(data.installed_file()).unwrap(), installed);
+}
+
+#[test]
 fn an_update_killed_between_renames_is_recovered_and_said_once() {
     let Some(files) = files() else { return };
     let data = DataDir::new("killed");

@@ -13,6 +13,8 @@
 //! [`Authority::verify`] finds a row changed, removed or inserted behind the store's back.
 
 mod actor;
+pub mod log;
+pub mod party;
 mod store;
 
 use std::fmt;
@@ -20,6 +22,7 @@ use std::fmt;
 pub use actor::{Actor, Identity, Role};
 pub use store::{
     time_after, AuditEntry, Authority, ChainReport, RequestRecord, RequestState, UserRecord,
+    MAX_ENTRIES,
 };
 
 /// The longest text the authority takes in a field a person types, in characters:
@@ -46,8 +49,41 @@ pub fn random_secret() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Refuses `value` longer than `max` characters, naming the field.
-pub(crate) fn check_length(field: &'static str, value: &str, max: usize) -> Result<()> {
+/// Refuses `value` longer than `max` characters, or holding a control character (C0 or
+/// C1) or a non-character that no registry format can carry, naming the field.
+pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<()> {
+    check_characters(field, value, false)?;
+    check_size(field, value, max)
+}
+
+/// As [`check_text`], with line feeds allowed: a comment or a reason of several lines.
+pub(crate) fn check_lines(field: &'static str, value: &str, max: usize) -> Result<()> {
+    check_characters(field, value, true)?;
+    check_size(field, value, max)
+}
+
+fn check_characters(field: &'static str, value: &str, lines: bool) -> Result<()> {
+    let refused =
+        |c: char| (c.is_control() && !(lines && c == '\n')) || matches!(c, '\u{fffe}' | '\u{ffff}');
+    if let Some((at, c)) = value.char_indices().find(|&(_, c)| refused(c)) {
+        return Err(AuthorityError::Invalid {
+            field,
+            reason: format!(
+                "the {} holds the control character U+{:04X} at byte {at}: {}",
+                field.replace('_', " "),
+                c as u32,
+                if lines {
+                    "only line feeds are taken"
+                } else {
+                    "a field of one line takes no control characters"
+                }
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_size(field: &'static str, value: &str, max: usize) -> Result<()> {
     let length = value.chars().count();
     if length > max {
         return Err(AuthorityError::Invalid {

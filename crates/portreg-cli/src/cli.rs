@@ -767,6 +767,11 @@ pub struct AuthorityArgs {
     /// When to colour the table output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// The Ed25519 key the log's heads are signed with (`init` makes it if absent, and
+    /// uses it if present: a new store can take over an old store's key); default
+    /// STORE.key beside the store, readable by its owner only.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: AuthorityCommand,
@@ -811,14 +816,22 @@ pub enum AuthorityCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Walk the audit chain: exit 0 when it is whole, 1 naming the first row changed,
-    /// removed or inserted.
+    /// Check the log: walk its chain, replay every change it holds and compare the result
+    /// with every table. Exit 0 when whole, 1 naming the first entry changed, removed or
+    /// inserted, or the first row edited outside the log.
     Verify {
-        /// A head published before (`ID:HASH`, from a published registry): the trail must
-        /// still hold that row unchanged.
+        /// A head published before (`ID:HASH`, from a published registry): the log must
+        /// still hold that entry unchanged.
         #[arg(long, value_name = "ID:HASH")]
         head: Option<String>,
+        /// A server's signed heads: the store's log and the server's must be one the
+        /// prefix of the other (checked with the server's consistency proof).
+        #[arg(long, value_name = "URL")]
+        against: Option<String>,
     },
+    /// Print the public key the log's heads are signed with (hex), for followers'
+    /// --authority-key.
+    Key,
     /// De-assign a service (or one record, #ID): its ports become Reserved.
     Deassign {
         /// The service name, or #ID of a record.
@@ -1030,6 +1043,19 @@ pub struct ServeArgs {
     /// Seconds between fetches of --follow's URL.
     #[arg(long, value_name = "SECS", default_value_t = 60, requires = "follow", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub interval: u64,
+    /// The followed authority's public key (a file `portreg authority key` wrote, or its
+    /// hex): every head must be signed by it. Without it, the key of the first signed
+    /// head fetched is pinned (and said in the log).
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub authority_key: Option<PathBuf>,
+    /// The key the authority signs its log with; default DB.key beside the store (made
+    /// there for a store that has none yet).
+    #[arg(long, value_name = "FILE", requires = "authority")]
+    pub signing_key: Option<PathBuf>,
+    /// The address clients reach this server at (`https://ports.example.org`): with
+    /// https, the web queue's session cookie is `__Host-` prefixed and `Secure`.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// The registry.
     #[command(flatten)]
     pub registry: RegistryArg,

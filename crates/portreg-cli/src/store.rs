@@ -232,10 +232,43 @@ impl Store {
                 self.dir.display()
             );
         }
+        // The previous registry is checked as an update checks a new one: a regular file
+        // of this folder (never a link planted to another file), a compiled registry
+        // whose checksum holds, with at least 90% of the entries of the one in use (the
+        // built-in one when the installed one is no regular, sound file).
+        let bytes = read_regular(&previous)?;
+        let in_use_bytes = read_regular(&current).ok();
+        let in_use = in_use_bytes
+            .as_deref()
+            .and_then(|bytes| CompiledRegistry::from_bytes(bytes).ok());
+        let compiled = CompiledRegistry::from_bytes(&bytes).map_err(|error| {
+            anyhow::anyhow!(
+                "{} is not a registry portreg installed ({error}); nothing was changed",
+                previous.display()
+            )
+        })?;
+        portreg::check_replacement(
+            &compiled.to_registry(),
+            in_use.as_ref().unwrap_or(CompiledRegistry::embedded()),
+            true,
+        )
+        .map_err(|refusal| {
+            anyhow::anyhow!(
+                "{} is refused as `portreg update` refuses a registry: {refusal}; nothing was changed",
+                previous.display()
+            )
+        })?;
         // Swapped without a moment with no current registry: the previous one is copied
         // in beside, the current one linked aside, then renamed into place.
-        let back = self.temporary(&fs::read(&previous)?)?;
-        if current.exists() {
+        let back = self.temporary(&bytes)?;
+        let current_is_link =
+            fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink());
+        if current_is_link {
+            // A link is never kept as the previous registry: it is replaced, not moved.
+            back.persist(&current)
+                .with_context(|| format!("cannot restore {}", current.display()))?;
+            fs::remove_file(&previous).context("cannot remove the registry put back")?;
+        } else if current.exists() {
             let aside = tempfile::Builder::new()
                 .prefix(".registry.aside.")
                 .make_in(&self.dir, |path| fs::hard_link(&current, path))
@@ -315,4 +348,28 @@ fn sync_dir(dir: &Path) {
     if let Ok(handle) = File::open(dir) {
         let _ = handle.sync_all();
     }
+}
+
+/// The bytes of `path`, a regular file: a symbolic link (to a file elsewhere that the
+/// user may not even mean to expose) is refused, not followed.
+fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "{} is not a regular file portreg wrote (a link?); nothing was changed",
+            path.display()
+        )
+    })?;
+    if !file.metadata()?.is_file() {
+        bail!(
+            "{} is not a regular file; nothing was changed",
+            path.display()
+        );
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(bytes)
 }

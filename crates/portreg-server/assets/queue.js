@@ -4,6 +4,9 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const escape = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 let session = null;
+// The queue is shown a page at a time: the ids after which each page shown so far starts.
+const PAGE_SIZE = 25;
+let queuePages = [0];
 
 async function call(method, url, body) {
   const headers = {"Accept": "application/json"};
@@ -15,7 +18,18 @@ async function call(method, url, body) {
 }
 const problem = (answer) => (answer.body && answer.body.detail) || ("HTTP " + answer.status);
 
+// Everything one identity saw or typed: gone when another signs in, or nobody.
+function clearPage() {
+  for (const form of document.querySelectorAll("form")) form.reset();
+  for (const body of document.querySelectorAll("#mine tbody, #queue tbody, #history tbody")) body.innerHTML = "";
+  for (const status of document.querySelectorAll("#file-result, #queue-result, #queue-page")) status.textContent = "";
+  $("#history table").hidden = true;
+  $("#queue-older").hidden = $("#queue-newer").hidden = true;
+  queuePages = [0];
+}
+
 function signedIn(who) {
+  if (!who || !session || who.name !== session.name) clearPage();
   session = who;
   $("#who").textContent = who ? `Signed in as ${who.name} (${who.role}).` : "";
   $("#sign-in").hidden = !!who;
@@ -34,9 +48,16 @@ async function refresh() {
         <td>${["pending", "changes-requested"].includes(r.state) ? `<button type="button" class="withdraw">Withdraw</button>` : ""}</td></tr>`).join("");
   }
   if (session.role === "requester") return;
-  const pending = await call("GET", "/v1/requests?state=pending");
+  const after = queuePages[queuePages.length - 1];
+  // One more than a page: whether there is a next page.
+  const pending = await call("GET", `/v1/requests?state=pending&after=${after}&limit=${PAGE_SIZE + 1}`);
   if (!pending.ok) return;
-  $("#queue tbody").innerHTML = pending.body.map((r) => `
+  const rows = pending.body.slice(0, PAGE_SIZE);
+  $("#queue-older").hidden = pending.body.length <= PAGE_SIZE;
+  $("#queue-newer").hidden = queuePages.length === 1;
+  $("#queue-page").textContent = rows.length ? `Requests ${rows[0].id} to ${rows[rows.length - 1].id}` : "No request is pending.";
+  $("#queue-older").dataset.after = rows.length ? rows[rows.length - 1].id : after;
+  $("#queue tbody").innerHTML = rows.map((r) => `
     <tr data-id="${r.id}"><td>${r.id}</td><td>${escape(r.requester)}</td><td class="name">${escape(r.name)}</td>
       <td>${escape(r.port ?? "-")}</td><td>${escape(r.transports.join(","))}</td><td>${escape(r.description)}</td>
       <td>${escape(r.assignee)} / ${escape(r.contact)}</td>
@@ -81,6 +102,8 @@ $("#queue tbody").addEventListener("click", async (event) => {
   $("#queue-result").textContent = answer.ok ? `Request ${answer.body.id}: ${answer.body.state}.` : problem(answer);
   refresh();
 });
+$("#queue-older").addEventListener("click", () => { queuePages.push(Number($("#queue-older").dataset.after)); refresh(); });
+$("#queue-newer").addEventListener("click", () => { if (queuePages.length > 1) queuePages.pop(); refresh(); });
 $("#mine tbody").addEventListener("click", async (event) => {
   if (!event.target.matches("button.withdraw")) return;
   const id = event.target.closest("tr").dataset.id;

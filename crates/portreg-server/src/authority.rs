@@ -33,7 +33,9 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// Path prefixes of the authority's routes (in the OpenAPI document only when the server
 /// runs one).
-const ROUTES: [&str; 5] = [
+const ROUTES: [&str; 7] = [
+    "/v1/authority",
+    "/v1/log",
     "/v1/requests",
     "/v1/records",
     "/v1/users",
@@ -115,14 +117,19 @@ pub(crate) struct Session {
 
 /// How long a session lasts.
 pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
-/// The session cookie's name.
+/// The session cookie's name; `__Host-` prefixed when the server is reached over https
+/// (the browser then takes it only from a secure origin, for the whole host, with no
+/// `Domain`).
 pub(crate) const SESSION_COOKIE: &str = "portreg_session";
+const SECURE_SESSION_COOKIE: &str = "__Host-portreg_session";
 
 /// The authority a server runs.
 pub struct AuthorityService {
     store: Arc<Mutex<Authority>>,
     limiter: Limiter,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
+    /// Whether clients reach the server over https (`--public-url https://...`).
+    secure: bool,
 }
 
 /// A new session id or CSRF token.
@@ -132,16 +139,52 @@ fn random_hex() -> Result<String, Problem> {
 }
 
 impl AuthorityService {
-    /// Opens the store at `path`.
-    pub fn open(path: &FilePath, limit: RateLimit) -> Result<Self, AuthorityError> {
+    /// Opens the store at `path`, signing its log with the key at `signing_key` (beside
+    /// the store unless given; made there if absent, for a store that has none yet).
+    pub fn open(
+        path: &FilePath,
+        limit: RateLimit,
+        signing_key: Option<&FilePath>,
+    ) -> Result<Self, AuthorityError> {
+        let mut store = Authority::open(path)?;
+        let key = signing_key.map_or_else(
+            || portreg_authority::log::default_key_path(path),
+            FilePath::to_owned,
+        );
+        store.use_signing_key(&key)?;
         Ok(AuthorityService {
-            store: Arc::new(Mutex::new(Authority::open(path)?)),
+            store: Arc::new(Mutex::new(store)),
             limiter: Limiter {
                 limit,
                 buckets: Mutex::new(HashMap::new()),
             },
             sessions: Mutex::new(HashMap::new()),
+            secure: false,
         })
+    }
+
+    /// The address clients reach the server at: with https, the session cookie is
+    /// `__Host-` prefixed and `Secure`.
+    pub fn set_public_url(&mut self, url: &str) {
+        self.secure = url.to_ascii_lowercase().starts_with("https://");
+    }
+
+    /// The session cookie's name.
+    pub(crate) fn cookie_name(&self) -> &'static str {
+        if self.secure {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+    }
+
+    /// The session cookie's `Secure` attribute, when it has one.
+    pub(crate) fn cookie_secure(&self) -> &'static str {
+        if self.secure {
+            "; Secure"
+        } else {
+            ""
+        }
     }
 
     /// The registry as the store publishes it, compiled for serving.
@@ -173,6 +216,14 @@ impl AuthorityService {
             )
         })?
         .map_err(problem)
+    }
+
+    /// Reads the store on a blocking thread.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Authority) -> Result<T, AuthorityError> + Send + 'static,
+    ) -> Result<T, Problem> {
+        self.run(move |store| work(store)).await
     }
 
     /// The identity of a bearer token, if the request carries a valid one.
@@ -214,7 +265,7 @@ impl AuthorityService {
     }
 
     /// The caller, if it proves an identity; nobody otherwise (for public reads).
-    async fn optional_caller(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
+    pub(crate) async fn optional_caller(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
         let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
             || session_id(&parts.headers).is_some();
         if has_credentials {
@@ -325,7 +376,8 @@ fn snapshot_of(store: &Authority) -> Result<Snapshot, AuthorityError> {
     let path = store.path();
     let registry = store.published()?;
     let head = registry.meta.audit_head.clone().unwrap_or_default();
-    let (id, hash) = head.split_once(':').unwrap_or(("0", ""));
+    let chain = head.split_whitespace().next().unwrap_or("");
+    let (id, hash) = chain.split_once(':').unwrap_or(("0", ""));
     let provenance = Provenance {
         source: format!("authority {}", path.display()),
         version: format!("audit row {id}"),
@@ -345,7 +397,7 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == SESSION_COOKIE || *name == SECURE_SESSION_COOKIE)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -353,11 +405,13 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
+    // The scheme's name is case-insensitive (RFC 7235).
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
     Ok(Some(token.to_owned()))
@@ -664,6 +718,12 @@ impl RequestFields {
         if let Some(field) = self.transport {
             base.transports = field.transports()?;
         }
+        if self.port.is_some() && self.any_port == Some(true) {
+            return Err(invalid(
+                "any_port",
+                "any_port: give a port or ask for any port, not both".into(),
+            ));
+        }
         if let Some(port) = self.port {
             let span = match port {
                 PortField::Number(n) => Some(PortSpan::single(n)),
@@ -738,6 +798,12 @@ pub struct ListParams {
     /// Only requests in this state.
     #[param(pattern = "^(pending|approved|denied|changes-requested|withdrawn)$")]
     pub state: Option<String>,
+    /// Only requests with a greater id (the last id of the page before).
+    #[param(minimum = 0)]
+    pub after: Option<u64>,
+    /// At most this many requests (1 to 1000; all when not given).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
 }
 
 /// `?subject=&since=`.
@@ -890,11 +956,24 @@ pub async fn list(
             ))
         })?),
     };
+    if query
+        .limit
+        .is_some_and(|limit| !(1..=1000).contains(&limit))
+    {
+        return Err(Problem::bad_request("limit: expected 1 to 1000"));
+    }
     let actor = Actor::User(authority.caller(&parts).await?);
     let requests = authority
         .run(move |store| store.requests(wanted, &actor))
         .await?;
-    let body: Vec<Value> = requests.iter().map(|r| r.to_json()).collect();
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.map_or(usize::MAX, |l| l as usize);
+    let body: Vec<Value> = requests
+        .iter()
+        .filter(|r| u64::try_from(r.id).is_ok_and(|id| id > after))
+        .take(limit)
+        .map(|r| r.to_json())
+        .collect();
     Ok(no_store(Json(body).into_response()))
 }
 

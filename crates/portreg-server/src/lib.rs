@@ -4,11 +4,13 @@
 mod api;
 pub mod authority;
 pub mod cache;
+mod log;
 pub mod metrics;
 mod problem;
 pub mod schema;
 mod web;
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +38,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection that sends no byte for this long is closed: a request's headers must
 /// arrive within it, and an idle keep-alive connection ends after it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connections open at once; more wait in the listen queue until one closes.
+/// Connections open at once; past it, a connection is answered only at `/healthz` (a
+/// few at a time) and closed.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// Connections one client address may hold open at once, well under
+/// [`MAX_CONNECTIONS`]: one client's idle sockets cannot take the server's.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// Connections past [`MAX_CONNECTIONS`] answered at `/healthz` at once.
+const OVERFLOW_CONNECTIONS: usize = 64;
 
 /// A registry being served, with what is computed from it: its ETag, its compiled bytes
 /// (for replicas) and the answers kept. A registry swapped in comes as a new snapshot;
@@ -185,6 +193,11 @@ impl AppState {
         authority::add_user,
         authority::revoke_user,
         authority::history,
+        log::key,
+        log::head,
+        log::entries,
+        log::consistency,
+        log::inclusion,
         web::sign_in,
         web::current,
         web::sign_out
@@ -225,6 +238,7 @@ impl AppState {
         authority::TransferBody,
         portreg_authority::Role,
         authority::UserBody,
+        log::SignedHeadBody,
         web::SignIn
     ))
 )]
@@ -361,6 +375,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     if with_authority {
         routes = routes
             .merge(authority::routes())
+            .merge(log::routes())
             .route("/queue", get(web::queue))
             .route(
                 "/v1/session",
@@ -498,6 +513,43 @@ async fn check_uri(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Query parameters whose values are secrets: never written to a log.
+const SECRET_PARAMETERS: [&str; 9] = [
+    "access_token",
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "secret",
+    "password",
+    "session",
+    "csrf",
+];
+
+/// The URI as the access log writes it: the values of secret-named query parameters
+/// (any case, percent-encoded or not) replaced by `REDACTED`.
+fn redacted(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            let secret = SECRET_PARAMETERS
+                .iter()
+                .any(|s| decoded.trim().eq_ignore_ascii_case(s));
+            if secret && !value.is_empty() {
+                format!("{name}=REDACTED")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
+}
+
 /// One access-log event a request (method, path, status, microseconds), target `access`:
 /// no span, nothing formatted unless the event is enabled.
 async fn access_log(request: Request, next: Next) -> Response {
@@ -506,7 +558,7 @@ async fn access_log(request: Request, next: Next) -> Response {
     }
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let uri = request.uri().clone();
+    let uri = redacted(request.uri());
     let response = next.run(request).await;
     tracing::info!(
         target: "access",
@@ -578,11 +630,73 @@ async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Nex
     response
 }
 
+/// Connections open per client address; a [`ClientSlot`] gives its place back.
+#[derive(Clone, Default)]
+struct Clients(Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection's place in its client's count.
+struct ClientSlot {
+    clients: Clients,
+    address: std::net::IpAddr,
+}
+
+impl Clients {
+    /// A place for one more connection from `address`, unless it holds its share.
+    fn enter(&self, address: std::net::IpAddr) -> Option<ClientSlot> {
+        let mut open = self.0.lock().ok()?;
+        let count = open.entry(address).or_default();
+        if *count >= MAX_CONNECTIONS_PER_CLIENT {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.clients.0.lock() {
+            if let Some(count) = open.get_mut(&self.address) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(&self.address);
+                }
+            }
+        }
+    }
+}
+
+/// What a connection past [`MAX_CONNECTIONS`] is answered: `/healthz` as ever (so that a
+/// load balancer's probe sees a live server), anything else 503, and then it is closed.
+fn overflow_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(metrics::healthz))
+        .fallback(|| async {
+            let mut response = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server holds as many connections as it takes: try again",
+            )
+            .with_retry_after(1)
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        })
+        .with_state(state)
+}
+
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
 ///
 /// Each connection must keep sending: one that sends nothing for [`IDLE_TIMEOUT`] (headers
-/// that never come, an idle keep-alive) is closed, and at most [`MAX_CONNECTIONS`] are
-/// open at once, so that clients that connect and wait cannot starve the others.
+/// that never come, an idle keep-alive) is closed; one client address holds at most
+/// [`MAX_CONNECTIONS_PER_CLIENT`] connections (more are closed at once), and at most
+/// [`MAX_CONNECTIONS`] are served at once, past which a connection is answered only at
+/// `/healthz`, so that clients that connect and wait cannot starve the others or hide
+/// the server's health.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -591,16 +705,14 @@ pub async fn serve(
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::Service;
 
-    let app = router(state);
+    let app = router(state.clone());
+    let overflow = overflow_router(state);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let overflow_slots = Arc::new(tokio::sync::Semaphore::new(OVERFLOW_CONNECTIONS));
+    let clients = Clients::default();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot,
-            () = &mut shutdown => break,
-        };
-        let Ok(slot) = slot else { break };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -614,12 +726,22 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(client) = clients.enter(remote.ip()) else {
+            // Over its share: closed at once, before a byte is read.
+            continue;
+        };
+        let (app, slot) = match slots.clone().try_acquire_owned() {
+            Ok(slot) => (app.clone(), slot),
+            Err(_) => match overflow_slots.clone().try_acquire_owned() {
+                Ok(slot) => (overflow.clone(), slot),
+                Err(_) => continue,
+            },
+        };
         let _ = stream.set_nodelay(true);
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
         stream.set_read_timeout(Some(IDLE_TIMEOUT));
         stream.set_write_timeout(Some(IDLE_TIMEOUT));
         let io = TokioIo::new(Box::pin(stream));
-        let app = app.clone();
         let service = hyper::service::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request
@@ -640,6 +762,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _ = connection.await;
             drop(slot);
+            drop(client);
         });
     }
     drop(listener);

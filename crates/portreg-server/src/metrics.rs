@@ -68,6 +68,7 @@ pub struct FollowStatus {
     fetched: Mutex<Fetches>,
     failures: AtomicU64,
     swaps: AtomicU64,
+    refusals: AtomicU64,
 }
 
 #[derive(Default)]
@@ -75,6 +76,10 @@ struct Fetches {
     last_attempt: Option<SystemTime>,
     last_success: Option<SystemTime>,
     last_error: Option<String>,
+    /// Why the last registry fetched was refused as not extending the log accepted
+    /// before (a rewritten or truncated log, a head not signed by the authority's key):
+    /// the replica is unhealthy until a good one comes.
+    refused: Option<String>,
 }
 
 fn seconds(time: SystemTime) -> u64 {
@@ -90,7 +95,34 @@ impl FollowStatus {
             fetched: Mutex::new(Fetches::default()),
             failures: AtomicU64::new(0),
             swaps: AtomicU64::new(0),
+            refusals: AtomicU64::new(0),
         }
+    }
+
+    /// A registry refused because its signed head does not extend the log accepted
+    /// before, or is not the authority's: counted, and the replica unhealthy until a
+    /// registry is accepted again.
+    pub fn refused(&self, reason: String) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut fetched) = self.fetched.lock() {
+            fetched.refused = Some(reason.clone());
+        }
+        self.failed(reason);
+    }
+
+    /// Why the replica is not healthy: never fetched, or its source's log refused.
+    fn unhealthy(&self) -> Option<String> {
+        let fetched = self.fetched.lock().ok()?;
+        if let Some(refused) = &fetched.refused {
+            return Some(format!("the followed log was refused: {refused}"));
+        }
+        if fetched.last_success.is_none() {
+            return Some(match &fetched.last_error {
+                Some(error) => format!("no registry fetched from {} yet: {error}", self.source),
+                None => format!("no registry fetched from {} yet", self.source),
+            });
+        }
+        None
     }
 
     /// A fetch that ended well: the registry is current (swapped in or not modified).
@@ -103,6 +135,9 @@ impl FollowStatus {
             fetched.last_attempt = Some(now);
             fetched.last_success = Some(now);
             fetched.last_error = None;
+            if swapped {
+                fetched.refused = None;
+            }
         }
     }
 
@@ -133,14 +168,17 @@ impl FollowStatus {
             // Stale: no successful fetch in three intervals.
             "stale": stale.is_none_or(|s| s > 3 * self.interval.as_secs().max(1)),
             "last_error": fetched.last_error,
+            "refused": fetched.refused,
+            "refusals": self.refusals.load(Ordering::Relaxed),
             "failures": self.failures.load(Ordering::Relaxed),
             "swaps": self.swaps.load(Ordering::Relaxed),
         })
     }
 }
 
-/// Liveness, with the registry served and, on a replica, its fetches.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive: the registry's date and size; on a replica, the last fetch and staleness", body = crate::schema::Health), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+/// Liveness, with the registry served and, on a replica, its fetches. A replica that
+/// has never fetched its source, or whose source's log was refused, answers 503.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive: the registry's date and size; on a replica, the last fetch and staleness", body = crate::schema::Health), (status = 503, description = "A replica that has fetched nothing yet, or refused its source's log: `status` is `unhealthy`, `reason` says why", body = crate::schema::Health), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let snapshot = state.snapshot();
     let registry = snapshot.registry();
@@ -152,10 +190,16 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             "records": registry.len(),
         },
     });
+    let mut status = StatusCode::OK;
     if let Some(follower) = &state.follower {
         body["follow"] = follower.report();
+        if let Some(reason) = follower.unhealthy() {
+            body["status"] = json!("unhealthy");
+            body["reason"] = json!(reason);
+            status = StatusCode::SERVICE_UNAVAILABLE;
+        }
     }
-    let mut response = Json(body).into_response();
+    let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
@@ -234,6 +278,13 @@ pub async fn metrics(
             out,
             "portreg_follow_fetch_failures_total {}",
             follower.failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# HELP portreg_follow_refusals_total Registries refused because their signed head did not extend the log accepted before, or was not the authority's.");
+        let _ = writeln!(out, "# TYPE portreg_follow_refusals_total counter");
+        let _ = writeln!(
+            out,
+            "portreg_follow_refusals_total {}",
+            follower.refusals.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

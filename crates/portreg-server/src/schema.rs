@@ -171,11 +171,15 @@ pub struct StableBody {
 /// `/healthz`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or `unhealthy` (503).
+    #[schema(pattern = "^(ok|unhealthy)$")]
     pub status: String,
+    /// Why it is unhealthy.
+    pub reason: Option<String>,
     /// The registry served: `origin`, `updated` (its date), `records`.
     pub registry: serde_json::Value,
     /// On a replica (`serve --follow`): `source`, `interval_seconds`, `last_fetch`,
-    /// `last_successful_fetch`, `staleness_seconds` (since it), `stale`, `last_error`, `failures`, `swaps`.
+    /// `last_successful_fetch`, `staleness_seconds` (since it), `stale`, `last_error`,
+    /// `refused` (why the source's log was refused), `refusals`, `failures`, `swaps`.
     pub follow: Option<serde_json::Value>,
 }

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::authority::{no_store, service, JsonBody, SESSION_COOKIE, SESSION_LIFETIME};
+use crate::authority::{no_store, service, JsonBody, SESSION_LIFETIME};
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -61,8 +61,10 @@ pub async fn sign_in(
     let service = service(&state)?;
     let (id, session, identity) = service.sign_in(&parts, body.token).await?;
     let cookie = format!(
-        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_LIFETIME.as_secs()
+        "{}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        service.cookie_name(),
+        SESSION_LIFETIME.as_secs(),
+        service.cookie_secure()
     );
     let mut response = Json(json!({
         "name": identity.name, "role": identity.role.as_str(), "csrf": session.csrf,
@@ -102,9 +104,13 @@ pub async fn sign_out(
     let service = service(&state)?;
     service.sign_out(&parts.headers);
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("portreg_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    let cookie = format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        service.cookie_name(),
+        service.cookie_secure()
     );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
     Ok(response)
 }

@@ -229,7 +229,15 @@ fn a_requester_submits_an_expert_approves_and_the_search_finds_it() {
             serde_json::json!(""),
             "the session cookie is HttpOnly"
         );
-        // Signing out and in as the expert, who approves from the queue.
+        // A draft left in the form, then signing out: nothing of the requester's stays
+        // on the page for whoever signs in next.
+        client
+            .find(Locator::Css("#request-form input[name=description]"))
+            .await
+            .unwrap()
+            .send_keys("a draft")
+            .await
+            .unwrap();
         client
             .find(Locator::Css("#sign-out"))
             .await
@@ -238,6 +246,21 @@ fn a_requester_submits_an_expert_approves_and_the_search_finds_it() {
             .await
             .unwrap();
         element(&client, "//section[@id='sign-in' and not(@hidden)]").await;
+        let left = client
+            .execute(
+                "return [document.querySelector('#request-form input[name=description]').value,
+                         document.querySelector('#file-result').textContent,
+                         document.querySelectorAll('#mine tbody tr').length]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            serde_json::json!(["", "", 0]),
+            "the page keeps nothing after sign-out"
+        );
+        // Signing in as the expert, who approves from the queue.
         sign_in(&client, &base, &eve).await;
         let row = element(
             &client,

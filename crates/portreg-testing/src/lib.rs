@@ -127,9 +127,9 @@ impl TempDb {
         db
     }
 
-    /// Removes the file and its WAL files.
+    /// Removes the file, its WAL files and the signing key made beside it.
     pub fn remove(&self) {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".key"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
         }
     }

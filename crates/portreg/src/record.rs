@@ -69,6 +69,50 @@ pub struct RecordExtra {
 }
 
 impl Record {
+    /// Calls `edit` on every text the record holds (its history's too): what a writer
+    /// that cannot carry some characters cleans.
+    pub fn for_each_text_mut(&mut self, edit: &mut dyn FnMut(&mut String)) {
+        let Record {
+            name,
+            aliases,
+            description,
+            assignees,
+            contacts,
+            references,
+            service_code,
+            unauthorized_use,
+            notes,
+            extra,
+            ..
+        } = self;
+        for text in name
+            .iter_mut()
+            .chain(aliases.iter_mut())
+            .chain(description.iter_mut())
+            .chain(assignees.iter_mut())
+            .chain(contacts.iter_mut())
+            .chain(service_code.iter_mut())
+            .chain(unauthorized_use.iter_mut())
+            .chain(notes.iter_mut())
+            .chain(extra.description_markup.iter_mut())
+            .chain(extra.notes_markup.iter_mut())
+            .chain(extra.banners.iter_mut())
+            .chain(extra.ports_as_written.iter_mut())
+            .chain(extra.frequency.iter_mut())
+        {
+            edit(text);
+        }
+        for reference in references {
+            edit(&mut reference.data);
+            if let Some(title) = &mut reference.title {
+                edit(title);
+            }
+        }
+        for earlier in &mut extra.history {
+            earlier.for_each_text_mut(edit);
+        }
+    }
+
     /// The assignees as IANA's CSV shows them: the explicit ones, else the contacts.
     pub fn effective_assignees(&self) -> &[String] {
         if self.assignees.is_empty() {

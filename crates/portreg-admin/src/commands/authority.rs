@@ -33,8 +33,16 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> CommandResult {
     // At the store's file, the process's user is the administrator: named by its user
     // id, never by a flag or `$USER`, which anyone sets.
     let actor = Actor::local(&process_user());
-    outcome(&args.command, &db, &actor, common).map_err(|error| {
+    let key = args
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| portreg_authority::log::default_key_path(&db));
+    outcome(&args.command, &db, &key, &actor, common).map_err(|error| {
         match error.downcast_ref::<AuthorityError>() {
+            // A time given on the command line that cannot be: the command is wrong.
+            Some(AuthorityError::Invalid {
+                field: "expires", ..
+            }) => Failure::usage(format!("--expires: {error}")),
             Some(refusal) if refusal.is_refusal() => Failure::refused(error),
             _ => Failure::from(error),
         }
@@ -73,7 +81,13 @@ fn role(role: IdentityRole) -> Role {
     }
 }
 
-fn outcome(command: &AuthorityCommand, db: &Path, actor: &Actor, common: &Common) -> Result<Exit> {
+fn outcome(
+    command: &AuthorityCommand,
+    db: &Path,
+    key: &Path,
+    actor: &Actor,
+    common: &Common,
+) -> Result<Exit> {
     let mut out = Output::new(common);
     match command {
         AuthorityCommand::Init { from } => {
@@ -82,9 +96,14 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &Actor, common: &Common
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            Authority::init(db, registry.as_ref(), actor)?;
+            let mut authority = Authority::init(db, registry.as_ref(), actor)?;
+            let public = authority.use_signing_key(key)?;
             let records = registry.as_ref().map_or(0, |r| r.records.len());
             println!("portreg: created {} with {records} records", db.display());
+            println!(
+                "portreg: its log is signed with {} (public key {public})",
+                key.display()
+            );
         }
         AuthorityCommand::Request(request) => {
             let mut authority = Authority::open(db)?;
@@ -140,21 +159,37 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &Actor, common: &Common
             println!("request {id} withdrawn");
         }
         AuthorityCommand::User { command } => return user(command, db, actor, &mut out),
-        AuthorityCommand::Verify { head } => {
-            let report = Authority::open(db)?.verify(head.as_deref())?;
-            return Ok(match report.problem {
+        AuthorityCommand::Verify { head, against } => {
+            let authority = Authority::open(db)?;
+            let report = authority.verify(head.as_deref())?;
+            let problem = match (report.problem, against) {
+                (Some(problem), _) => Some(problem),
+                (None, Some(url)) => super::log::check_against(&authority, url).err(),
+                (None, None) => None,
+            };
+            return Ok(match problem {
                 None => {
                     println!(
-                        "portreg: the audit chain is whole: {} row(s), head {}",
-                        report.rows, report.head
+                        "portreg: the log is whole and every table agrees with it: {} entries, head {}{}",
+                        report.rows,
+                        report.head,
+                        against.as_ref().map_or(String::new(), |url| format!(
+                            "; consistent with {url}"
+                        ))
                     );
                     Exit::Success
                 }
                 Some(problem) => {
-                    eprintln!("portreg: the audit chain is broken: {problem}");
+                    eprintln!("portreg: the log does not verify: {problem}");
                     Exit::NotFound
                 }
             });
+        }
+        AuthorityCommand::Key => {
+            let key = Authority::open(db)?.public_key()?.ok_or_else(|| {
+                AuthorityError::NotFound("the store signs with no key yet".into())
+            })?;
+            println!("{key}");
         }
         AuthorityCommand::Deassign { subject, reason } => {
             let count = Authority::open(db)?.deassign(subject, reason.as_deref(), actor)?;
@@ -197,7 +232,9 @@ fn outcome(command: &AuthorityCommand, db: &Path, actor: &Actor, common: &Common
             }
         }
         AuthorityCommand::Publish { to, output } => {
-            let registry = Authority::open(db)?.published()?;
+            let mut authority = Authority::open(db)?;
+            authority.use_signing_key(key)?;
+            let registry = authority.published()?;
             // JSON is published as a document, so that it names its history as XML and
             // the compiled form do; CSV and services files have no place for it.
             let text = match to {

@@ -1,6 +1,7 @@
 //! The administrative commands, one module each.
 
 pub mod authority;
+pub mod log;
 pub mod parquet;
 pub mod serve;
 pub mod update;

@@ -12,9 +12,10 @@ use portreg_server::{AppState, Snapshot};
 use sha2::{Digest, Sha256};
 use tracing_subscriber::EnvFilter;
 
+use portreg_authority::log::SignedHead;
 use portreg_cli::active::Active;
 use portreg_cli::cli::{Common, ServeArgs};
-use portreg_cli::store::ServerState;
+use portreg_cli::store::{ServerState, Store};
 use portreg_cli::{CommandResult, Exit, Failure};
 
 use super::update::{download, read_fetched, Fetched};
@@ -53,10 +54,14 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
                 per_second: args.rate_limit,
                 burst: args.rate_limit * 4.0,
             };
-            let authority = AuthorityService::open(db, limit).map_err(|e| {
-                let text = e.to_string();
-                Failure::usage(format!("cannot run the authority: {text}"))
-            })?;
+            let mut authority = AuthorityService::open(db, limit, args.signing_key.as_deref())
+                .map_err(|e| {
+                    let text = e.to_string();
+                    Failure::usage(format!("cannot run the authority: {text}"))
+                })?;
+            if let Some(url) = &args.public_url {
+                authority.set_public_url(url);
+            }
             let snapshot = authority.snapshot().map_err(|e| {
                 Failure::usage(format!("cannot read the authority's registry: {e}"))
             })?;
@@ -69,11 +74,15 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
             AppState::new(registry, origin)
         }
     };
+    let mut witness = None;
     if let Some(url) = &args.follow {
-        state.follower = Some(FollowStatus::new(
-            url.clone(),
-            Duration::from_secs(args.interval),
-        ));
+        let url = registry_url(url);
+        let pinned = match &args.authority_key {
+            Some(path) => Some(read_public_key(path)?),
+            None => None,
+        };
+        witness = Some(Witness::load(&url, pinned));
+        state.follower = Some(FollowStatus::new(url, Duration::from_secs(args.interval)));
     }
     let state = Arc::new(state);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -84,17 +93,159 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
         let address = listener.local_addr()?;
         let snapshot = state.snapshot();
         tracing::info!(%address, registry = %snapshot.origin, records = snapshot.registry().len(), "serving http://{address}/");
-        if state.follower.is_some() {
-            tokio::spawn(follow(state.clone()));
+        if let Some(witness) = witness {
+            tokio::spawn(follow(state.clone(), witness));
         }
         portreg_server::serve(listener, state, portreg_server::shutdown_signal()).await.context("server failed")
     })?;
     Ok(Exit::Success)
 }
 
+/// The URL of a followed server's registry: a portreg server's base URL
+/// (`http://host:port`, with or without `/`) means its `/v1/registry.bin`.
+fn registry_url(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match rest.find('/') {
+        None => format!("{url}/v1/registry.bin"),
+        Some(slash) if rest[slash..] == *"/" => format!("{url}v1/registry.bin"),
+        Some(_) => url.to_owned(),
+    }
+}
+
+/// A public key from `--authority-key`: a file holding its hex, or the hex itself.
+fn read_public_key(path: &std::path::Path) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| path.display().to_string());
+    portreg_authority::log::verifying_key(&text)
+        .map(|_| text.trim().to_ascii_lowercase())
+        .map_err(|e| Failure::usage(format!("--authority-key {}: {e}", path.display())))
+}
+
+/// What a follower witnessed of its source's log: the key its heads are signed with and
+/// the heads it accepted, kept in portreg's data directory so that a restart remembers
+/// them.
+#[derive(Clone, Debug, Default)]
+struct Witness {
+    /// The authority's public key: given, or pinned on the first signed head.
+    key: Option<String>,
+    /// Heads accepted, oldest first (the last few hundred).
+    heads: Vec<SignedHead>,
+    /// Where they are kept.
+    file: Option<std::path::PathBuf>,
+}
+
+/// Heads a follower keeps.
+const HEADS_KEPT: usize = 500;
+
+impl Witness {
+    fn load(source: &str, given: Option<String>) -> Witness {
+        let file = Store::locate().map(|store| {
+            let digest = format!("{:x}", Sha256::digest(source.as_bytes()));
+            store
+                .dir()
+                .join("follow")
+                .join(format!("{}.json", &digest[..16]))
+        });
+        let kept: Option<serde_json::Value> = file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let mut witness = Witness {
+            file,
+            ..Witness::default()
+        };
+        if let Some(kept) = kept {
+            witness.key = kept["key"].as_str().map(str::to_owned);
+            witness.heads = kept["heads"]
+                .as_array()
+                .map(|heads| {
+                    heads
+                        .iter()
+                        .filter_map(|h| SignedHead::from_json(h).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        if let Some(given) = given {
+            if witness.key.as_ref().is_some_and(|kept| *kept != given) {
+                tracing::warn!(source, key = %given, "--authority-key differs from the key pinned before; the given key is used and the heads kept are dropped");
+                witness.heads.clear();
+            }
+            witness.key = Some(given);
+        }
+        witness
+    }
+
+    fn save(&self, source: &str) {
+        let Some(file) = &self.file else { return };
+        let heads: Vec<serde_json::Value> = self.heads.iter().map(SignedHead::to_json).collect();
+        let body = serde_json::json!({"source": source, "key": self.key, "heads": heads});
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                let temporary = file.with_extension("json.new");
+                std::fs::write(&temporary, body.to_string())?;
+                std::fs::rename(&temporary, file)
+            });
+        if let Err(error) = written {
+            tracing::warn!(file = %file.display(), %error, "the heads seen could not be kept");
+        }
+    }
+
+    /// Checks the signed head a fetched registry carries: signed by the authority's
+    /// key (pinned now if none is), and extending the last head accepted (a consistency
+    /// proof from the source). A registry without a signed head is taken only while no
+    /// key is pinned (a plain registry file, IANA's).
+    fn check(
+        &mut self,
+        source: &str,
+        registry: &portreg::Registry,
+    ) -> Result<Option<SignedHead>, String> {
+        let head = registry
+            .meta
+            .audit_head
+            .as_deref()
+            .and_then(SignedHead::from_audit_head);
+        let Some(head) = head else {
+            return match &self.key {
+                Some(key) => Err(format!(
+                    "the registry carries no signed head, but the authority's key {key} is pinned"
+                )),
+                None => Ok(None),
+            };
+        };
+        head.verify(self.key.as_deref())?;
+        if let Some(last) = self.heads.last() {
+            super::log::check_extends(source, last, &head)?;
+        }
+        if self.key.is_none() {
+            tracing::info!(source, key = %head.key, "pinned the authority's key on the first signed head fetched (give --authority-key to pin it beforehand)");
+            self.key = Some(head.key.clone());
+        }
+        Ok(Some(head))
+    }
+
+    fn accept(&mut self, source: &str, head: SignedHead) {
+        self.heads.push(head);
+        if self.heads.len() > HEADS_KEPT {
+            self.heads.drain(..self.heads.len() - HEADS_KEPT);
+        }
+        self.save(source);
+    }
+}
+
+/// Why a fetch did not give a registry to serve.
+enum FetchError {
+    /// The source could not be fetched, or what it sent is no registry `update` takes.
+    Failed(String),
+    /// Its log does not extend the one accepted before, or is not the authority's.
+    Refused(String),
+}
+
 /// Fetches the followed registry every interval, conditionally, and swaps in what
-/// passes `update`'s checks; on any failure the last good registry goes on serving.
-async fn follow(state: Arc<AppState>) {
+/// passes `update`'s checks and, for an authority's registry, the log's; on any failure
+/// the last good registry goes on serving.
+async fn follow(state: Arc<AppState>, mut witness: Witness) {
     let Some(status) = state.follower.as_ref() else {
         return;
     };
@@ -116,27 +267,49 @@ async fn follow(state: Arc<AppState>) {
         let fetch_url = url.clone();
         let since = last.clone();
         let strict = taken_one;
+        let seen = witness.clone();
         let fetched = tokio::task::spawn_blocking(move || {
-            fetch(&fetch_url, &since, current.registry(), strict)
+            let mut seen = seen;
+            let outcome = fetch(&fetch_url, &since, current.registry(), strict, &mut seen);
+            (outcome, seen)
         })
         .await
-        .unwrap_or_else(|error| Err(format!("the fetch's worker failed: {error}")));
+        .unwrap_or_else(|error| {
+            let failed = FetchError::Failed(format!("the fetch's worker failed: {error}"));
+            (Err(failed), witness.clone())
+        });
         match fetched {
-            Ok(None) => status.succeeded(false),
-            Ok(Some((snapshot, server_state))) => {
+            (Ok(None), _) => status.succeeded(false),
+            (Ok(Some((snapshot, server_state, head))), mut seen) => {
                 tracing::info!(source = %url, records = snapshot.registry().len(), "a new registry swapped in");
                 state.swap(snapshot);
+                if let Some(head) = head {
+                    seen.accept(&url, head);
+                }
+                witness = seen;
                 last = server_state;
                 taken_one = true;
                 status.succeeded(true);
             }
-            Err(error) => {
+            (Err(FetchError::Refused(reason)), _) => {
+                tracing::error!(source = %url, %reason, "the followed log was refused; the last good registry goes on serving");
+                // Asked again from the start, not "not modified": the source may mend.
+                last = ServerState {
+                    source: Some(url.clone()),
+                    ..ServerState::default()
+                };
+                status.refused(reason);
+            }
+            (Err(FetchError::Failed(error)), _) => {
                 tracing::warn!(source = %url, %error, "fetch failed; the last good registry goes on serving");
                 status.failed(error);
             }
         }
     }
 }
+
+/// A registry fetched, its server's validators and the signed head it carries.
+type Taken = (Snapshot, ServerState, Option<SignedHead>);
 
 /// One conditional fetch: `None` when not modified, else the new snapshot and the
 /// server's validators.
@@ -145,19 +318,24 @@ fn fetch(
     last: &ServerState,
     current: &CompiledRegistry,
     strict: bool,
-) -> Result<Option<(Snapshot, ServerState)>, String> {
+    witness: &mut Witness,
+) -> Result<Option<Taken>, FetchError> {
     let fetched: Fetched = match download(url, last, FETCH_TIMEOUT, false) {
         Ok(Some(fetched)) => fetched,
         Ok(None) => return Ok(None),
-        Err(error) => return Err(format!("{error:#}")),
+        Err(error) => return Err(FetchError::Failed(format!("{error:#}"))),
     };
     let sha256 = format!("{:x}", Sha256::digest(&fetched.bytes));
     if sha256 == current.provenance().sha256 {
         return Ok(None);
     }
-    let registry = read_fetched(&fetched)?;
-    portreg::check_replacement(&registry, current, !strict)
-        .map_err(|refusal| format!("{url}: refused as `portreg update` refuses it: {refusal}"))?;
+    let registry = read_fetched(&fetched).map_err(FetchError::Failed)?;
+    portreg::check_replacement(&registry, current, !strict).map_err(|refusal| {
+        FetchError::Failed(format!(
+            "{url}: refused as `portreg update` refuses it: {refusal}"
+        ))
+    })?;
+    let head = witness.check(url, &registry).map_err(FetchError::Refused)?;
     let provenance = Provenance {
         source: url.to_owned(),
         version: registry
@@ -169,5 +347,5 @@ fn fetch(
     };
     let compiled = CompiledRegistry::compile(&registry, &provenance);
     let snapshot = Snapshot::new(Box::new(Box::new(compiled)), format!("follows {url}"));
-    Ok(Some((snapshot, fetched.state)))
+    Ok(Some((snapshot, fetched.state, head)))
 }

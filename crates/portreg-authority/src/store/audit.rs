@@ -1,7 +1,16 @@
-//! The append-only audit trail: who did what, when, and how it ended. Each row carries
-//! `hash = SHA-256(hash of the row before, "\n", [id, at, actor, action, subject, outcome,
-//! detail] as JSON)`, and the store keeps the last row's id and hash (the chain's head),
-//! so that a row changed, removed or inserted behind the store's back breaks the chain.
+//! The append-only log: who did what, when, how it ended, and every row of every table
+//! the change wrote. Each entry carries `hash = SHA-256(hash of the entry before, "\n",
+//! [id, at, actor, action, subject, outcome, detail] as JSON, "\n", changes)`, and the
+//! store keeps the last entry's id and hash (the chain's head), so that an entry changed,
+//! removed or inserted behind the store's back breaks the chain.
+//!
+//! The changes are caught by temporary triggers of the store's own connection (an
+//! editor opening the file has none): each insert, update or delete of identities,
+//! requests, records, people and metadata is `[table, key, row]` (`row` null for a
+//! delete), and [`Authority::verify`] replays them and compares the result with every
+//! table, so that a role or a record edited in the database is seen.
+
+use std::collections::BTreeMap;
 
 use portreg::RegistryDate;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -11,6 +20,119 @@ use sha2::{Digest, Sha256};
 use crate::{AuthorityError, Result};
 
 use super::{metadata_from_json, metadata_to_json, now, Authority};
+
+/// The tables whose every row is in the log, with their keys. The meta row `audit_head`
+/// follows from the log and is not in it.
+const TRACKED: [(&str, &str); 5] = [
+    ("users", "name"),
+    ("requests", "id"),
+    ("records", "id"),
+    ("people", "id"),
+    ("meta", "key"),
+];
+
+/// The meta rows outside the log: what the log itself determines.
+const UNTRACKED_META: &str = "'audit_head'";
+
+/// A table's columns, in order.
+fn columns_of(connection: &Connection, table: &str) -> Result<Vec<String>> {
+    let mut statement = connection.prepare(&format!("PRAGMA main.table_info({table})"))?;
+    let names = statement
+        .query_map([], |row| row.get::<_, String>(1))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(names)
+}
+
+/// `json_array(P.c1, P.c2, ...)`: a row as the log holds it.
+fn row_expression(columns: &[String], prefix: &str) -> String {
+    let list: Vec<String> = columns.iter().map(|c| format!("{prefix}\"{c}\"")).collect();
+    format!("json_array({})", list.join(", "))
+}
+
+/// Installs the connection's temporary triggers that catch every change to the tracked
+/// tables into `temp.pending_changes`, which the next log entry takes.
+pub(super) fn capture_changes(connection: &Connection) -> Result<()> {
+    let mut sql = String::from(
+        "CREATE TEMP TABLE IF NOT EXISTS pending_changes (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);",
+    );
+    for (table, key) in TRACKED {
+        let columns = columns_of(connection, table)?;
+        let (new_row, when_new, when_old) = (
+            row_expression(&columns, "NEW."),
+            if table == "meta" {
+                format!("WHEN NEW.key NOT IN ({UNTRACKED_META})")
+            } else {
+                String::new()
+            },
+            if table == "meta" {
+                format!("WHEN OLD.key NOT IN ({UNTRACKED_META})")
+            } else {
+                String::new()
+            },
+        );
+        let put = format!(
+            "INSERT INTO pending_changes (entry) VALUES (json_array('{table}', CAST(NEW.\"{key}\" AS TEXT), {new_row}));"
+        );
+        let remove = format!(
+            "INSERT INTO pending_changes (entry) VALUES (json_array('{table}', CAST(OLD.\"{key}\" AS TEXT), NULL));"
+        );
+        sql.push_str(&format!(
+            "CREATE TEMP TRIGGER IF NOT EXISTS log_{table}_insert AFTER INSERT ON main.{table} {when_new} BEGIN {put} END;
+             CREATE TEMP TRIGGER IF NOT EXISTS log_{table}_delete AFTER DELETE ON main.{table} {when_old} BEGIN {remove} END;
+             CREATE TEMP TRIGGER IF NOT EXISTS log_{table}_update AFTER UPDATE ON main.{table} {when_new} BEGIN {remove} {put} END;"
+        ));
+    }
+    connection.execute_batch(&sql)?;
+    Ok(())
+}
+
+/// What the tables hold, keyed by table and key, as the log writes rows.
+pub(super) type State = BTreeMap<(String, String), Value>;
+
+/// Every row of the tracked tables.
+pub(super) fn table_state(connection: &Connection) -> Result<State> {
+    let mut state = State::new();
+    for (table, key) in TRACKED {
+        let columns = columns_of(connection, table)?;
+        let filter = if table == "meta" {
+            format!("WHERE key NOT IN ({UNTRACKED_META})")
+        } else {
+            String::new()
+        };
+        let mut statement = connection.prepare(&format!(
+            "SELECT CAST(\"{key}\" AS TEXT), {} FROM main.{table} {filter}",
+            row_expression(&columns, "")
+        ))?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let key: String = row.get(0)?;
+            let data: String = row.get(1)?;
+            let value = serde_json::from_str(&data)
+                .map_err(|e| AuthorityError::DamagedRecord(format!("{table} {key}: {e}")))?;
+            state.insert((table.to_owned(), key), value);
+        }
+    }
+    Ok(state)
+}
+
+/// The changes the current transaction made, as the log entry's text, and clears them.
+fn take_changes(tx: &Connection) -> Result<String> {
+    let mut statement = tx.prepare_cached("SELECT entry FROM temp.pending_changes ORDER BY seq")?;
+    let entries = statement
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.execute("DELETE FROM temp.pending_changes", [])?;
+    Ok(format!("[{}]", entries.join(",")))
+}
+
+/// The whole state as one entry's changes: what a checkpoint records.
+fn state_changes(state: &State) -> String {
+    let entries: Vec<String> = state
+        .iter()
+        .map(|((table, key), row)| json!([table, key, row]).to_string())
+        .collect();
+    format!("[{}]", entries.join(","))
+}
 
 /// What walking the chain found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,14 +145,24 @@ pub struct ChainReport {
     pub problem: Option<String>,
 }
 
-/// The hash of a row, chained to the one before.
-pub(super) fn row_hash(previous: &str, fields: [&str; 6], id: i64) -> String {
+/// The hash of an entry, chained to the one before; `changes`, where the entry has them
+/// (entries of stores made before the log held changes have none).
+pub(super) fn row_hash(
+    previous: &str,
+    fields: [&str; 6],
+    changes: Option<&str>,
+    id: i64,
+) -> String {
     let [at, actor, action, subject, outcome, detail] = fields;
     let content = json!([id, at, actor, action, subject, outcome, detail]).to_string();
     let mut hasher = Sha256::new();
     hasher.update(previous.as_bytes());
     hasher.update(b"\n");
     hasher.update(content.as_bytes());
+    if let Some(changes) = changes {
+        hasher.update(b"\n");
+        hasher.update(changes.as_bytes());
+    }
     format!("{:x}", hasher.finalize())
 }
 
@@ -80,6 +212,7 @@ impl AuditEntry {
     }
 }
 
+/// Appends an entry, with the changes the transaction made.
 pub(super) fn audit(
     tx: &Connection,
     actor: &str,
@@ -88,23 +221,44 @@ pub(super) fn audit(
     outcome: &str,
     detail: &str,
 ) -> Result<()> {
+    let changes = take_changes(tx)?;
+    append(
+        tx,
+        [&now(), actor, action, subject, outcome, detail],
+        &changes,
+    )
+}
+
+fn append(tx: &Connection, fields: [&str; 6], changes: &str) -> Result<()> {
     let (last, previous) = last_row(tx)?;
     let id = last + 1;
-    let at = now();
-    let hash = row_hash(
-        &previous,
-        [&at, actor, action, subject, outcome, detail],
-        id,
-    );
+    let hash = row_hash(&previous, fields, Some(changes), id);
+    let [at, actor, action, subject, outcome, detail] = fields;
     tx.execute(
-        "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![id, at, actor, action, subject, outcome, detail, hash],
+        "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![id, at, actor, action, subject, outcome, detail, hash, changes],
     )?;
     set_head(tx, id, &hash)
 }
 
+/// The action of an entry that takes the tables as they are into the log: a store
+/// migrated from before the log held changes.
+pub(super) const CHECKPOINT: &str = "checkpoint";
+
+/// Appends a checkpoint: every row of every tracked table, as found.
+pub(super) fn checkpoint(tx: &Connection, detail: &str) -> Result<()> {
+    let state = table_state(tx)?;
+    append(
+        tx,
+        [&now(), "portreg", CHECKPOINT, "store", "ok", detail],
+        &state_changes(&state),
+    )
+}
+
 /// Hashes every row of a trail that has none yet (a store made before the chain), in
-/// order, and records the head.
+/// order, and records the head. A trail that had rows says so in the store's metadata,
+/// for good: a chain rebuilt from rows as they were found proves nothing about them, so
+/// `verify` takes such a store only against a head published before.
 pub(super) fn rechain(tx: &Connection) -> Result<()> {
     let rows: Vec<(i64, [String; 6])> = {
         let mut statement = tx.prepare(
@@ -127,13 +281,22 @@ pub(super) fn rechain(tx: &Connection) -> Result<()> {
     };
     let mut previous = String::new();
     let mut last = 0;
-    for (id, fields) in rows {
+    for (id, fields) in &rows {
         let fields = fields.each_ref().map(String::as_str);
-        previous = row_hash(&previous, fields, id);
-        last = id;
+        previous = row_hash(&previous, fields, None, *id);
+        last = *id;
         tx.execute(
             "UPDATE audit SET hash = ?1 WHERE id = ?2",
             params![previous, id],
+        )?;
+    }
+    if last > 0 {
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_rebuilt', ?1)",
+            [format!(
+                "{}: entries 1 to {last} hashed as found by a migration",
+                now()
+            )],
         )?;
     }
     set_head(tx, last, &previous)
@@ -158,13 +321,99 @@ pub(super) fn touch(tx: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// The tables as the log's changes build them.
+#[derive(Default)]
+struct Replay {
+    state: State,
+    /// Whether an entry has carried changes yet: before one has, a checkpoint starts the
+    /// state; after, it must find the state the log built.
+    started: bool,
+}
+
+impl Replay {
+    fn apply(&mut self, id: i64, checkpoint: bool, changes: &str) -> Result<(), String> {
+        let entries: Vec<(String, String, Value)> = serde_json::from_str(changes)
+            .map_err(|e| format!("row {id} carries changes that do not read: {e}"))?;
+        if checkpoint {
+            let found: State = entries
+                .into_iter()
+                .map(|(table, key, row)| ((table, key), row))
+                .collect();
+            if self.started {
+                if let Some(difference) = first_difference(&self.state, &found) {
+                    return Err(format!(
+                        "row {id}, a checkpoint, found the tables changed outside the log before it: {difference}"
+                    ));
+                }
+            }
+            self.state = found;
+        } else {
+            for (table, key, row) in entries {
+                if row.is_null() {
+                    self.state.remove(&(table, key));
+                } else {
+                    self.state.insert((table, key), row);
+                }
+            }
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    /// The first row where the tables differ from the log, if any.
+    fn compare(&self, tables: &State) -> Option<String> {
+        if !self.started && tables.is_empty() {
+            return None;
+        }
+        first_difference(&self.state, tables).map(|difference| {
+            format!("the tables differ from the log (a change made outside portreg): {difference}")
+        })
+    }
+}
+
+/// The first row that `log` and `tables` hold differently, in table and key order.
+fn first_difference(log: &State, tables: &State) -> Option<String> {
+    let short = |row: &Value| {
+        let text = row.to_string();
+        if text.chars().count() > 160 {
+            format!("{}...", text.chars().take(160).collect::<String>())
+        } else {
+            text
+        }
+    };
+    let mut keys: Vec<&(String, String)> = log.keys().chain(tables.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().find_map(|key| {
+        let (table, name) = key;
+        match (log.get(key), tables.get(key)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(a), Some(b)) => Some(format!(
+                "{table} row {name:?} is {} in the table, {} in the log",
+                short(b),
+                short(a)
+            )),
+            (Some(_), None) => Some(format!(
+                "{table} row {name:?} is in the log but not in the table (removed)"
+            )),
+            (None, Some(b)) => Some(format!(
+                "{table} row {name:?} is in the table but not in the log (inserted): {}",
+                short(b)
+            )),
+            (None, None) => None,
+        }
+    })
+}
+
 impl Authority {
-    /// Walks the audit chain from its first row. `expected` is a head written elsewhere
-    /// (in a published registry, `ID:HASH`): the trail must still contain that row with
-    /// that hash. The head the store keeps must be the last row's.
+    /// Walks the log from its first entry, replaying the changes each carries, then
+    /// compares what the replay built with every table. `expected` is a head written
+    /// elsewhere (in a published registry, `ID:HASH`): the log must still contain that
+    /// entry with that hash. The head the store keeps must be the last entry's. A store
+    /// whose chain was rebuilt by a migration is refused without `expected`.
     pub fn verify(&self, expected: Option<&str>) -> Result<ChainReport> {
         let mut statement = self.connection.prepare(
-            "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, '') FROM audit ORDER BY id",
+            "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, ''), changes FROM audit ORDER BY id",
         )?;
         let mut rows = statement.query([])?;
         let mut previous = String::new();
@@ -174,7 +423,9 @@ impl Authority {
         let (mut last, mut count) = (0_i64, 0_usize);
         let mut problem = None;
         let mut seen_expected = false;
+        let expected = expected.map(|head| head.split_whitespace().next().unwrap_or(""));
         let expected_pair = expected.and_then(|head| head.split_once(':'));
+        let mut replay = Replay::default();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
             let fields: [String; 6] = [
@@ -186,6 +437,7 @@ impl Authority {
                 row.get(6)?,
             ];
             let stored: String = row.get(7)?;
+            let changes: Option<String> = row.get(8)?;
             let fields = fields.each_ref().map(String::as_str);
             count += 1;
             if id != last + 1 {
@@ -197,10 +449,12 @@ impl Authority {
                 problem = Some(gap);
                 break;
             }
-            let computed = row_hash(&previous, fields, id);
+            let changes = changes.as_deref();
+            let computed = row_hash(&previous, fields, changes, id);
             if computed != stored {
-                let inserted = last > 0 && row_hash(&before_previous, fields, id - 1) == stored
-                    || row_hash(&before_previous, fields, id) == stored;
+                let inserted = last > 0
+                    && row_hash(&before_previous, fields, changes, id - 1) == stored
+                    || row_hash(&before_previous, fields, changes, id) == stored;
                 problem = Some(if inserted {
                     format!("row {last} was inserted (row {id} is chained to the row before it)")
                 } else {
@@ -218,6 +472,12 @@ impl Authority {
                         break;
                     }
                     seen_expected = true;
+                }
+            }
+            if let Some(changes) = changes {
+                if let Err(found) = replay.apply(id, fields[2] == CHECKPOINT, changes) {
+                    problem = Some(found);
+                    break;
                 }
             }
             before_previous = std::mem::replace(&mut previous, stored);
@@ -247,6 +507,24 @@ impl Authority {
                 _ => {}
             }
         }
+        if problem.is_none() {
+            problem = replay.compare(&table_state(&self.connection)?);
+        }
+        if problem.is_none() && expected.is_none() {
+            let rebuilt: Option<String> = self
+                .connection
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'chain_rebuilt'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(rebuilt) = rebuilt {
+                problem = Some(format!(
+                    "the chain was rebuilt ({rebuilt}): it proves nothing about those entries; verify it against a head published before, with --head ID:HASH"
+                ));
+            }
+        }
         if problem.is_none() && expected_pair.is_some() && !seen_expected {
             problem = Some(match expected_pair {
                 Some((id, _)) if id.parse::<i64>().is_err() => format!(
@@ -258,6 +536,12 @@ impl Authority {
                     expected_pair.map_or("?", |(id, _)| id)
                 ),
             });
+        }
+        if problem.is_none() && expected.is_some_and(|e| !e.contains(':')) {
+            problem = Some(format!(
+                "{:?} is no head: expected ID:HASH",
+                expected.unwrap_or_default()
+            ));
         }
         Ok(ChainReport {
             rows: count,
@@ -403,9 +687,9 @@ mod tests {
             "ok",
             "forged",
         ];
-        let hash = super::row_hash(&previous, fields, 3);
+        let hash = super::row_hash(&previous, fields, Some("[]"), 3);
         c.execute(
-            "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash) VALUES (3, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash, changes) VALUES (3, ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]')",
             rusqlite::params![fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], hash],
         )
         .unwrap();
@@ -420,7 +704,7 @@ mod tests {
         let c = &test.authority.connection;
         c.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2", [])
             .unwrap();
-        super::rechain(c).unwrap();
+        rehash(c);
         assert_eq!(problem(&test, None), "");
         assert!(
             problem(&test, Some(&head_before)).contains("rewritten"),
@@ -428,5 +712,125 @@ mod tests {
             problem(&test, Some(&head_before))
         );
         assert_ne!(head, "");
+    }
+
+    /// Hashes the whole chain again as it now stands, head and all: what an attacker
+    /// holding the file does after an edit.
+    fn rehash(c: &rusqlite::Connection) {
+        let rows: Vec<(i64, [String; 6], Option<String>)> = c
+            .prepare("SELECT id, at, actor, action, subject, outcome, detail, changes FROM audit ORDER BY id")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                    r.get(7)?,
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let mut previous = String::new();
+        let mut last = 0;
+        for (id, fields, changes) in rows {
+            previous = super::row_hash(
+                &previous,
+                fields.each_ref().map(String::as_str),
+                changes.as_deref(),
+                id,
+            );
+            last = id;
+            c.execute(
+                "UPDATE audit SET hash = ?1 WHERE id = ?2",
+                rusqlite::params![previous, id],
+            )
+            .unwrap();
+        }
+        super::set_head(c, last, &previous).unwrap();
+    }
+
+    #[test]
+    fn verify_sees_every_table_edited_behind_the_store() {
+        let edits = [
+            ("UPDATE users SET role = 'admin' WHERE name = 'rita'", "users row \"rita\""),
+            (
+                "INSERT INTO users (name, role, token_hash, created) VALUES ('ghost', 'admin', 'ab', '2026-01-01T00:00:00Z')",
+                "users row \"ghost\" is in the table but not in the log",
+            ),
+            ("UPDATE users SET token_hash = 'cd' WHERE name = 'rita'", "users row \"rita\""),
+            ("UPDATE users SET expires = NULL, revoked = NULL WHERE name = 'rita'", "users row \"rita\""),
+            ("UPDATE records SET data = replace(data, 'Secure Shell', 'Insecure Shell')", "records row \"1\""),
+            ("DELETE FROM records WHERE id = 2", "records row \"2\" is in the log but not in the table"),
+            ("UPDATE requests SET state = 'approved' WHERE id = 1", "requests row \"1\""),
+            ("INSERT INTO people (id, name) VALUES ('Mallory', 'Mallory')", "people row \"Mallory\""),
+            ("UPDATE meta SET value = '{}' WHERE key = 'metadata'", "meta row \"metadata\""),
+        ];
+        for (index, (edit, named)) in edits.into_iter().enumerate() {
+            let mut test = store(&format!("tables-{index}"));
+            test.authority
+                .add_user(
+                    "rita",
+                    crate::Role::Requester,
+                    None,
+                    Some("2999-01-01"),
+                    &local(),
+                )
+                .unwrap();
+            test.authority
+                .request(&request("zq-t", Some(40950)), &local())
+                .unwrap();
+            assert_eq!(
+                problem(&test, None),
+                "",
+                "a store as portreg left it is whole"
+            );
+            test.authority.connection.execute_batch(edit).unwrap();
+            test.authority
+                .connection
+                .execute_batch("DROP TRIGGER audit_is_append_only_update; DROP TRIGGER audit_is_append_only_delete;")
+                .unwrap();
+            let found = problem(&test, None);
+            assert!(found.contains(named), "{edit}: {found}");
+            // An edit the log did not see stays visible when the chain is hashed anew.
+            rehash(&test.authority.connection);
+            assert!(
+                problem(&test, None).contains(named),
+                "{edit} after a rehash"
+            );
+        }
+    }
+
+    #[test]
+    fn a_migration_run_again_does_not_launder_an_edit() {
+        let (test, _) = tampered("migrate-again");
+        let path = test.authority.path().to_owned();
+        // Drop the column of changes and set the version back: the migration runs again,
+        // but the entries hashed with their changes no longer match.
+        test.authority
+            .connection
+            .execute_batch(
+                "UPDATE users SET role = role; ALTER TABLE audit DROP COLUMN changes; PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        let reopened = super::super::Authority::open(&path).unwrap();
+        let found = reopened.verify(None).unwrap().problem.unwrap_or_default();
+        assert!(found.contains("was changed"), "{found}");
+        drop(reopened);
+        // The chain's column dropped and the version set back further: the store refuses
+        // to open, or verify refuses the chain rebuilt.
+        test.authority
+            .connection
+            .execute_batch("ALTER TABLE audit DROP COLUMN hash; PRAGMA user_version = 2;")
+            .unwrap();
+        match super::super::Authority::open(&path) {
+            Err(_) => {}
+            Ok(reopened) => {
+                let found = reopened.verify(None).unwrap().problem.unwrap_or_default();
+                assert!(
+                    found.contains("rebuilt") || found.contains("changed"),
+                    "{found}"
+                );
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! checks query), requests, people, metadata and the append-only audit trail.
 
 mod audit;
+mod log;
 mod records;
 mod requests;
 mod review;
@@ -17,6 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::{Actor, AuthorityError, Result};
 
 pub use audit::{AuditEntry, ChainReport};
+pub use log::MAX_ENTRIES;
 pub use requests::{RequestRecord, RequestState};
 pub use users::UserRecord;
 
@@ -29,6 +31,10 @@ use schema::SCHEMA_VERSION;
 pub struct Authority {
     connection: Connection,
     path: PathBuf,
+    /// The log's Merkle tree, extended as entries are added.
+    tree: std::cell::RefCell<log::Tree>,
+    /// The key heads are signed with, once in use.
+    signing: Option<ed25519_dalek::SigningKey>,
 }
 
 /// The current time, `YYYY-MM-DDTHH:MM:SSZ`.
@@ -50,7 +56,7 @@ pub(super) fn store_error(path: &Path, what: impl std::fmt::Display) -> Authorit
 }
 
 /// Whether an action that succeeded changed the registry (and so moves its date).
-fn registry_changes(action: &str) -> bool {
+pub(super) fn registry_changes(action: &str) -> bool {
     matches!(action, "approve" | "deassign" | "revoke" | "transfer")
 }
 
@@ -197,8 +203,11 @@ impl Authority {
         let mut authority = Authority {
             connection,
             path: path.to_owned(),
+            tree: std::cell::RefCell::new(log::Tree::new()),
+            signing: None,
         };
         authority.migrate(version)?;
+        audit::capture_changes(&authority.connection)?;
         Ok(authority)
     }
 
@@ -222,10 +231,10 @@ impl Authority {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         match change(&tx) {
             Ok((value, detail)) => {
-                audit(&tx, &actor, action, subject, "ok", &detail)?;
                 if registry_changes(action) {
                     touch(&tx)?;
                 }
+                audit(&tx, &actor, action, subject, "ok", &detail)?;
                 tx.commit()?;
                 Ok(value)
             }
@@ -265,7 +274,11 @@ impl Authority {
     /// metadata, so that the published file names the history it came from.
     pub fn published(&self) -> Result<Registry> {
         let mut registry = self.registry()?;
-        registry.meta.audit_head = Some(self.head()?);
+        let mut head = self.head()?;
+        if let Some(signed) = self.signed_head()? {
+            head = format!("{head} {}", signed.to_text());
+        }
+        registry.meta.audit_head = Some(head);
         Ok(registry)
     }
 

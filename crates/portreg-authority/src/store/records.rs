@@ -7,7 +7,7 @@ use portreg::{Metadata, Person, PortSpan, Record, Registry, RegistryDate, Transp
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::{check_length, limits, Actor, AuthorityError, Result, Role};
+use crate::{check_text, limits, Actor, AuthorityError, Result, Role};
 
 use super::Authority;
 
@@ -216,7 +216,7 @@ impl Authority {
         let today = RegistryDate::today();
         self.change(actor, "deassign", subject, |tx| {
             actor.require(Role::Admin, "de-assigning")?;
-            check_length("reason", reason.unwrap_or(""), limits::REASON)?;
+            check_text("reason", reason.unwrap_or(""), limits::REASON)?;
             let note = |r: &Record| {
                 let why = reason.map_or(String::new(), |r| format!(" ({r})"));
                 format!("De-assigned on {today}, {}{why}", previously(r))
@@ -238,7 +238,7 @@ impl Authority {
         let reviewer = actor.name();
         self.change(actor, "revoke", subject, |tx| {
             actor.require(Role::Admin, "revoking")?;
-            check_length("reason", reason, limits::REASON)?;
+            check_text("reason", reason, limits::REASON)?;
             let note = |r: &Record| {
                 format!(
                     "Revoked on {today} by {reviewer}: {reason}; {}",
@@ -259,7 +259,7 @@ impl Authority {
         let today = RegistryDate::today();
         self.change(actor, "transfer", name, |tx| {
             actor.require(Role::Admin, "transferring")?;
-            check_length("new_assignee", to, limits::PERSON)?;
+            check_text("new_assignee", to, limits::PERSON)?;
             let records = named(tx, name)?;
             if records.is_empty() {
                 return Err(AuthorityError::NotFound(format!(

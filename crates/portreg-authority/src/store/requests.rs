@@ -5,7 +5,7 @@ use portreg::{PortSpan, RangeClass, Status, Transport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::{check_length, Actor, AuthorityError, NewRequest, Result, Role};
+use crate::{check_text, Actor, AuthorityError, NewRequest, Result, Role};
 
 use super::{covering, named, now, Authority};
 
@@ -99,16 +99,22 @@ pub(super) fn reserved_for(name: &str) -> String {
 /// Checks a request against the rules and the registry as it stands.
 pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
     use crate::limits;
-    check_length("description", &request.description, limits::DESCRIPTION)?;
-    check_length("assignee", &request.assignee, limits::PERSON)?;
-    check_length("contact", &request.contact, limits::PERSON)?;
-    check_length(
+    check_text("description", &request.description, limits::DESCRIPTION)?;
+    check_text("assignee", &request.assignee, limits::PERSON)?;
+    check_text("contact", &request.contact, limits::PERSON)?;
+    check_text(
         "reference",
         request.reference.as_deref().unwrap_or(""),
         limits::REFERENCE,
     )?;
-    check_length(
-        "TXT keys",
+    check_text("name", &request.name, limits::PERSON)?;
+    check_text(
+        "procedure",
+        request.procedure.as_deref().unwrap_or(""),
+        limits::PERSON,
+    )?;
+    check_text(
+        "txt_keys",
         request.txt_keys.as_deref().unwrap_or(""),
         limits::TXT_KEYS,
     )?;
@@ -211,7 +217,8 @@ pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
     Ok(())
 }
 
-/// The lowest port of the request's range free on every requested transport.
+/// The lowest port of the request's range free on every requested transport: the
+/// ports taken in the range are read once, through the port index, not port by port.
 pub(super) fn pick_port(tx: &Connection, request: &NewRequest) -> Result<u16> {
     let span = request.range.unwrap_or(RangeClass::User.span());
     if RangeClass::of(span.low) == RangeClass::Dynamic {
@@ -219,28 +226,52 @@ pub(super) fn pick_port(tx: &Connection, request: &NewRequest) -> Result<u16> {
             "the Dynamic range (49152-65535) is never assigned".into(),
         ));
     }
-    for port in span.low..=span.high.min(49151) {
-        if rules::is_reserved(port) {
+    let high = span.high.min(49151);
+    let transports: Vec<&str> = request.transports.iter().map(Transport::as_str).collect();
+    let mut taken = vec![false; usize::from(high - span.low) + 1];
+    let mut statement = tx.prepare_cached(
+        "SELECT port_low, port_high, transport FROM records
+         WHERE port_low <= ?2 AND port_high >= ?1 AND status <> 'unassigned'",
+    )?;
+    let mut rows = statement.query(params![i64::from(span.low), i64::from(high)])?;
+    while let Some(row) = rows.next()? {
+        let (low, top): (i64, i64) = (row.get(0)?, row.get(1)?);
+        let transport: Option<String> = row.get(2)?;
+        if transport.is_some_and(|t| !transports.contains(&t.as_str())) {
             continue;
         }
-        let mut free = true;
-        for transport in &request.transports {
-            if covering(tx, PortSpan::single(port), transport)?
-                .iter()
-                .any(|(_, r)| r.status != Status::Unassigned)
-            {
-                free = false;
-                break;
-            }
-        }
-        if free {
-            return Ok(port);
+        let from = low.max(i64::from(span.low)) - i64::from(span.low);
+        let to = top.min(i64::from(high)) - i64::from(span.low);
+        for slot in from..=to {
+            taken[slot as usize] = true;
         }
     }
-    Err(AuthorityError::Invalid {
-        field: "port",
-        reason: format!("no port in {span} is free on every requested transport"),
-    })
+    (span.low..=high)
+        .zip(taken)
+        .find(|&(port, taken)| !taken && !rules::is_reserved(port))
+        .map(|(port, _)| port)
+        .ok_or_else(|| AuthorityError::Invalid {
+            field: "port",
+            reason: format!("no port in {span} is free on every requested transport"),
+        })
+}
+
+/// A request as it is kept: each transport once; a port or any port, not both.
+fn normalise(request: &NewRequest) -> Result<NewRequest> {
+    if request.any_port && request.port.is_some() {
+        return Err(AuthorityError::Invalid {
+            field: "any_port",
+            reason: "give a port or ask for any port, not both".into(),
+        });
+    }
+    let mut request = request.clone();
+    let mut seen = Vec::new();
+    request.transports.retain(|t| {
+        let new = !seen.contains(t);
+        seen.push(t.clone());
+        new
+    });
+    Ok(request)
 }
 
 pub(super) fn load_request(tx: &Connection, id: i64) -> Result<RequestRecord> {
@@ -343,13 +374,14 @@ impl Authority {
     /// Files a request after checking it; returns its id. A `--any-port` request gets its
     /// port now (and keeps it, if still free, at approval).
     pub fn request(&mut self, request: &NewRequest, actor: &Actor) -> Result<i64> {
-        let mut request = request.clone();
         let subject = request.name.clone();
         let requester = actor.name();
         self.change(actor, "request", &subject, |tx| {
+            let mut request = normalise(request)?;
             check_rights(actor, &request)?;
             if request.any_port {
                 request.port = Some(PortSpan::single(pick_port(tx, &request)?));
+                request.any_port = false;
             }
             check(tx, &request)?;
             tx.execute(
@@ -366,8 +398,8 @@ impl Authority {
     /// Amends an open request (its requester's, or any for the local administrator),
     /// with the same checks as filing; it goes back to the queue as pending.
     pub fn amend(&mut self, id: i64, request: &NewRequest, actor: &Actor) -> Result<RequestRecord> {
-        let mut request = request.clone();
         self.change(actor, "amend", &format!("request {id}"), |tx| {
+            let mut request = normalise(request)?;
             let filed = visible(tx, id, actor)?;
             if filed.requester != actor.name() && !matches!(actor, Actor::Local(_)) {
                 return Err(AuthorityError::Forbidden(format!(
@@ -384,6 +416,7 @@ impl Authority {
             check_rights(actor, &request)?;
             if request.any_port {
                 request.port = Some(PortSpan::single(pick_port(tx, &request)?));
+                request.any_port = false;
             }
             check(tx, &request)?;
             store_fields(tx, id, &request)?;

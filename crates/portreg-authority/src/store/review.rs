@@ -4,7 +4,7 @@
 use portreg::{PortSpan, Record, Reference, RegistryDate, Status, Transport};
 use rusqlite::{params, Connection};
 
-use crate::{check_length, Actor, AuthorityError, Decision, NewRequest, Result, Role};
+use crate::{check_lines, Actor, AuthorityError, Decision, NewRequest, Result, Role};
 
 use super::{
     check, covering, insert, load_request, now, reserved_for, Authority, RequestRecord,
@@ -153,10 +153,11 @@ impl Authority {
     ) -> Result<(RequestRecord, Vec<Record>)> {
         self.change(actor, decision.as_str(), &format!("request {id}"), |tx| {
             actor.require(Role::Expert, "reviewing a request")?;
-            check_length("comment", comment.unwrap_or(""), crate::limits::REASON)?;
+            check_lines("comment", comment.unwrap_or(""), crate::limits::REASON)?;
             let filed = load_request(tx, id)?;
             let r = &filed.request;
-            if actor.is_party_to(&filed.requester, &r.assignee, &r.contact) {
+            let requester = super::users::party_of(tx, &filed.requester)?;
+            if actor.is_party_to(&requester, &r.assignee, &r.contact) {
                 return Err(AuthorityError::Forbidden(format!(
                     "request {id} is {}'s own (filed by {}, for {} / {}): another expert reviews it",
                     actor.name(),
@@ -310,6 +311,55 @@ mod tests {
                 assert!(message.contains("taken by zq-a"), "{message}")
             }
             other => panic!("expected a conflict, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn a_look_alike_of_the_reviewer_is_the_reviewer() {
+        let mut test = store("look-alikes");
+        let admin = local();
+        let mut user = |name: &str, role, email: Option<&str>| {
+            let token = test
+                .authority
+                .add_user(name, role, email, None, &admin)
+                .unwrap();
+            crate::Actor::User(test.authority.authenticate(&token).unwrap())
+        };
+        let rita = user("rita", crate::Role::Requester, None);
+        let alice = user("alice", crate::Role::Expert, Some("alice@example.org"));
+        let variants = [
+            ("ａlice", "R"),
+            ("аlice", "R"),
+            ("al\u{200b}ice", "R"),
+            ("A\u{200d}lice", "R"),
+            ("Alice_Smith", "R"),
+            ("R", "alice+portreg@example.org"),
+            ("R", "alice@exаmple.org"),
+        ];
+        for (index, (assignee, contact)) in variants.into_iter().enumerate() {
+            let mut wanted = request(&format!("zq-la-{index}"), Some(40100 + index as u16));
+            wanted.assignee = assignee.into();
+            wanted.contact = contact.into();
+            let id = test.authority.request(&wanted, &rita).unwrap();
+            assert!(
+                matches!(
+                    test.authority.review(id, Decision::Approve, None, &alice),
+                    Err(AuthorityError::Forbidden(_))
+                ),
+                "{assignee:?} / {contact:?}"
+            );
+        }
+        // Near misses are other people: alice reviews them.
+        for (index, person) in ["Alicia", "Malice", "Al Ice", "bob@alice.example"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut wanted = request(&format!("zq-nm-{index}"), Some(40200 + index as u16));
+            wanted.assignee = person.into();
+            let id = test.authority.request(&wanted, &rita).unwrap();
+            test.authority
+                .review(id, Decision::Approve, None, &alice)
+                .unwrap_or_else(|e| panic!("{person:?}: {e}"));
         }
     }
 }

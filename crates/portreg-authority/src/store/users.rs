@@ -5,7 +5,8 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{check_length, Actor, AuthorityError, Identity, Result, Role};
+use crate::party::{check_identifier, fold_email, Party};
+use crate::{check_text, Actor, AuthorityError, Identity, Result, Role};
 
 use super::{now, Authority};
 
@@ -41,25 +42,52 @@ fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
-/// A name for an identity: what a login name may be, and never `local:...`, which names
-/// the local administrator in the audit trail.
+/// A name for an identity: what a login name may be (letters of one script, digits,
+/// `-`, `_`, `.`), and never `local:...`, which names the local administrator in the
+/// audit trail.
 fn check_user_name(name: &str) -> Result<()> {
     let valid = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().count() <= 64
+        && name.starts_with(char::is_alphanumeric)
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if valid {
-        Ok(())
-    } else {
-        Err(AuthorityError::Invalid {
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
+    if !valid {
+        return Err(AuthorityError::Invalid {
             field: "name",
             reason: format!(
                 "{name:?} is not an identity's name: 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit"
             ),
-        })
+        });
     }
+    check_identifier("name", name)
+}
+
+/// An identity's address: one `@`, no spaces, one script a part, nothing invisible.
+fn check_user_email(email: &str) -> Result<()> {
+    check_text("email", email, crate::limits::PERSON)?;
+    if email.contains(char::is_whitespace) || fold_email(email).is_none() {
+        return Err(AuthorityError::Invalid {
+            field: "email",
+            reason: format!("{email:?} is not an address: expected LOCAL@DOMAIN"),
+        });
+    }
+    check_identifier("email", email)
+}
+
+/// The party an identity is (its name and address), for the self-review rule; a
+/// requester that is no identity of the store (`local:NAME`, or one of an old store) is
+/// its name alone.
+pub(super) fn party_of(tx: &rusqlite::Connection, requester: &str) -> Result<Party> {
+    let email: Option<Option<String>> = tx
+        .query_row(
+            "SELECT email FROM users WHERE name = ?1",
+            [requester],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let name = requester.strip_prefix("local:").unwrap_or(requester);
+    Ok(Party::new(name, email.flatten().as_deref()))
 }
 
 fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
@@ -90,17 +118,33 @@ impl Authority {
         self.change(actor, "user-add", name, |tx| {
             actor.require(Role::Admin, "adding an identity")?;
             check_user_name(name)?;
-            check_length("email", email.unwrap_or(""), crate::limits::PERSON)?;
+            if let Some(email) = email {
+                check_user_email(email)?;
+            }
             let expires = expires.map(normalise_time).transpose()?;
-            let exists: Option<String> = tx
-                .query_row("SELECT name FROM users WHERE name = ?1", [name], |row| {
-                    row.get(0)
-                })
-                .optional()?;
-            if exists.is_some() {
-                return Err(AuthorityError::Conflict(format!(
-                    "an identity named {name:?} exists; revoke it first or choose another name"
-                )));
+            if let Some(expires) = &expires {
+                if *expires <= now() {
+                    return Err(AuthorityError::Invalid {
+                        field: "expires",
+                        reason: format!("{expires} has passed: give a time to come"),
+                    });
+                }
+            }
+            // Another identity that is the same person by any spelling of the name or
+            // the address would let one person file and review.
+            let new = Party::new(name, email);
+            let mut others = tx.prepare("SELECT name, email FROM users")?;
+            let others = others
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (other, other_email) in others {
+                if new.same_as(&Party::new(&other, other_email.as_deref())) {
+                    return Err(AuthorityError::Conflict(format!(
+                        "{name:?} is the identity {other:?} by its name or address (compared as people are: case, width, look-alike letters and invisible characters aside); choose another"
+                    )));
+                }
             }
             tx.execute(
                 "INSERT INTO users (name, role, email, token_hash, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -258,9 +302,21 @@ mod tests {
     fn an_expired_token_is_refused_and_names_are_checked() {
         let mut test = store("expiry");
         let admin = Actor::local("root");
+        assert!(matches!(
+            test.authority
+                .add_user("old", Role::Requester, None, Some("2001-01-01"), &admin),
+            Err(AuthorityError::Invalid {
+                field: "expires",
+                ..
+            })
+        ));
         let token = test
             .authority
-            .add_user("old", Role::Requester, None, Some("2001-01-01"), &admin)
+            .add_user("old", Role::Requester, None, Some("2999-01-01"), &admin)
+            .unwrap();
+        test.authority
+            .connection
+            .execute("UPDATE users SET expires = '2001-01-01T00:00:00Z'", [])
             .unwrap();
         assert!(test.authority.authenticate(&token).is_err());
         for bad in ["", "local:root", "-x", "a b"] {
@@ -289,5 +345,53 @@ mod tests {
                 .add_user("y", Role::Admin, None, None, &requester),
             Err(AuthorityError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn one_person_has_one_identity() {
+        let mut test = store("twins");
+        let admin = Actor::local("root");
+        test.authority
+            .add_user(
+                "alice",
+                Role::Expert,
+                Some("alice@example.org"),
+                None,
+                &admin,
+            )
+            .unwrap();
+        for (name, email) in [
+            ("Alice", None),
+            ("ALICE", None),
+            ("ａlice", None),
+            ("al\u{200b}ice", None),
+            ("bob", Some("alice+x@example.org")),
+            ("bob", Some("Alice@EXAMPLE.org")),
+            ("bob", Some("alice@exаmple.org")),
+        ] {
+            assert!(
+                test.authority
+                    .add_user(name, Role::Requester, email, None, &admin)
+                    .is_err(),
+                "{name:?} {email:?}"
+            );
+        }
+        for bad in ["pаypal", "a\u{202e}b"] {
+            assert!(matches!(
+                test.authority
+                    .add_user(bad, Role::Requester, None, None, &admin),
+                Err(AuthorityError::Invalid { field: "name", .. })
+            ));
+        }
+        for (name, email) in [
+            ("alicia", Some("alicia@example.org")),
+            ("malice", None),
+            ("bob", Some("bob@alice.example")),
+            ("Ελένη", None),
+        ] {
+            test.authority
+                .add_user(name, Role::Requester, email, None, &admin)
+                .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        }
     }
 }

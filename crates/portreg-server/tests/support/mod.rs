@@ -96,7 +96,7 @@ pub struct Store(pub std::path::PathBuf);
 
 impl Drop for Store {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".key"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
         }
     }
@@ -129,6 +129,7 @@ pub fn start_authority(identities: &[(&str, &str)]) -> (String, Vec<String>, Sto
         let service = portreg_server::authority::AuthorityService::open(
             &path,
             portreg_server::authority::RateLimit::default(),
+            None,
         )
         .expect("authority");
         let mut state = AppState::from_snapshot(service.snapshot().expect("registry"));

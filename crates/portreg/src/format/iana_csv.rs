@@ -191,7 +191,7 @@ pub(super) fn write(registry: &Registry) -> String {
     let bracketed = |items: &[String]| {
         items
             .iter()
-            .map(|item| format!("[{item}]"))
+            .map(|item| super::bracketed(item))
             .collect::<String>()
     };
     // Writing to a Vec cannot fail.

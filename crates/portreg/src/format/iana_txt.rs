@@ -491,7 +491,7 @@ pub(super) fn write(registry: &Registry) -> String {
     let bracketed = |items: &[String]| {
         items
             .iter()
-            .map(|item| format!("[{item}]"))
+            .map(|item| super::bracketed(item))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -543,7 +543,7 @@ pub(super) fn write(registry: &Registry) -> String {
             .iter()
             .map(|p| {
                 vec![
-                    format!("[{}]", p.id),
+                    super::bracketed(&p.id),
                     p.name.clone().unwrap_or_default(),
                     p.org.clone().unwrap_or_default(),
                     p.uri.clone().unwrap_or_default(),

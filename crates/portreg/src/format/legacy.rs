@@ -592,10 +592,10 @@ fn write_entry(out: &mut String, record: &Record) {
         .into_iter()
         .collect();
     if let Some(notes) = record.notes.as_deref().filter(|n| n.starts_with("was ")) {
-        tail.push(format!("[{}]", one_line(notes)));
+        tail.push(super::bracketed(&one_line(notes)));
     }
     if let Some(unauthorized) = &record.unauthorized_use {
-        tail.push(format!("[{}]", one_line(unauthorized)));
+        tail.push(super::bracketed(&one_line(unauthorized)));
     }
     line.push_str(&tail.join(" "));
     out.push_str(line.trim_end());
@@ -613,7 +613,7 @@ fn write_contacts(out: &mut String, record: &Record) {
         let labels: String = record
             .references
             .iter()
-            .map(|r| format!("[{}]", one_line(&r.label())))
+            .map(|r| super::bracketed(&one_line(&r.label())))
             .collect();
         let _ = writeln!(out, "#                          {labels}");
     }

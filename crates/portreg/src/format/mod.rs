@@ -84,7 +84,11 @@ impl Format {
     /// In the whitespace-separated formats a name or an alias with a space cannot be
     /// written (the 2013 plain text has `Apple Remote Desktop (Net Assistant)`).
     pub fn can_hold(self, record: &crate::record::Record) -> bool {
-        let one_word = |name: &String| !name.is_empty() && !name.contains(char::is_whitespace);
+        // A name is one word, and never starts a comment.
+        let one_word = |name: &String| {
+            !name.is_empty()
+                && !name.contains(|c: char| c.is_whitespace() || c == '#' || breaks_lines(c))
+        };
         let words = record.name.iter().chain(&record.aliases).all(one_word);
         match self {
             Format::Services | Format::Wireshark => {
@@ -96,6 +100,15 @@ impl Format {
             Format::Nmap => record.ports.is_some() && record.transport.is_some() && words,
             Format::Legacy => record.ports.is_some() && words,
             _ => true,
+        }
+    }
+
+    /// The characters a field of this format cannot hold, where there are any.
+    fn unwritable(self) -> Option<fn(char) -> bool> {
+        match self {
+            Format::Json | Format::Jsonl | Format::IanaXml => None,
+            Format::IanaCsv => Some(|c| c.is_control() && !matches!(c, '\n' | '\r')),
+            _ => Some(breaks_lines),
         }
     }
 
@@ -244,6 +257,31 @@ pub fn read(
 /// Writes a registry in `format`; records the format cannot hold ([`Format::can_hold`])
 /// are left out.
 pub fn write(registry: &Registry, format: Format) -> String {
+    // Text formats carry no control character inside a field (line formats no line
+    // break either; CSV quotes those): such a character becomes a space, so that what is
+    // written always reads back. XML is cleaned as a whole, after writing.
+    let cleaned;
+    let registry = match format.unwritable() {
+        Some(unwritable) => {
+            let mut copy = registry.clone();
+            for record in &mut copy.records {
+                // Banners are comment blocks of their own lines, written line by line.
+                let banners = std::mem::take(&mut record.extra.banners);
+                record.for_each_text_mut(&mut |text| {
+                    if text.contains(unwritable) {
+                        *text = text
+                            .chars()
+                            .map(|c| if unwritable(c) { ' ' } else { c })
+                            .collect();
+                    }
+                });
+                record.extra.banners = banners;
+            }
+            cleaned = copy;
+            &cleaned
+        }
+        None => registry,
+    };
     if registry.records.iter().all(|r| format.can_hold(r)) {
         return write_held(registry, format);
     }
@@ -267,9 +305,25 @@ pub fn write(registry: &Registry, format: Format) -> String {
     write_held(&held, format)
 }
 
+/// Whether XML 1.0 holds `c` (its `Char` production).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
 fn write_held(registry: &Registry, format: Format) -> String {
     match format {
-        Format::IanaXml => iana_xml::write(registry),
+        // XML 1.0 cannot hold some characters at all, not even as references: each
+        // becomes U+FFFD, so that every XML reader takes the file.
+        Format::IanaXml => {
+            let xml = iana_xml::write(registry);
+            if xml.contains(|c| !is_xml_char(c)) {
+                xml.chars()
+                    .map(|c| if is_xml_char(c) { c } else { '\u{fffd}' })
+                    .collect()
+            } else {
+                xml
+            }
+        }
         Format::IanaCsv => iana_csv::write(registry),
         Format::IanaTxt => iana_txt::write(registry),
         Format::Legacy => legacy::write(registry),
@@ -279,6 +333,26 @@ fn write_held(registry: &Registry, format: Format) -> String {
         Format::Json => json::write_array(&registry.records),
         Format::Jsonl => json::write_lines(&registry.records),
     }
+}
+
+/// Whether `c` may not stand inside a field of a line format: a control character other
+/// than a tab, or a line or paragraph separator.
+fn breaks_lines(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// `[text]`, as the text formats enclose a person, a reference or a note: a bracket
+/// inside would end it early, so it becomes a parenthesis.
+pub(super) fn bracketed(text: &str) -> String {
+    let inner: String = text
+        .chars()
+        .map(|c| match c {
+            '[' => '(',
+            ']' => ')',
+            c => c,
+        })
+        .collect();
+    format!("[{inner}]")
 }
 
 /// Decodes input: UTF-8 when it is valid UTF-8 (a BOM dropped), else Latin-1, byte for

@@ -1,0 +1,212 @@
+//! People compared as people are: two spellings that a reader would take for the same
+//! name or address are the same party. A name is folded by NFKC, lower-casing and the
+//! confusable skeleton of Unicode TR39 (which also drops default-ignorable characters such
+//! as zero-width spaces and joiners), then split into words on `_`, `-`, `.` and spaces;
+//! an address drops its `+tag` and folds its local part and domain the same way.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::{GeneralSecurityProfile, MixedScript};
+
+use crate::{AuthorityError, Result};
+
+/// `text` folded for comparison: `ＡＬＩＣＥ`, `аlice` (Cyrillic а) and `al\u{200b}ice` all
+/// fold to the same string.
+pub fn fold(text: &str) -> String {
+    let lowered: String = text.nfkc().collect::<String>().to_lowercase();
+    // The skeleton maps confusables to a prototype that may be upper-case or compose
+    // differently; lower-casing and NFKC again make the result stable.
+    unicode_security::skeleton(&lowered)
+        .collect::<String>()
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// The words of a name, folded: `Alice_Smith` is `["alice", "smith"]`.
+pub fn words(text: &str) -> Vec<String> {
+    fold(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An address folded: its local part without a `+tag`, and its domain, each folded.
+/// `None` for text that is no address.
+pub fn fold_email(text: &str) -> Option<(String, String)> {
+    let text = text.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, domain) = text.rsplit_once('@')?;
+    let local = local.split('+').next().unwrap_or(local);
+    let (local, domain) = (fold(local), fold(domain.trim_end_matches('.')));
+    (!local.is_empty() && !domain.is_empty()).then_some((local, domain))
+}
+
+/// The addresses a person's text holds (`Ada <ada@example.org>`, `ada@example.org`).
+fn emails(text: &str) -> Vec<(String, String)> {
+    text.split(|c: char| c.is_whitespace() || ",;<>()[]\"'".contains(c))
+        .filter_map(fold_email)
+        .collect()
+}
+
+/// Who a party is, folded once: the identity's name as words and its address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Party {
+    name: Vec<String>,
+    email: Option<(String, String)>,
+}
+
+impl Party {
+    /// An identity with `name` and maybe an address.
+    pub fn new(name: &str, email: Option<&str>) -> Party {
+        Party {
+            name: words(name),
+            email: email.and_then(fold_email),
+        }
+    }
+
+    /// Whether `person` (a name, an address, or both, as a request's assignee or contact
+    /// is written) names this party: its name's words stand in the person's words (an
+    /// address's local part counts as words), or its address is one of the person's.
+    pub fn is_named_in(&self, person: &str) -> bool {
+        let addresses = emails(person);
+        if let Some(own) = &self.email {
+            if addresses.iter().any(|address| address == own) {
+                return true;
+            }
+        }
+        if self.name.is_empty() {
+            return false;
+        }
+        // Words outside addresses, and each address's local part.
+        let mut spoken: Vec<Vec<String>> = vec![words(
+            &person
+                .split_whitespace()
+                .filter(|token| !token.contains('@'))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )];
+        spoken.extend(addresses.iter().map(|(local, _)| words(local)));
+        spoken.iter().any(|said| {
+            said.windows(self.name.len())
+                .any(|window| window == self.name.as_slice())
+        })
+    }
+
+    /// Whether this party and `other` are the same by name or by address.
+    pub fn same_as(&self, other: &Party) -> bool {
+        (!self.name.is_empty() && self.name == other.name)
+            || (self.email.is_some() && self.email == other.email)
+    }
+}
+
+/// Refuses text that mixes scripts (`pаypal` with a Cyrillic а) or holds characters that
+/// are invisible or not meant for identifiers, naming the field.
+pub fn check_identifier(field: &'static str, text: &str) -> Result<()> {
+    let invalid = |reason: String| AuthorityError::Invalid { field, reason };
+    if let Some(c) = text
+        .chars()
+        .find(|&c| !(c.is_ascii() || c.identifier_allowed()))
+    {
+        return Err(invalid(format!(
+            "{text:?} holds {:?} (U+{:04X}), a character that is invisible or not allowed in identifiers",
+            c, c as u32
+        )));
+    }
+    for part in text.split(['@', '.', '-', '_', '+']) {
+        if !part.is_single_script() {
+            return Err(invalid(format!(
+                "{text:?} mixes scripts in {part:?}: a name or address is written in one script"
+            )));
+        }
+    }
+    if text.nfc().collect::<String>() != text {
+        return Err(invalid(format!("{text:?} is not in Unicode normal form C")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_identifier, fold, Party};
+
+    #[test]
+    fn look_alikes_fold_to_one_name() {
+        for variant in [
+            "ａlice",
+            "аlice",
+            "al\u{200b}ice",
+            "A\u{200d}lice",
+            "ALICE",
+            "Alice",
+        ] {
+            assert_eq!(fold(variant), fold("alice"), "{variant:?}");
+        }
+    }
+
+    #[test]
+    fn a_party_is_named_by_any_spelling_of_its_name_or_address() {
+        let alice = Party::new("alice", Some("alice@example.org"));
+        for person in [
+            "ａlice",
+            "аlice",
+            "al\u{200b}ice",
+            "A\u{200d}lice",
+            "Alice_Smith",
+            "Dr. Alice Smith",
+            "alice-smith",
+            "alice+portreg@example.org",
+            "alice@exаmple.org",
+            "Someone <ALICE@EXAMPLE.ORG>",
+            "alice@elsewhere.net",
+        ] {
+            assert!(alice.is_named_in(person), "{person:?}");
+        }
+    }
+
+    #[test]
+    fn other_people_stay_other_people() {
+        let alice = Party::new("alice", Some("alice@example.org"));
+        for person in [
+            "Alicia",
+            "Malice",
+            "alice2",
+            "Al Ice",
+            "Bob",
+            "bob@alice.org",
+            "malice@example.org",
+            "alice.smith@other.org@",
+            "",
+        ] {
+            assert!(!alice.is_named_in(person), "{person:?}");
+        }
+        let alice_smith = Party::new("alice-smith", None);
+        assert!(alice_smith.is_named_in("Alice Smith"));
+        assert!(!alice_smith.is_named_in("Alice Jones"));
+        assert!(!alice_smith.is_named_in("Smith, Alice"));
+    }
+
+    #[test]
+    fn identities_are_the_same_by_folded_name_or_address() {
+        let alice = Party::new("zq-alice", Some("zq-alice@example.org"));
+        assert!(alice.same_as(&Party::new("ZQ-Alice", None)));
+        assert!(alice.same_as(&Party::new("bob", Some("zq-alice+x@EXAMPLE.org"))));
+        assert!(!alice.same_as(&Party::new("zq-alicia", Some("zq-alicia@example.org"))));
+    }
+
+    #[test]
+    fn names_in_one_script_without_invisible_characters() {
+        for good in [
+            "ada",
+            "zq-alice",
+            "Åsa",
+            "Ελένη",
+            "ada@example.org",
+            "李.雷",
+        ] {
+            assert!(check_identifier("name", good).is_ok(), "{good:?}");
+        }
+        for bad in ["pаypal", "al\u{200b}ice", "a\u{202e}b", "ada@exаmple.org"] {
+            assert!(check_identifier("name", bad).is_err(), "{bad:?}");
+        }
+    }
+}
