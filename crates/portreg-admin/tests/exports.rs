@@ -3,37 +3,11 @@
 //! flow table, giving the names `portreg enrich` gives.
 
 use std::path::Path;
-use std::process::Command;
 
-use portreg_testing::{run, shared_arg};
+use portreg_testing::{duckdb, run, shared_arg};
 
 fn admin(args: &[&str]) -> portreg_testing::Run {
     run(env!("CARGO_BIN_EXE_portreg-admin"), args, None)
-}
-
-/// DuckDB's answer to `sql` as JSON rows; `None` (with the reason printed) when Python's
-/// duckdb is missing and packages are not required.
-fn duckdb(sql: &str) -> Option<serde_json::Value> {
-    let script = "import duckdb, json, sys\n\
-                  rows = duckdb.connect().sql(sys.argv[1]).fetchall()\n\
-                  print(json.dumps(rows, default=str))";
-    let output = Command::new("python3").args(["-c", script, sql]).output();
-    match output {
-        Ok(output) if output.status.success() => {
-            Some(serde_json::from_slice(&output.stdout).expect("JSON rows"))
-        }
-        Ok(output) => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            if stderr.contains("No module named 'duckdb'")
-                && std::env::var("PORTREG_REQUIRE_PACKAGES").as_deref() != Ok("1")
-            {
-                eprintln!("skipped: Python's duckdb is not installed (pip install duckdb)");
-                return None;
-            }
-            panic!("duckdb failed on {sql}: {stderr}");
-        }
-        Err(error) => panic!("python3: {error}"),
-    }
 }
 
 #[test]

@@ -450,6 +450,33 @@ fn planted_links_are_never_followed() {
 }
 
 #[test]
+fn installing_the_built_in_registrys_own_source_changes_no_answer() {
+    let Some(source) = shared("data/iana/newest/service-names-port-numbers.xml") else {
+        return;
+    };
+    let data = DataDir::new("own-source");
+    let out = data.run(&["update", "--file", &source]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 changed"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Every record, aliases included, as the built-in registry has it.
+    let installed = std::fs::read(data.installed_file()).unwrap();
+    let installed = portreg::CompiledRegistry::from_bytes(&installed).unwrap();
+    let embedded = portreg::CompiledRegistry::embedded();
+    assert_eq!(
+        installed.to_registry().records,
+        embedded.to_registry().records
+    );
+    for name in ["postgres", "www", "http"] {
+        let out = data.run(&[name, "-f", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn a_rollback_never_reads_through_a_planted_link() {
     let Some(files) = files() else { return };
     let data = DataDir::new("rollback-link");

@@ -61,8 +61,16 @@ impl Active {
     pub fn layered(common: &Common) -> Result<Active> {
         let base = Active::load(common.registry.as_deref())?;
         let local = LocalLayer::read(&local_dirs());
-        for warning in &local.warnings {
-            eprintln!("portreg: warning: {}", crate::output::visible(warning));
+        // Said once per change of the local files (or of the registry they meet);
+        // `check-local` says them always.
+        let provenance = base.registry().provenance();
+        let fingerprint = format!("{:08x} {}", local.fingerprint, provenance.sha256);
+        let say = (!local.warnings.is_empty() || !local.records.is_empty())
+            && !Store::locate().is_some_and(|store| store.local_warned(&fingerprint));
+        if say {
+            for warning in &local.warnings {
+                eprintln!("portreg: warning: {}", crate::output::visible(warning));
+            }
         }
         let nmap = if common.unofficial {
             let nmap = read_nmap(common.nmap.as_deref())?;
@@ -77,7 +85,7 @@ impl Active {
             return Ok(base);
         }
         let collided = collisions(base.registry(), &local.records).len();
-        if collided > 0 {
+        if collided > 0 && say {
             eprintln!(
                 "portreg: warning: {collided} local name(s) collide with the registry's assignments \
                  (`portreg check-local` lists them)"

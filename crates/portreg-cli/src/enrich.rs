@@ -630,7 +630,15 @@ impl Engine {
                 ));
             }
             summary.passed_through += 1;
-            out.extend_from_slice(line);
+            if json {
+                out.extend_from_slice(line);
+            } else {
+                // The added columns, unset, so that every line has the header's width
+                // and strict readers (zeek-cut, pandas, DuckDB) take the file.
+                out.extend_from_slice(body);
+                out.extend_from_slice(self.table.empty());
+                out.extend_from_slice(cr);
+            }
             return Ok(());
         };
         let slot = match (&layout.fixed_slot, &layout.transport) {

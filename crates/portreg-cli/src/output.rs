@@ -173,14 +173,18 @@ impl Output {
             .map(|(label, _)| label.chars().count())
             .max()
             .unwrap_or(0);
+        // Values wrap at the terminal's width, as table cells do.
+        let value_width = self.width.map(|w| w.saturating_sub(width + 4).max(20));
         for (label, value) in fields {
-            let mut lines = value.lines();
-            let first = visible(lines.next().unwrap_or(""));
+            let mut lines = value
+                .lines()
+                .flat_map(|line| wrap(&visible(line), value_width));
+            let first = lines.next().unwrap_or_default();
             let pad = " ".repeat(width - label.chars().count());
             writeln!(self.stream, "  {HEADER}{label}{HEADER:#}{pad}  {first}")?;
             let indent = " ".repeat(width);
             for more in lines {
-                writeln!(self.stream, "  {indent}  {}", visible(more))?;
+                writeln!(self.stream, "  {indent}  {more}")?;
             }
         }
         Ok(())
@@ -188,7 +192,13 @@ impl Output {
 
     /// Writes a line with a style, shown with [`visible`].
     pub fn styled_line(&mut self, text: &str, style: Style) -> io::Result<()> {
-        writeln!(self.stream, "{style}{}{style:#}", visible(text))
+        // A long line wraps at the terminal's width, its continuation indented.
+        let width = self.width.map(|w| w.saturating_sub(4).max(20));
+        for (index, part) in wrap(&visible(text), width).iter().enumerate() {
+            let indent = if index > 0 { "    " } else { "" };
+            writeln!(self.stream, "{indent}{style}{part}{style:#}")?;
+        }
+        Ok(())
     }
 }
 
@@ -289,11 +299,23 @@ pub fn render_table(
         }
     }
     let indent: usize = widths[..columns - 1].iter().map(|w| w + 2).sum();
-    let last_width = width.map(|w| w.saturating_sub(indent).max(20));
+    // Where the other columns leave the last fewer than 20 characters, it goes on lines
+    // of its own below them, indented by 4, so that no line runs past the terminal.
+    let narrow = width.is_some_and(|w| w < indent + 20);
+    let (indent, last_width) = if narrow {
+        (4, width.map(|w| w.saturating_sub(4).max(10)))
+    } else {
+        (indent, width.map(|w| w.saturating_sub(indent)))
+    };
     // Padding is built, not formatted: a width argument above 65,535 would panic.
     let pad = |text: &str, width: usize| " ".repeat(width + 2 - text.chars().count().min(width));
     let mut line = String::new();
     for (column, header) in headers.iter().enumerate() {
+        if narrow && column + 1 == columns {
+            // The last column's header on its own line, as its cells are.
+            writeln!(out, "{}", line.trim_end())?;
+            line = " ".repeat(indent);
+        }
         line.push_str(&format!("{HEADER}{header}{HEADER:#}"));
         if column + 1 < columns {
             line.push_str(&pad(header, widths[column]));
@@ -308,6 +330,10 @@ pub fn render_table(
         }
         let (last, style) = row.get(columns - 1).cloned().unwrap_or_default();
         let wrapped = wrap(&last, last_width);
+        if narrow {
+            writeln!(out, "{}", line.trim_end())?;
+            line = " ".repeat(indent);
+        }
         for (index, part) in wrapped.iter().enumerate() {
             if index > 0 {
                 line = " ".repeat(indent);

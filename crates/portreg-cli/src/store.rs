@@ -18,6 +18,8 @@ const STATE: &str = "state.json";
 const LOCK: &str = "update.lock";
 /// The stamp of a damaged registry already reported, so that it is reported once.
 const DAMAGE_REPORTED: &str = "damage-reported";
+/// The fingerprint of the local names whose warnings were last said.
+const LOCAL_WARNED: &str = "local-warned";
 
 /// The data directory and the files in it.
 pub struct Store {
@@ -155,10 +157,23 @@ impl Store {
         else {
             return false;
         };
-        let marker = self.dir.join(DAMAGE_REPORTED);
-        if fs::read_to_string(&marker).ok().as_deref() == Some(stamp.as_str()) {
+        self.said_before(DAMAGE_REPORTED, &stamp)
+    }
+
+    /// Whether the warnings about the local names of this `fingerprint` (and the registry
+    /// they were checked against) were already said, and notes that they now are: they
+    /// are said once per change, not on every command.
+    pub fn local_warned(&self, fingerprint: &str) -> bool {
+        self.said_before(LOCAL_WARNED, fingerprint)
+    }
+
+    /// Whether `marker` already holds `stamp`; writes it there if not.
+    fn said_before(&self, marker: &str, stamp: &str) -> bool {
+        let marker = self.dir.join(marker);
+        if fs::read_to_string(&marker).ok().as_deref() == Some(stamp) {
             return true;
         }
+        let _ = fs::create_dir_all(&self.dir);
         let _ = self.write_atomically(&marker, stamp.as_bytes());
         false
     }

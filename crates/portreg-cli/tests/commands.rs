@@ -379,3 +379,95 @@ fn record_formats_only_where_there_are_records() {
         .lines()
         .all(|l| serde_json::from_str::<Value>(l).unwrap()["port_low"].is_u64()));
 }
+
+#[test]
+fn one_row_per_service_with_its_other_names() {
+    let table = portreg(&["80"]).stdout;
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert!(
+        rows.iter().any(|r| r.contains("http (www, www-http)")),
+        "{table}"
+    );
+    assert!(
+        !rows.iter().any(|r| r.split_whitespace().nth(2) == Some("www")),
+        "no row of its own for another name: {table}"
+    );
+    // --all and the machine formats list every record.
+    assert!(portreg(&["80", "--all"]).stdout.contains(" www "));
+    let json = portreg(&["80", "-f", "json"]).json();
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "www-http"));
+}
+
+#[test]
+fn search_suggests_a_name_when_nothing_matches() {
+    let run = portreg(&["search", "htpp"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("did you mean") && run.stderr.contains("http"), "{}", run.stderr);
+}
+
+#[test]
+fn free_for_checks_the_name() {
+    let bad = portreg(&["free", "--for", "Bad Name!"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("not a valid service name"), "{}", bad.stderr);
+    let taken = portreg(&["free", "--for", "ssh"]);
+    assert_eq!(taken.code, 0);
+    assert!(
+        taken.stderr.contains("ssh is already assigned (22/tcp"),
+        "{}",
+        taken.stderr
+    );
+    let fresh = portreg(&["free", "--for", "zq-fresh-name"]);
+    assert!(!fresh.stderr.contains("already assigned"), "{}", fresh.stderr);
+}
+
+#[test]
+fn tables_wrap_to_a_narrow_terminal() {
+    let run = portreg_testing::run_with(
+        env!("CARGO_BIN_EXE_portreg"),
+        &["80", "8080", "4200"],
+        None,
+        &[("COLUMNS", "60")],
+    );
+    for line in run.stdout.lines() {
+        assert!(line.chars().count() <= 60, "{line:?}\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("World Wide Web HTTP"), "{}", run.stdout);
+    let info = portreg_testing::run_with(
+        env!("CARGO_BIN_EXE_portreg"),
+        &["info", "8080/tcp"],
+        None,
+        &[("COLUMNS", "40")],
+    );
+    for line in info.stdout.lines() {
+        assert!(line.chars().count() <= 40, "{line:?}\n{}", info.stdout);
+    }
+}
+
+#[test]
+fn info_says_what_listens_here_as_free_explain_does() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let info = portreg(&["info", &port]);
+    assert!(
+        info.stdout.contains("listening here") && info.stdout.contains("yes, on tcp"),
+        "{}",
+        info.stdout
+    );
+    let json = portreg(&["info", &port, "-f", "json"]).json();
+    assert_eq!(json["ports"][0]["listening"], serde_json::json!(["tcp"]));
+    let explain = portreg(&["free", "--explain", &port, "-f", "json"]).json();
+    assert!(
+        explain["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "listening"),
+        "{explain}"
+    );
+    drop(listener);
+}

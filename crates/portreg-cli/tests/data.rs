@@ -234,13 +234,16 @@ impl Config {
         Config(dir)
     }
 
+    /// Runs portreg with this config folder, and a data folder inside it (the merged
+    /// registry and the note of warnings said are kept there, not in the user's home).
     fn run(&self, args: &[&str]) -> Run {
         let dir = self.0.display().to_string();
+        let data = self.0.join("data").display().to_string();
         run_with(
             env!("CARGO_BIN_EXE_portreg"),
             args,
             None,
-            &[("PORTREG_CONFIG_DIR", &dir)],
+            &[("PORTREG_CONFIG_DIR", &dir), ("PORTREG_DATA_DIR", &data)],
         )
     }
 }
@@ -340,4 +343,39 @@ fn local_collisions_are_warned_about_once_and_listed() {
         })
         .collect();
     assert_eq!(kinds, ["zq-web:port", "ssh:name"]);
+}
+
+#[test]
+fn local_warnings_are_said_once_per_change_and_always_by_check_local() {
+    let config = Config::new("once", &[("team.services", "zq-once\t47016/tcp\nzq-bad 7x/tcp\n")]);
+    let first = config.run(&["22/tcp"]);
+    assert!(first.stderr.contains("team.services:2:"), "{}", first.stderr);
+    let again = config.run(&["22/tcp"]);
+    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
+    let check = config.run(&["check-local"]);
+    assert!(check.stderr.contains("team.services:2:"), "{}", check.stderr);
+    // A change of the files is said again.
+    std::fs::write(
+        config.0.join("local.d").join("team.services"),
+        "zq-once\t47016/tcp\nzq-worse 8x/tcp\n",
+    )
+    .unwrap();
+    let changed = config.run(&["22/tcp"]);
+    assert!(changed.stderr.contains("team.services:2:"), "{}", changed.stderr);
+}
+
+#[test]
+fn a_local_name_covers_the_unassigned_row_of_its_port() {
+    let config = Config::new("covers", &[("team.services", "zq-covers\t47017/tcp\n")]);
+    let records = config.run(&["47017", "-f", "json"]).json();
+    let statuses: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["assigned"], "{records}");
+    // Without the local name, the port is Unassigned.
+    let bare = portreg(&["47017", "-f", "json"]);
+    assert!(bare.stdout.contains("unassigned"), "{}", bare.stdout);
 }

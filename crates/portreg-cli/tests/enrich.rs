@@ -157,20 +157,20 @@ fn csv_and_json_lines_with_malformed_lines_counted() {
         lines[2]
     );
     assert_eq!(
-        lines[3], "3,c,not-a-port,tcp,bad",
-        "passed through unchanged"
+        lines[3], "3,c,not-a-port,tcp,bad,,",
+        "passed through with the added columns empty"
     );
     assert_eq!(
         lines[4],
         "4,d,4250,17,udp by number,vrml-multi-use,VRML Multi User Systems"
     );
-    assert_eq!(lines[5], "short");
+    assert_eq!(lines[5], "short,,");
     assert_eq!(
         lines[6], "5,e,49999,tcp,dynamic,,",
         "no record: empty fields"
     );
     assert_eq!(
-        lines[7], "6,f,70000,udp,too big",
+        lines[7], "6,f,70000,udp,too big,,",
         "the last line keeps its lack of a newline"
     );
     assert_eq!(summary(&run.stderr), [7, 4, 1, 3]);
@@ -311,4 +311,43 @@ fn large_csv_and_json_logs_are_enriched_line_for_line() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(value["port_name"].as_str(), want.as_deref(), "{flow:?}");
     }
+}
+
+/// Lines that cannot be enriched keep the header's width, so that strict readers take
+/// the file: DuckDB's CSV reader in strict mode, and Zeek's layout (every line as many
+/// fields as `#fields` names).
+#[test]
+fn strict_readers_take_every_line() {
+    let dir = std::env::temp_dir().join(format!("portreg-enrich-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = "time,dst_port,proto\n1,22,tcp\n2,abc,tcp\n3,,udp\n4,53,udp\n";
+    let run = portreg_with_input(&["enrich", "--add", "name,status"], Some(csv.as_bytes()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let path = dir.join("flows.csv");
+    std::fs::write(&path, &run.stdout).unwrap();
+    let zeek = "#separator \\x09\n#fields\tts\tid.resp_p\tproto\n#types\ttime\tport\tenum\n\
+                1.0\t22\ttcp\n2.0\tabc\ttcp\n3.0\t\tudp\n";
+    let enriched = portreg_with_input(&["enrich"], Some(zeek.as_bytes()));
+    assert_eq!(enriched.code, 0, "{}", enriched.stderr);
+    let width = enriched
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("#fields"))
+        .map(|l| l.split('\t').count() - 1)
+        .unwrap();
+    for line in enriched.stdout.lines().filter(|l| !l.starts_with('#')) {
+        assert_eq!(line.split('\t').count(), width, "{line:?}");
+    }
+    let file = path.display().to_string();
+    let Some(rows) = portreg_testing::duckdb(&format!(
+        "SELECT dst_port, port_name FROM read_csv('{file}', strict_mode = true, header = true, all_varchar = true) ORDER BY time"
+    )) else {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    };
+    assert_eq!(
+        rows,
+        serde_json::json!([["22", "ssh"], ["abc", null], [null, null], ["53", "domain"]])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,6 +24,15 @@ pub fn compiled() -> &'static [u8] {
     &REGISTRY.0
 }
 
+/// Where the built-in registry's aliases come from (`netbase 6.4`): a layer over IANA's
+/// records, which carry none.
+pub fn alias_source() -> &'static str {
+    SOURCE_VERSION
+        .split("; ")
+        .find(|part| part.starts_with("netbase"))
+        .unwrap_or("netbase")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -27,21 +27,39 @@ async function lookup(text) {
   if (mine !== generation) return;
   if (!answer.ok) {
     results.hidden = true;
-    status.textContent = answer.body && answer.body.detail ? answer.body.detail : "Nothing found.";
+    const detail = answer.body && answer.body.detail ? answer.body.detail : "Nothing found.";
+    const suggestions = (answer.body && answer.body.suggestions) || [];
+    status.innerHTML = escape(detail) + (suggestions.length
+      ? " Did you mean " + suggestions.map((n) => `<a href="?q=${encodeURIComponent(n)}" class="suggestion">${escape(n)}</a>`).join(" or ") + "?"
+      : "");
     return;
   }
   const rows = answer.body.map((r) => {
     const query = r.port_low === null ? r.name : (r.port_low + (r.transport ? "/" + r.transport : ""));
     const quiet = ["reserved", "unassigned", "historic", "deassigned"].includes(r.status);
+    const name = escape(r.name || "-");
     return `<tr class="hit" tabindex="0" data-query="${escape(query)}">
       <td>${escape(ports(r))}</td><td>${escape(r.transport || "any")}</td>
-      <td class="${quiet ? "dim" : "name"}">${escape(r.name || "-")}${r.aliases.length ? " (" + escape(r.aliases.join(", ")) + ")" : ""}</td>
+      <td class="${quiet ? "dim" : "name"}"><a href="${detailAddress(query)}" class="record">${name}</a>${r.aliases.length ? " (" + escape(r.aliases.join(", ")) + ")" : ""}</td>
       <td class="${quiet ? "dim" : ""}">${escape(r.role === "alias" ? "alias" : r.status)}</td>
       <td>${escape(r.description)}${r.unauthorized_use ? ` <span class="warn">[unauthorized use: ${escape(r.unauthorized_use)}]</span>` : ""}</td></tr>`;
   });
   $("#results tbody").innerHTML = rows.join("");
   results.hidden = false;
   status.textContent = answer.body.length + (answer.body.length === 1 ? " record" : " records");
+}
+
+// A record's detail has an address of its own (`/?q=ssh&detail=22/tcp`), so that it can
+// be shared; opening it is a step in the browser's history, so Back returns to the list.
+function detailAddress(query) {
+  const search = new URLSearchParams(location.search);
+  search.set("detail", query);
+  return "?" + search.toString();
+}
+
+function openDetail(query) {
+  history.pushState({detail: query}, "", detailAddress(query));
+  showDetail(query);
 }
 
 async function showDetail(query) {
@@ -82,6 +100,7 @@ async function showDetail(query) {
 function follow(text) {
   const query = text.trim();
   history.replaceState(null, "", query ? "?q=" + encodeURIComponent(query) : location.pathname);
+  $("#detail").hidden = true;
 }
 
 let timer;
@@ -91,11 +110,32 @@ $("#q").addEventListener("input", (event) => {
 });
 $("#results tbody").addEventListener("click", (event) => {
   const row = event.target.closest("tr.hit");
-  if (row) showDetail(row.dataset.query);
+  if (!row) return;
+  // A name is a link (open it in a new tab as any link); a plain click stays on the page.
+  if (event.target.closest("a.record") && (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0)) return;
+  event.preventDefault();
+  openDetail(row.dataset.query);
 });
 $("#results tbody").addEventListener("keydown", (event) => {
   const row = event.target.closest("tr.hit");
-  if (row && event.key === "Enter") showDetail(row.dataset.query);
+  if (row && event.key === "Enter") { event.preventDefault(); openDetail(row.dataset.query); }
+});
+$("#status").addEventListener("click", (event) => {
+  const link = event.target.closest("a.suggestion");
+  if (!link) return;
+  event.preventDefault();
+  const name = link.textContent;
+  $("#q").value = name;
+  follow(name);
+  lookup(name);
+});
+// Back and Forward: the list, or a record's detail, as the address says.
+window.addEventListener("popstate", () => {
+  const search = new URLSearchParams(location.search);
+  const detail = search.get("detail");
+  if (detail) showDetail(detail); else $("#detail").hidden = true;
+  const text = search.get("q") || "";
+  if (text !== $("#q").value) { $("#q").value = text; lookup(text); }
 });
 $("#free-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -110,10 +150,12 @@ $("#free-form").addEventListener("submit", async (event) => {
     ? "Free on " + transports + ": " + answer.body.map((s) => s.port_low === s.port_high ? s.port_low : s.port_low + "-" + s.port_high).join(", ")
     : "No free port there.";
 });
-// A server that runs an authority has the assignment queue.
-fetch("/queue", {method: "HEAD"}).then((response) => { $("#queue-link").hidden = !response.ok; }).catch(() => {});
+// A server that runs an authority has the assignment queue (asked, not probed: a probe's
+// 404 would be an error in the console).
 getJson("/v1/registry").then((answer) => {
-  if (answer.ok) $("#registry").textContent = `Registry of ${answer.body.updated || "unknown date"}, ${answer.body.records} records (${answer.body.registry}).`;
+  if (!answer.ok) return;
+  $("#registry").textContent = `Registry of ${answer.body.updated || "unknown date"}, ${answer.body.records} records (${answer.body.registry}).`;
+  $("#queue-link").hidden = !answer.body.authority;
 });
 
 const fromHash = () => { try { return decodeURIComponent(location.hash.slice(1)); } catch { return ""; } };
@@ -122,3 +164,5 @@ if (linked) {
   $("#q").value = linked;
   lookup(linked);
 }
+const linkedDetail = new URLSearchParams(location.search).get("detail");
+if (linkedDetail) showDetail(linkedDetail);

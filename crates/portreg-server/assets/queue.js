@@ -85,6 +85,7 @@ $("#request-form").addEventListener("submit", async (event) => {
   const port = form.get("port").trim();
   if (form.get("any_port")) request.any_port = true; else if (port) request.port = /^\d+$/.test(port) ? Number(port) : port;
   if (form.get("reference").trim()) request.reference = form.get("reference").trim();
+  if (form.get("procedure")) request.procedure = form.get("procedure");
   const answer = await call("POST", "/v1/requests", request);
   $("#file-result").textContent = answer.ok
     ? `Request ${answer.body.id} filed: ${answer.body.name}, ${answer.body.state}.`

@@ -219,6 +219,8 @@ pub struct RegistryInfo {
     pub names: usize,
     /// How many people.
     pub people: usize,
+    /// Whether the server runs an assignment authority (its queue is at `/queue`).
+    pub authority: bool,
 }
 
 /// `tcp,udp`: the registry's four transports, as the document's pattern says.
@@ -351,7 +353,7 @@ pub async fn services(
 
 /// Ranked search over names and descriptions.
 #[utoipa::path(get, path = "/v1/search", params(SearchParams),
-    responses((status = 200, description = "Records, best first, each with a `match` tier; a page of them, with `Link: <...>; rel=\"next\"` when there are more", body = [crate::schema::SearchRecord]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Records, best first, each with a `match` tier; a page of them, with `Link: <...>; rel=\"next\"` when there are more", body = [crate::schema::SearchRecord]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, description = "Nothing matches; `suggestions` names the closest names", body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     uri: axum::http::Uri,
@@ -367,6 +369,12 @@ pub async fn search(
     // The ranking holds a slot per record (bounded by the registry); only the page is
     // turned into JSON.
     let hits = snapshot.registry().search(&text, &transports, usize::MAX);
+    if hits.is_empty() {
+        let suggestions = snapshot.registry().suggest(&text, 3);
+        return Err(
+            Problem::not_found(format!("nothing matches {text:?}")).with_suggestions(suggestions)
+        );
+    }
     let values = hits.iter().map(|hit| {
         let mut value = record_to_json(&hit.record.to_record());
         if let Value::Object(map) = &mut value {
@@ -506,7 +514,8 @@ pub async fn info(
     if info.answers.is_empty() && info.ports.is_empty() {
         return Err(Problem::not_found(format!("no record for {subject}")));
     }
-    Ok(Json(info.to_json(snapshot.registry(), &Machine::read())).into_response())
+    let machine = Machine::read().with_listening();
+    Ok(Json(info.to_json(snapshot.registry(), &machine)).into_response())
 }
 
 /// The registry in use.
@@ -524,6 +533,7 @@ pub async fn registry(State(state): State<Arc<AppState>>) -> Json<RegistryInfo> 
         records: registry.len(),
         names: registry.name_count(),
         people: registry.people_count(),
+        authority: state.authority.is_some(),
     })
 }
 

@@ -800,10 +800,10 @@ pub struct ListParams {
     pub state: Option<String>,
     /// Only requests with a greater id (the last id of the page before).
     #[param(minimum = 0)]
-    pub after: Option<u64>,
+    pub after: Option<i64>,
     /// At most this many requests (1 to 1000; all when not given).
     #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
 }
 
 /// `?subject=&since=`.
@@ -962,6 +962,9 @@ pub async fn list(
     {
         return Err(Problem::bad_request("limit: expected 1 to 1000"));
     }
+    if query.after.is_some_and(|after| after < 0) {
+        return Err(Problem::bad_request("after: expected an id, 0 or more"));
+    }
     let actor = Actor::User(authority.caller(&parts).await?);
     let requests = authority
         .run(move |store| store.requests(wanted, &actor))
@@ -970,7 +973,7 @@ pub async fn list(
     let limit = query.limit.map_or(usize::MAX, |l| l as usize);
     let body: Vec<Value> = requests
         .iter()
-        .filter(|r| u64::try_from(r.id).is_ok_and(|id| id > after))
+        .filter(|r| r.id > after)
         .take(limit)
         .map(|r| r.to_json())
         .collect();

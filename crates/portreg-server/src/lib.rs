@@ -364,6 +364,8 @@ pub fn openapi(with_authority: bool) -> serde_json::Value {
 const PAGE: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/app.css");
+/// The page's icon (browsers ask for one; without it, every visit logs a 404).
+const ICON: &str = include_str!("../assets/favicon.svg");
 /// The page loads nothing but its own script, style and API: no inline code, no framing.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -385,6 +387,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     routes
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
+        .route("/favicon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
         .route(
             "/openapi.json",
             get(move || async move { Json(openapi(with_authority)) }),
@@ -467,6 +471,17 @@ fn assets() -> &'static Assets {
 
 async fn page() -> impl IntoResponse {
     Html(assets().page.as_str())
+}
+
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+        .into_response()
 }
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
@@ -790,5 +805,25 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn secrets_in_a_query_are_never_logged() {
+        let uri = |text: &str| text.parse::<axum::http::Uri>().unwrap();
+        assert_eq!(
+            redacted(&uri("/v1/requests?access_token=abc&state=pending")),
+            "/v1/requests?access_token=REDACTED&state=pending"
+        );
+        assert_eq!(
+            redacted(&uri("/x?TOKEN=abc&%6Bey=s3cret&q=ssh")),
+            "/x?TOKEN=REDACTED&%6Bey=REDACTED&q=ssh"
+        );
+        assert_eq!(redacted(&uri("/v1/search?q=sql")), "/v1/search?q=sql");
+        assert_eq!(redacted(&uri("/v1/ports/22")), "/v1/ports/22");
     }
 }

@@ -48,10 +48,10 @@ pub struct SignedHeadBody {
 pub struct EntriesParams {
     /// The first entry, from 1.
     #[param(minimum = 1)]
-    pub start: u64,
+    pub start: i64,
     /// The last entry; at most 1,000 entries a call.
     #[param(minimum = 1)]
-    pub end: u64,
+    pub end: i64,
 }
 
 /// A consistency proof between two sizes of the log.
@@ -61,10 +61,10 @@ pub struct EntriesParams {
 pub struct ConsistencyParams {
     /// The size a follower accepted, from 1.
     #[param(minimum = 1)]
-    pub from: u64,
+    pub from: i64,
     /// The size it is shown now (at most the log's size).
     #[param(minimum = 1)]
-    pub to: u64,
+    pub to: i64,
 }
 
 /// An entry's inclusion proof.
@@ -74,13 +74,22 @@ pub struct ConsistencyParams {
 pub struct InclusionParams {
     /// The entry, from 1.
     #[param(minimum = 1)]
-    pub entry: u64,
+    pub entry: i64,
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
     query
         .map(|Query(q)| q)
         .map_err(|e| Problem::bad_request(format!("bad query string: {}", e.body_text())))
+}
+
+/// An entry number or a size, from 1 (its schema says so; a JSON integer of the API is at
+/// most 2^63 - 1).
+fn positive(name: &str, value: i64) -> Result<u64, Problem> {
+    u64::try_from(value)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| Problem::bad_request(format!("{name}: expected a number from 1")))
 }
 
 /// The authority's public key, with which its heads are signed.
@@ -124,12 +133,16 @@ pub async fn entries(
 ) -> Answer {
     let authority = service(&state)?;
     let params = query(params)?;
+    let (start, end) = (
+        positive("start", params.start)?,
+        positive("end", params.end)?,
+    );
     let whole = authority
         .optional_caller(&parts)
         .await?
         .is_some_and(|identity| identity.role >= Role::Expert);
     let entries = authority
-        .read(move |store| store.entries(params.start, params.end, whole))
+        .read(move |store| store.entries(start, end, whole))
         .await?;
     Ok(no_store(Json(entries).into_response()))
 }
@@ -146,6 +159,7 @@ pub async fn consistency(
 ) -> Answer {
     let authority = service(&state)?;
     let ConsistencyParams { from, to } = query(params)?;
+    let (from, to) = (positive("from", from)?, positive("to", to)?);
     let proof = authority
         .read(move |store| store.consistency_proof(from, to))
         .await?;
@@ -165,6 +179,7 @@ pub async fn inclusion(
 ) -> Answer {
     let authority = service(&state)?;
     let InclusionParams { entry } = query(params)?;
+    let entry = positive("entry", entry)?;
     let (size, leaf, proof) = authority
         .read(move |store| store.inclusion_proof(entry))
         .await?;

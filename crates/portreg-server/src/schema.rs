@@ -95,6 +95,10 @@ pub struct PortFacts {
     pub privileged: Option<bool>,
     /// Whether it is in the server machine's ephemeral range; null when unknown.
     pub ephemeral: Option<bool>,
+    /// Whether the server machine's kernel reserves it (`ip_local_reserved_ports`).
+    pub kernel_reserved: bool,
+    /// The transports on which something listens on it on the server's machine now.
+    pub listening: Vec<String>,
 }
 
 /// `/v1/info`: every field of the records, and the ports' facts.

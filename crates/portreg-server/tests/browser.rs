@@ -66,6 +66,10 @@ where
                          "--disable-sync", "--window-size=1200,900"],
             }),
         );
+        capabilities.insert(
+            "goog:loggingPrefs".into(),
+            serde_json::json!({"browser": "ALL"}),
+        );
         let started = Instant::now();
         let client = loop {
             match ClientBuilder::rustls().expect("tls").capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
@@ -81,6 +85,38 @@ where
         client.close().await.unwrap();
     });
     drop(driver);
+}
+
+/// chromedriver's command for the browser's console log (`/se/log`).
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// The errors in the browser's console since the last time it was asked.
+async fn console_errors(client: &fantoccini::Client) -> Vec<String> {
+    let log = client.issue_cmd(ConsoleLog).await.unwrap_or_default();
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[test]
@@ -101,6 +137,13 @@ fn type_ssh_see_22_open_the_detail_view() {
         // The address follows what was typed, so that the result can be shared.
         let address = client.current_url().await.unwrap();
         assert_eq!(address.query(), Some("q=ssh"), "{address}");
+        // Names are links to their record's own address.
+        let link = row
+            .find(Locator::Css("a.record"))
+            .await
+            .expect("the name is a link");
+        let href = link.attr("href").await.unwrap().unwrap_or_default();
+        assert!(href.contains("detail=22%2Ftcp"), "{href}");
         row.click().await.unwrap();
         let detail = client
             .wait()
@@ -126,6 +169,46 @@ fn type_ssh_see_22_open_the_detail_view() {
             detail_text.contains("system: assigned by IETF Review or IESG Approval"),
             "{detail_text}"
         );
+        let address = client.current_url().await.unwrap();
+        assert!(
+            address.query().unwrap_or("").contains("detail=22%2Ftcp"),
+            "{address}"
+        );
+        // Back returns to the list; the detail's own address opens the detail.
+        client.back().await.unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//section[@id='detail' and @hidden]"))
+            .await
+            .expect("Back closes the detail");
+        assert_eq!(client.current_url().await.unwrap().query(), Some("q=ssh"));
+        client.goto(address.as_ref()).await.unwrap();
+        element(
+            &client,
+            "//section[@id='detail' and not(@hidden)]//h2[contains(., 'Port 22')]",
+        )
+        .await;
+        // A misspelling gets a suggestion, as on the command line.
+        client.goto(&format!("{base}/?q=htpp")).await.unwrap();
+        element(
+            &client,
+            "//p[@id='status']//a[@class='suggestion' and .='http']",
+        )
+        .await;
+        // The page asks nothing that fails: no error in the console (no favicon 404, no
+        // probe of an authority's queue that is not there). The 404 of the misspelt
+        // search above is the API's answer, asked for; it is read off first.
+        let _ = console_errors(&client).await;
+        client.goto(&format!("{base}/?q=ssh")).await.unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("tr.hit[data-query='22/tcp']"))
+            .await
+            .unwrap();
+        let errors = console_errors(&client).await;
+        assert!(errors.is_empty(), "{errors:?}");
         // The free-port finder answers too.
         client
             .find(Locator::Css("#free-form button"))

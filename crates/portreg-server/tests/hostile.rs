@@ -122,6 +122,14 @@ fn a_misspelled_name_gets_suggestions() {
     assert_eq!(missing.status, 404);
     let names = missing.json()["suggestions"].to_string();
     assert!(names.contains("\"ssh\""), "{names}");
+    // A search that finds nothing suggests too, as the command line does.
+    let search = get(&format!("{base}/v1/search?q=htpp"));
+    assert_eq!(search.status, 404);
+    let names = search.json()["suggestions"].to_string();
+    assert!(names.contains("\"http\""), "{names}");
+    // The page needs no probe of a queue and gets its icon.
+    assert_eq!(get(&format!("{base}/v1/registry")).json()["authority"], false);
+    assert_eq!(get(&format!("{base}/favicon.svg")).status, 200);
 }
 
 #[test]

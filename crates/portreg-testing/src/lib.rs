@@ -162,3 +162,35 @@ pub fn span_total(spans: &serde_json::Value) -> u64 {
         })
         .sum()
 }
+
+/// DuckDB's answer to `sql` (through Python's `duckdb`, which `.ci/run` installs) as JSON
+/// rows; `None`, after printing why, when the module is missing and packages are not
+/// required (`PORTREG_REQUIRE_PACKAGES=1` makes that a failure).
+///
+/// # Panics
+///
+/// When DuckDB refuses the query, or python3 cannot run.
+pub fn duckdb(sql: &str) -> Option<serde_json::Value> {
+    let script = "import duckdb, json, sys\n\
+                  rows = duckdb.connect().sql(sys.argv[1]).fetchall()\n\
+                  print(json.dumps(rows, default=str))";
+    let output = std::process::Command::new("python3")
+        .args(["-c", script, sql])
+        .output();
+    match output {
+        Ok(output) if output.status.success() => {
+            Some(serde_json::from_slice(&output.stdout).expect("JSON rows"))
+        }
+        Ok(output) => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if stderr.contains("No module named 'duckdb'")
+                && std::env::var("PORTREG_REQUIRE_PACKAGES").as_deref() != Ok("1")
+            {
+                eprintln!("skipped: Python's duckdb is not installed (pip install duckdb)");
+                return None;
+            }
+            panic!("duckdb failed on {sql}: {stderr}");
+        }
+        Err(error) => panic!("python3: {error}"),
+    }
+}

@@ -11,13 +11,15 @@ use crate::record::Status;
 use crate::rules;
 use crate::transport::Transport;
 
-/// The ports browsers refuse to connect to: the Fetch standard's "bad ports" (tcp).
-pub const BROWSER_BAD_PORTS: [u16; 81] = [
+/// The ports browsers refuse to connect to: the Fetch standard's "bad ports" (tcp), as
+/// its list stands since April 2024 (<https://fetch.spec.whatwg.org/#bad-port>; the last
+/// changes added 4190 and 6679 in 2024, 989 and 990 in 2021, 10080 in 2021).
+pub const BROWSER_BAD_PORTS: [u16; 83] = [
     0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101,
     102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427,
     465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990,
     993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
-    6668, 6669, 6697,
+    6668, 6669, 6679, 6697, 10080,
 ];
 
 /// Stable picks ([`FreePorts::stable`]) come from here: the User range below 32768, where
@@ -65,6 +67,24 @@ impl Machine {
             kernel_reserved,
             listening: Vec::new(),
         }
+    }
+
+    /// The transports on which a socket listens on (tcp) or is bound to (udp) `port` now,
+    /// as read by [`Machine::with_listening`].
+    pub fn listening_on(&self, port: u16) -> Vec<Transport> {
+        let mut transports: Vec<Transport> = self
+            .listening
+            .iter()
+            .filter(|(_, p)| *p == port)
+            .map(|(t, _)| t.clone())
+            .collect();
+        transports.dedup();
+        transports
+    }
+
+    /// Whether `ip_local_reserved_ports` holds `port`.
+    pub fn kernel_reserves(&self, port: u16) -> bool {
+        self.kernel_reserved.iter().any(|span| span.contains(port))
     }
 
     /// Adds the sockets listening now, from `/proc/net/{tcp,tcp6,udp,udp6}`.
@@ -431,8 +451,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bad_ports_are_sorted() {
+    fn bad_ports_are_sorted_and_current() {
         assert!(BROWSER_BAD_PORTS.windows(2).all(|w| w[0] < w[1]));
+        // Members of the Fetch standard's list, the latest additions among them.
+        for port in [1, 22, 4190, 6679, 10080] {
+            assert!(BROWSER_BAD_PORTS.binary_search(&port).is_ok(), "{port}");
+        }
+        for port in [80, 443, 8080, 6680] {
+            assert!(BROWSER_BAD_PORTS.binary_search(&port).is_err(), "{port}");
+        }
     }
 
     #[test]

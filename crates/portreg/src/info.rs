@@ -211,6 +211,8 @@ pub fn port_json(port: u16, machine: &Machine) -> Value {
         "reserved": class.reserved,
         "privileged": machine.privileged(port),
         "ephemeral": machine.ephemeral(port),
+        "kernel_reserved": machine.kernel_reserves(port),
+        "listening": machine.listening_on(port).iter().map(Transport::as_str).collect::<Vec<_>>(),
     })
 }
 

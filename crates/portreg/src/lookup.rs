@@ -420,14 +420,24 @@ impl CompiledRegistry {
                 transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
             })
             .collect();
+        // Within a tier, current assignments before Reserved rows, and those before
+        // historic and de-assigned names.
+        let currency = |hit: &SearchHit<'_>| match hit.record.status() {
+            Status::Assigned | Status::Temporary | Status::Private => 0,
+            Status::Reserved => 1,
+            Status::Historic | Status::Deassigned => 2,
+            Status::Unassigned => 3,
+        };
         hits.sort_by(|a, b| {
             (
                 a.tier,
+                currency(a),
                 a.record.name().map(str::to_lowercase),
                 a.record.index(),
             )
                 .cmp(&(
                     b.tier,
+                    currency(b),
                     b.record.name().map(str::to_lowercase),
                     b.record.index(),
                 ))
@@ -597,7 +607,7 @@ pub fn answers<'a>(
         Query::Ports { span, transport } if is_range => {
             Box::new(registry.span_hits(*span, transport.clone()))
         }
-        _ => Box::new(registry.lookup(query).into_iter()),
+        _ => Box::new(covered_rows_left_out(registry.lookup(query)).into_iter()),
     };
     hits.filter(move |hit| {
         transports.is_empty() || transports.iter().any(|t| hit.record.covers_transport(t))
@@ -607,6 +617,15 @@ pub fn answers<'a>(
         record: hit.record.to_record(),
         role: hit.role,
     })
+}
+
+/// An Unassigned row says nobody holds the port: where a named record of another layer
+/// (a local name) holds it, the row is left out (IANA's own rows never overlap so).
+fn covered_rows_left_out(hits: Vec<Hit<'_>>) -> Vec<Hit<'_>> {
+    let held = hits.iter().any(|hit| hit.record.name().is_some());
+    hits.into_iter()
+        .filter(|hit| !(held && hit.record.status() == Status::Unassigned))
+        .collect()
 }
 
 /// RFC 6335 reserves ports 0, 1024 and 49151 even where a source does not list them.

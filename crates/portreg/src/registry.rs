@@ -18,6 +18,38 @@ impl Registry {
     pub fn person(&self, id: &str) -> Option<&Person> {
         self.people.iter().find(|person| person.id == id)
     }
+
+    /// Adds the aliases `layer` gives a record (by its name in any case, its ports and
+    /// its transport) to the same record here, where it lacks them: how the aliases that
+    /// the built-in registry takes from netbase (`www` for `http`) stay with any IANA
+    /// registry put in its place. Returns how many aliases were added.
+    pub fn add_aliases_from(&mut self, layer: &crate::CompiledRegistry) -> usize {
+        type Key = (String, Option<crate::PortSpan>, Option<crate::Transport>);
+        let mut aliases: std::collections::HashMap<Key, Vec<&str>> =
+            std::collections::HashMap::new();
+        for record in layer.records() {
+            let Some(name) = record.name() else { continue };
+            let names: Vec<&str> = record.aliases().collect();
+            if !names.is_empty() {
+                aliases
+                    .entry((name.to_lowercase(), record.ports(), record.transport()))
+                    .or_default()
+                    .extend(names);
+            }
+        }
+        let mut added = 0;
+        for record in &mut self.records {
+            let Some(name) = &record.name else { continue };
+            let key = (name.to_lowercase(), record.ports, record.transport.clone());
+            for alias in aliases.get(&key).into_iter().flatten() {
+                if !record.aliases.iter().any(|a| a.eq_ignore_ascii_case(alias)) {
+                    record.aliases.push((*alias).to_owned());
+                    added += 1;
+                }
+            }
+        }
+        added
+    }
 }
 
 /// What a registry says about itself.

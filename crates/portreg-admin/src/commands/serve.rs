@@ -349,3 +349,21 @@ fn fetch(
     let snapshot = Snapshot::new(Box::new(Box::new(compiled)), format!("follows {url}"));
     Ok(Some((snapshot, fetched.state, head)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::registry_url;
+
+    #[test]
+    fn a_servers_base_url_means_its_compiled_registry() {
+        for base in ["http://h:7070", "http://h:7070/"] {
+            assert_eq!(registry_url(base), "http://h:7070/v1/registry.bin");
+        }
+        for full in [
+            "http://h:7070/v1/registry.bin",
+            "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml",
+        ] {
+            assert_eq!(registry_url(full), full);
+        }
+    }
+}

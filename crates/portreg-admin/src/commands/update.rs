@@ -76,10 +76,14 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
             .map_err(|refusal| format!("{}: {refusal}", fetched.name))?;
         Ok(registry)
     });
-    let registry = match checked {
+    let mut registry = match checked {
         Ok(registry) => registry,
         Err(reason) => return Err(refuse(reason)),
     };
+    // The aliases the built-in registry takes from netbase (`www` for `http`, `postgres`
+    // for `postgresql`) are a layer over IANA's records: they go on with any registry
+    // installed in its place, so that an update never takes away a name IANA did not.
+    let aliases = registry.add_aliases_from(CompiledRegistry::embedded());
     let sha256 = format!("{:x}", Sha256::digest(&fetched.bytes));
     let current = in_use.registry();
     if current.provenance().sha256 == sha256 {
@@ -117,6 +121,12 @@ pub fn run(args: &UpdateArgs) -> CommandResult {
         fetched.name,
         store.dir().display()
     );
+    if aliases > 0 {
+        println!(
+            "  with {aliases} alias(es) of the built-in registry's alias layer ({})",
+            portreg_data::alias_source()
+        );
+    }
     println!(
         "  since the registry in use before ({}, {}): {} added, {} removed, {} changed",
         in_use.origin,

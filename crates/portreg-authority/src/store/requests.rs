@@ -140,28 +140,31 @@ pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
         field: "port",
         reason,
     };
+    // Every reason a port is refused is said at once: the rules it breaks, and who holds
+    // it (collected below).
+    let mut broken = Vec::new();
     if let Some(span) = request.port {
         if RangeClass::of(span.high) == RangeClass::Dynamic {
-            return Err(invalid_port(format!(
+            broken.push(format!(
                 "port {span} reaches into the Dynamic range (49152-65535), which is never assigned"
-            )));
+            ));
         }
         if RangeClass::of(span.low) != RangeClass::of(span.high) {
-            return Err(invalid_port(format!(
+            broken.push(format!(
                 "ports {span} cross from the System into the User range"
-            )));
+            ));
         }
         if let Some(port) = (span.low..=span.high).find(|&p| rules::is_reserved(p)) {
-            return Err(invalid_port(format!("port {port} is reserved by RFC 6335")));
+            broken.push(format!("port {port} is reserved by RFC 6335"));
         }
         let procedure_ok = matches!(
             request.procedure.as_deref(),
             Some("ietf-review" | "iesg-approval")
         );
         if RangeClass::of(span.low) == RangeClass::System && !procedure_ok {
-            return Err(invalid_port(format!(
+            broken.push(format!(
                 "port {span} is a System port, assigned by IETF Review or IESG Approval: give the procedure ietf-review or iesg-approval"
-            )));
+            ));
         }
     }
     // The name: free, or held by this same service on the same port (adding a transport).
@@ -186,10 +189,7 @@ pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
     let Some(span) = request.port else {
         return Ok(());
     };
-    let taken = |reason: String| AuthorityError::Taken {
-        field: "port",
-        reason,
-    };
+    let mut held = Vec::new();
     for transport in &request.transports {
         for (_, record) in covering(tx, span, transport)? {
             let for_this = record
@@ -200,19 +200,25 @@ pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
             match record.status {
                 Status::Unassigned => {}
                 Status::Reserved | Status::Deassigned if for_this || request.reuse => {}
-                Status::Reserved | Status::Deassigned => {
-                    return Err(taken(format!(
-                        "port {place}/{transport} is Reserved: an administrator may assign it again (reuse)"
-                    )))
-                }
-                _ => {
-                    return Err(taken(format!(
-                        "port {place}/{transport} is taken by {}",
-                        record.name.as_deref().unwrap_or("a nameless record")
-                    )))
-                }
+                Status::Reserved | Status::Deassigned => held.push(format!(
+                    "port {place}/{transport} is Reserved: an administrator may assign it again (reuse)"
+                )),
+                _ => held.push(format!(
+                    "port {place}/{transport} is taken by {}",
+                    record.name.as_deref().unwrap_or("a nameless record")
+                )),
             }
         }
+    }
+    if !broken.is_empty() {
+        broken.extend(held);
+        return Err(invalid_port(broken.join("; ")));
+    }
+    if !held.is_empty() {
+        return Err(AuthorityError::Taken {
+            field: "port",
+            reason: held.join("; "),
+        });
     }
     Ok(())
 }
@@ -508,6 +514,8 @@ mod tests {
                 "reserved by RFC 6335",
             ),
             (request("zq-taken", Some(22)), "port", "System port"),
+            // Every reason at once: the procedure missing, and the port held.
+            (request("zq-taken", Some(22)), "port", "taken by ssh"),
             (request("SSH", Some(40003)), "name", "is taken by ssh"),
         ] {
             match test.authority.request(&bad, &local()) {

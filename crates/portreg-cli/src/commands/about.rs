@@ -13,6 +13,16 @@ pub fn run(common: &Common) -> CommandResult {
     let registry = active.registry();
     let provenance = registry.provenance();
     let updated = registry.updated().map(|d| d.to_string());
+    // The built-in registry, and any `update` installs, carry netbase's aliases over
+    // IANA's records; a `--registry` file has its own.
+    let aliases = if common.registry.is_none() {
+        format!(
+            "from {} (Debian's /etc/services), added to IANA's records by name, port and transport",
+            portreg_data::alias_source()
+        )
+    } else {
+        "those of the file".to_owned()
+    };
     let mut out = Output::new(common);
     match out.format {
         OutputFormat::Table => {
@@ -29,6 +39,7 @@ pub fn run(common: &Common) -> CommandResult {
                 ("records", registry.len().to_string()),
                 ("names", registry.name_count().to_string()),
                 ("people", registry.people_count().to_string()),
+                ("aliases", aliases.clone()),
                 (
                     "format",
                     format!(
@@ -48,6 +59,7 @@ pub fn run(common: &Common) -> CommandResult {
             "records": registry.len(),
             "names": registry.name_count(),
             "people": registry.people_count(),
+            "aliases": aliases,
             "format_version": portreg::COMPILED_FORMAT_VERSION,
         }))?,
     }

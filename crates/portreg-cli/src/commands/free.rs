@@ -39,6 +39,23 @@ pub fn run(args: &FreeArgs, common: &Common) -> CommandResult {
         return explain(&mut out, &finder, port);
     }
     if let Some(name) = &args.stable_for {
+        // A name is checked as `check-name` checks it: an invalid one is a usage error,
+        // and one already assigned is said (with where), since its port is known.
+        let check = portreg::NameCheck::run(active.registry(), name);
+        if !check.problems.is_empty() {
+            let reasons: Vec<String> = check.problems.iter().map(ToString::to_string).collect();
+            return Err(Failure::usage(format!(
+                "--for {name:?} is not a valid service name: {}",
+                reasons.join("; ")
+            )));
+        }
+        if !check.taken_by.is_empty() {
+            let places: Vec<String> = check.taken_by.iter().map(|t| t.record.place()).collect();
+            eprintln!(
+                "portreg: {name} is already assigned ({}); a stable pick is for a new name",
+                places.join(", ")
+            );
+        }
         return stable(&mut out, &finder, name);
     }
     let span = args.range;

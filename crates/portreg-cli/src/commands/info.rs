@@ -19,7 +19,8 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
     let active = Active::layered(common)?;
     let registry = active.registry();
     let info = Info::gather(registry, &query, &common.transport);
-    let machine = Machine::read();
+    // The same facts of this machine as `free --explain` reads.
+    let machine = Machine::read().with_listening();
     // nmap's names for the ports, where the machine has its table: "also seen as".
     let nmap = read_nmap(common.nmap.as_deref())?;
     let seen = |port: u16| -> Vec<(String, String, String)> {
@@ -45,7 +46,13 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
     };
     if out.format == OutputFormat::Table {
         for answer in &info.answers {
-            print_record(&mut out, registry, &answer.record, answer.role)?;
+            print_record(
+                &mut out,
+                registry,
+                common.registry.is_none(),
+                &answer.record,
+                answer.role,
+            )?;
         }
         for &port in &info.ports {
             let class = PortClass::of(port);
@@ -65,7 +72,14 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
                 ("reserved", reserved.to_owned()),
                 ("privileged", privileged(&machine, port)),
                 ("ephemeral", ephemeral(&machine, port)),
+                ("listening here", listening(&machine, port)),
             ];
+            if machine.kernel_reserves(port) {
+                fields.push((
+                    "kernel reserved",
+                    "yes: in this machine's ip_local_reserved_ports".to_owned(),
+                ));
+            }
             if !also.is_empty() {
                 fields.push(("also seen as", also.join("\n")));
             }
@@ -108,6 +122,7 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
 fn print_record(
     out: &mut Output,
     registry: &CompiledRegistry,
+    alias_layer: bool,
     record: &Record,
     role: Role,
 ) -> Result<()> {
@@ -132,7 +147,17 @@ fn print_record(
         record.description.clone().unwrap_or_default(),
     );
     add("source", record.source.as_str().to_owned());
-    add("aliases", record.aliases.join(", "));
+    // IANA's records carry no aliases: on the built-in or an installed registry, theirs
+    // are the alias layer's.
+    let aliases = record.aliases.join(", ");
+    if alias_layer && record.source == portreg::Source::Iana && !aliases.is_empty() {
+        add(
+            "aliases",
+            format!("{aliases} (from {})", portreg_data::alias_source()),
+        );
+    } else {
+        add("aliases", aliases);
+    }
     add(
         "assignee",
         person_labels(registry, record.effective_assignees()).join("\n"),
@@ -196,6 +221,19 @@ fn privileged(machine: &Machine, port: u16) -> String {
             format!("no: any user may bind it here (unprivileged ports start at {start})")
         }
         _ => "unknown on this system".to_owned(),
+    }
+}
+
+fn listening(machine: &Machine, port: u16) -> String {
+    let listening = machine.listening_on(port);
+    let transports: Vec<&str> = listening.iter().map(|t| t.as_str()).collect();
+    if transports.is_empty() {
+        "no".to_owned()
+    } else {
+        format!(
+            "yes, on {}: a socket holds it now",
+            transports.join(" and ")
+        )
     }
 }
 

@@ -37,13 +37,49 @@ pub fn run(args: &LookupArgs, common: &Common) -> CommandResult {
         items.extend(found);
     }
     if !items.is_empty() {
-        Output::new(common).records(&items)?;
+        let mut out = Output::new(common);
+        if out.format == crate::cli::OutputFormat::Table && !args.all {
+            items = fold_other_names(items);
+        }
+        out.records(&items)?;
     }
     Ok(if items.is_empty() {
         Exit::NotFound
     } else {
         Exit::Success
     })
+}
+
+/// A table shows one row per service: another name on the same port and transport (`www`
+/// and `www-http` beside `http`) is listed among its aliases, not as a row of its own
+/// (`--all` and the machine formats list every record).
+fn fold_other_names(items: Vec<Item>) -> Vec<Item> {
+    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        let name = item.record.name.clone();
+        let (Some(portreg::Role::Alias), Some(name)) = (item.role, name) else {
+            kept.push(item);
+            continue;
+        };
+        let mut folded = false;
+        for service in kept.iter_mut().filter(|service| {
+            service.role == Some(portreg::Role::Canonical)
+                && service.record.ports == item.record.ports
+                && (item.record.transport.is_none()
+                    || service.record.transport == item.record.transport)
+        }) {
+            let record = &mut service.record;
+            let known = record.name.iter().chain(&record.aliases);
+            if !known.into_iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                record.aliases.push(name.clone());
+            }
+            folded = true;
+        }
+        if !folded {
+            kept.push(item);
+        }
+    }
+    kept
 }
 
 /// The records that answer one query, as items with their roles.
@@ -68,7 +104,12 @@ pub fn did_you_mean(registry: &CompiledRegistry, query: &Query) -> String {
     let Query::Name { name, .. } = query else {
         return String::new();
     };
-    match registry.suggest(name, 3).as_slice() {
+    suggestions(registry, name)
+}
+
+/// `; did you mean http?`: the names closest to `text`, or nothing.
+pub fn suggestions(registry: &CompiledRegistry, text: &str) -> String {
+    match registry.suggest(text, 3).as_slice() {
         [] => String::new(),
         names => format!("; did you mean {}?", names.join(" or ")),
     }

@@ -23,7 +23,8 @@ pub fn run(args: &SearchArgs, common: &Common) -> CommandResult {
         })
         .collect();
     if items.is_empty() {
-        eprintln!("portreg: nothing matches {text:?}");
+        let suggestions = super::lookup::suggestions(registry, text.trim());
+        eprintln!("portreg: nothing matches {text:?}{suggestions}");
         return Ok(Exit::NotFound);
     }
     let more = Output::new(common).records_limited(&items, args.limit)?;
