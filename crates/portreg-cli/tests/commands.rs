@@ -389,7 +389,9 @@ fn one_row_per_service_with_its_other_names() {
         "{table}"
     );
     assert!(
-        !rows.iter().any(|r| r.split_whitespace().nth(2) == Some("www")),
+        !rows
+            .iter()
+            .any(|r| r.split_whitespace().nth(2) == Some("www")),
         "no row of its own for another name: {table}"
     );
     // --all and the machine formats list every record.
@@ -406,14 +408,22 @@ fn one_row_per_service_with_its_other_names() {
 fn search_suggests_a_name_when_nothing_matches() {
     let run = portreg(&["search", "htpp"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("did you mean") && run.stderr.contains("http"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean") && run.stderr.contains("http"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn free_for_checks_the_name() {
     let bad = portreg(&["free", "--for", "Bad Name!"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(bad.stderr.contains("not a valid service name"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("not a valid service name"),
+        "{}",
+        bad.stderr
+    );
     let taken = portreg(&["free", "--for", "ssh"]);
     assert_eq!(taken.code, 0);
     assert!(
@@ -422,7 +432,11 @@ fn free_for_checks_the_name() {
         taken.stderr
     );
     let fresh = portreg(&["free", "--for", "zq-fresh-name"]);
-    assert!(!fresh.stderr.contains("already assigned"), "{}", fresh.stderr);
+    assert!(
+        !fresh.stderr.contains("already assigned"),
+        "{}",
+        fresh.stderr
+    );
 }
 
 #[test]

@@ -347,13 +347,24 @@ fn local_collisions_are_warned_about_once_and_listed() {
 
 #[test]
 fn local_warnings_are_said_once_per_change_and_always_by_check_local() {
-    let config = Config::new("once", &[("team.services", "zq-once\t47016/tcp\nzq-bad 7x/tcp\n")]);
+    let config = Config::new(
+        "once",
+        &[("team.services", "zq-once\t47016/tcp\nzq-bad 7x/tcp\n")],
+    );
     let first = config.run(&["22/tcp"]);
-    assert!(first.stderr.contains("team.services:2:"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("team.services:2:"),
+        "{}",
+        first.stderr
+    );
     let again = config.run(&["22/tcp"]);
     assert!(!again.stderr.contains("warning"), "{}", again.stderr);
     let check = config.run(&["check-local"]);
-    assert!(check.stderr.contains("team.services:2:"), "{}", check.stderr);
+    assert!(
+        check.stderr.contains("team.services:2:"),
+        "{}",
+        check.stderr
+    );
     // A change of the files is said again.
     std::fs::write(
         config.0.join("local.d").join("team.services"),
@@ -361,7 +372,11 @@ fn local_warnings_are_said_once_per_change_and_always_by_check_local() {
     )
     .unwrap();
     let changed = config.run(&["22/tcp"]);
-    assert!(changed.stderr.contains("team.services:2:"), "{}", changed.stderr);
+    assert!(
+        changed.stderr.contains("team.services:2:"),
+        "{}",
+        changed.stderr
+    );
 }
 
 #[test]

@@ -128,7 +128,10 @@ fn a_misspelled_name_gets_suggestions() {
     let names = search.json()["suggestions"].to_string();
     assert!(names.contains("\"http\""), "{names}");
     // The page needs no probe of a queue and gets its icon.
-    assert_eq!(get(&format!("{base}/v1/registry")).json()["authority"], false);
+    assert_eq!(
+        get(&format!("{base}/v1/registry")).json()["authority"],
+        false
+    );
     assert_eq!(get(&format!("{base}/favicon.svg")).status, 200);
 }
 
