@@ -101,6 +101,11 @@ fn call(
     call_as(base, method, path, token, body, "application/json")
 }
 
+/// `GET base + path` without a token.
+fn get(base: &str, path: &str) -> (u16, Value, Vec<(String, String)>) {
+    call(base, "GET", path, None, None)
+}
+
 fn call_as(
     base: &str,
     method: &str,
@@ -945,9 +950,9 @@ fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
     assert_eq!(key.len(), 64, "{key}");
     let listen = format!("127.0.0.1:{}", free_port());
     let primary = serve_at(&listen, &["--authority", &path], None);
-    let (status, served, _) = call(&primary.base, "GET", "/v1/authority/key", None, None);
+    let (status, served, _) = get(&primary.base, "/v1/authority/key");
     assert_eq!((status, served["key"].as_str()), (200, Some(key.as_str())));
-    let (status, head, _) = call(&primary.base, "GET", "/v1/log/head", None, None);
+    let (status, head, _) = get(&primary.base, "/v1/log/head");
     assert_eq!(status, 200, "{head}");
     assert_eq!(head["key"], json!(key));
 
@@ -962,7 +967,7 @@ fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
         "--authority-key",
         &key_file.display().to_string(),
     ]);
-    let health = || call(&replica.base, "GET", "/healthz", None, None);
+    let health = || get(&replica.base, "/healthz");
     wait_for("the first fetch", Duration::from_secs(30), || {
         health().0 == 200
     });
@@ -973,41 +978,14 @@ fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
         wait_for(
             "the approval on the replica",
             Duration::from_secs(15),
-            || {
-                call(
-                    &replica.base,
-                    "GET",
-                    &format!("/v1/services/{name}"),
-                    None,
-                    None,
-                )
-                .0 == 200
-            },
+            || get(&replica.base, &format!("/v1/services/{name}")).0 == 200,
         );
     }
-    let (status, proof, _) = call(
-        &primary.base,
-        "GET",
-        "/v1/log/proof/consistency?from=2&to=5",
-        None,
-        None,
-    );
+    let (status, proof, _) = get(&primary.base, "/v1/log/proof/consistency?from=2&to=5");
     assert_eq!(status, 200, "{proof}");
-    let (status, inclusion, _) = call(
-        &primary.base,
-        "GET",
-        "/v1/log/proof/inclusion?entry=3",
-        None,
-        None,
-    );
+    let (status, inclusion, _) = get(&primary.base, "/v1/log/proof/inclusion?entry=3");
     assert_eq!(status, 200, "{inclusion}");
-    let (status, entries, _) = call(
-        &primary.base,
-        "GET",
-        "/v1/log/entries?start=1&end=3",
-        None,
-        None,
-    );
+    let (status, entries, _) = get(&primary.base, "/v1/log/entries?start=1&end=3");
     assert_eq!(status, 200);
     assert!(
         entries[0]["changes"].is_null(),
@@ -1024,14 +1002,7 @@ fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
     let reason = report["reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains("rewritten"), "{report}");
     assert_eq!(
-        call(
-            &replica.base,
-            "GET",
-            "/v1/services/zq-witness-b",
-            None,
-            None
-        )
-        .0,
+        get(&replica.base, "/v1/services/zq-witness-b").0,
         200,
         "the last good registry is served"
     );
@@ -1267,20 +1238,11 @@ fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
         &[("Authorization", &format!("bearer {rita}"))],
     );
     assert_eq!(status, 200);
-    call(
+    get(
         &server.base,
-        "GET",
         "/v1/requests?access_token=zqsecretzq&state=pending",
-        None,
-        None,
     );
-    call(
-        &server.base,
-        "GET",
-        "/v1/requests?Token=zqsecret2zq",
-        None,
-        None,
-    );
+    get(&server.base, "/v1/requests?Token=zqsecret2zq");
     std::thread::sleep(Duration::from_millis(300));
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("REDACTED"), "{logged}");
@@ -1315,7 +1277,7 @@ fn one_client_cannot_hold_every_connection() {
         }
     }
     let started = Instant::now();
-    let (status, _, _) = call(&server.base, "GET", "/healthz", None, None);
+    let (status, _, _) = get(&server.base, "/healthz");
     assert_eq!(status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(2),
