@@ -3,7 +3,7 @@
 //! replica following its source through approvals, outages and garbage.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -669,6 +669,33 @@ fn follow_and_authority_do_not_combine() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("read-only"));
 }
 
+#[test]
+fn a_follower_that_has_never_fetched_is_not_healthy() {
+    // Nothing listens on the port followed.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let replica = serve(&["--follow", &dead, "--interval", "1"]);
+    let mut health = get(&replica.base, "/healthz");
+    wait_for("a failed fetch", Duration::from_secs(15), || {
+        health = get(&replica.base, "/healthz");
+        health.1["follow"]["failures"].as_u64().unwrap_or(0) > 0
+    });
+    let (status, body, _) = health;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unhealthy");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no registry fetched"),
+        "{body}"
+    );
+    // The base URL means the server's compiled registry.
+    assert_eq!(
+        body["follow"]["source"],
+        json!(format!("{dead}/v1/registry.bin"))
+    );
+}
+
 /// A store loaded with IANA's registry, so that a replica (which starts on the built-in
 /// registry) takes what it serves as `update` would.
 fn iana_store(name: &str) -> Option<(TempDb, String)> {
@@ -1256,35 +1283,57 @@ fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
 
 #[test]
 fn one_client_cannot_hold_every_connection() {
-    let server = serve(&[]);
-    let address = server.base.trim_start_matches("http://").to_owned();
-    // Idle sockets from 127.0.0.2: past its share they are closed at once.
-    let target: std::net::SocketAddr = address.parse().unwrap();
-    let mut idle = Vec::new();
-    for _ in 0..600 {
-        let socket =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        socket
-            .bind(
-                &"127.0.0.2:0"
-                    .parse::<std::net::SocketAddr>()
-                    .unwrap()
-                    .into(),
-            )
-            .unwrap();
-        if socket.connect(&target.into()).is_ok() {
-            idle.push(socket);
-        }
-    }
+    // 64 connections at once, so 4 a client address (the same sixteenth as 256 of the
+    // default 4,096), so that the test fills the server quickly.
+    let server = serve(&["--max-connections", "64"]);
+    let target: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    // Idle sockets from other loopback addresses of the machine's own.
+    let open = |from: &str, count: usize| -> Vec<TcpStream> {
+        let from: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+        (0..count)
+            .map(|_| {
+                let socket =
+                    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                        .unwrap();
+                socket.bind(&from.into()).unwrap();
+                socket.connect(&target.into()).unwrap();
+                TcpStream::from(socket)
+            })
+            .collect()
+    };
+    let first = open("127.0.0.2", 10);
+    // Past its share, a client's connections are closed at once: read, they end.
+    let closed = || {
+        first
+            .iter()
+            .filter(|stream| {
+                stream.set_nonblocking(true).unwrap();
+                matches!((&**stream).read(&mut [0u8; 1]), Ok(0))
+            })
+            .count()
+    };
+    wait_for(
+        "the extra connections closed",
+        Duration::from_secs(10),
+        || closed() == 6,
+    );
+    assert_eq!(get(&server.base, "/healthz").0, 200);
+    // Fifteen more clients fill the server: anything but `/healthz` is 503...
+    let rest: Vec<Vec<TcpStream>> = (3..18).map(|c| open(&format!("127.0.0.{c}"), 4)).collect();
+    wait_for("the server full", Duration::from_secs(10), || {
+        get(&server.base, "/v1/ports/22").0 == 503
+    });
+    // ...and a probe still gets `/healthz`, at once.
     let started = Instant::now();
-    let (status, _, _) = get(&server.base, "/healthz");
-    assert_eq!(status, 200);
+    let (status, body, _) = get(&server.base, "/healthz");
+    assert_eq!(status, 200, "{body}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
-    drop(idle);
+    drop(rest);
+    drop(first);
 }
 
 #[test]

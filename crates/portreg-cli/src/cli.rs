@@ -1056,6 +1056,10 @@ pub struct ServeArgs {
     /// https, the web queue's session cookie is `__Host-` prefixed and `Secure`.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Connections served at once; past it, only `/healthz` is answered. One client
+    /// address holds at most a sixteenth of them.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    pub max_connections: u32,
     /// The registry.
     #[command(flatten)]
     pub registry: RegistryArg,

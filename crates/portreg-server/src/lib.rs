@@ -38,12 +38,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection that sends no byte for this long is closed: a request's headers must
 /// arrive within it, and an idle keep-alive connection ends after it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connections open at once; past it, a connection is answered only at `/healthz` (a
-/// few at a time) and closed.
+/// Connections open at once, unless told (`serve --max-connections`); past it, a
+/// connection is answered only at `/healthz` (a few at a time) and closed.
 pub const MAX_CONNECTIONS: usize = 4096;
-/// Connections one client address may hold open at once, well under
-/// [`MAX_CONNECTIONS`]: one client's idle sockets cannot take the server's.
-pub const MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// The share of the connections one client address may hold open at once (256 of the
+/// default 4,096): one client's idle sockets cannot take the server's.
+pub const CLIENT_SHARE: usize = 16;
 /// Connections past [`MAX_CONNECTIONS`] answered at `/healthz` at once.
 const OVERFLOW_CONNECTIONS: usize = 64;
 
@@ -122,6 +122,9 @@ pub struct AppState {
     pub follower: Option<metrics::FollowStatus>,
     /// Counters for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// Connections served at once ([`MAX_CONNECTIONS`] unless told); a client address
+    /// holds a sixteenth of them at most.
+    pub max_connections: usize,
 }
 
 impl AppState {
@@ -140,6 +143,7 @@ impl AppState {
             authority: None,
             follower: None,
             metrics: metrics::Metrics::default(),
+            max_connections: MAX_CONNECTIONS,
         }
     }
 
@@ -656,11 +660,11 @@ struct ClientSlot {
 }
 
 impl Clients {
-    /// A place for one more connection from `address`, unless it holds its share.
-    fn enter(&self, address: std::net::IpAddr) -> Option<ClientSlot> {
+    /// A place for one more connection from `address`, unless it holds its `share`.
+    fn enter(&self, address: std::net::IpAddr, share: usize) -> Option<ClientSlot> {
         let mut open = self.0.lock().ok()?;
         let count = open.entry(address).or_default();
-        if *count >= MAX_CONNECTIONS_PER_CLIENT {
+        if *count >= share {
             return None;
         }
         *count += 1;
@@ -707,11 +711,11 @@ fn overflow_router(state: Arc<AppState>) -> Router {
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
 ///
 /// Each connection must keep sending: one that sends nothing for [`IDLE_TIMEOUT`] (headers
-/// that never come, an idle keep-alive) is closed; one client address holds at most
-/// [`MAX_CONNECTIONS_PER_CLIENT`] connections (more are closed at once), and at most
-/// [`MAX_CONNECTIONS`] are served at once, past which a connection is answered only at
-/// `/healthz`, so that clients that connect and wait cannot starve the others or hide
-/// the server's health.
+/// that never come, an idle keep-alive) is closed; at most the state's
+/// `max_connections` are served at once, past which a connection is answered only at
+/// `/healthz`, and one client address holds at most a [`CLIENT_SHARE`]th of them (more
+/// are closed at once), so that clients that connect and wait cannot starve the others
+/// or hide the server's health.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -720,9 +724,11 @@ pub async fn serve(
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::Service;
 
+    let capacity = state.max_connections.max(1);
+    let share = (capacity / CLIENT_SHARE).max(1);
     let app = router(state.clone());
     let overflow = overflow_router(state);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(capacity));
     let overflow_slots = Arc::new(tokio::sync::Semaphore::new(OVERFLOW_CONNECTIONS));
     let clients = Clients::default();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -741,7 +747,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(client) = clients.enter(remote.ip()) else {
+        let Some(client) = clients.enter(remote.ip(), share) else {
             // Over its share: closed at once, before a byte is read.
             continue;
         };

@@ -84,6 +84,7 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
         witness = Some(Witness::load(&url, pinned));
         state.follower = Some(FollowStatus::new(url, Duration::from_secs(args.interval)));
     }
+    state.max_connections = args.max_connections as usize;
     let state = Arc::new(state);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
