@@ -4,6 +4,11 @@
 
 mod commands;
 
+/// mimalloc: under load, glibc's malloc made the server's worker threads wait on its arena
+/// locks (a fifth of the time of a kept answer, `perf` on bench/serve.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use portreg_cli::cli::{Cli, Command, Common, ConvertTarget};
 

@@ -132,14 +132,25 @@ pub async fn keep_answers(
     if request.method() != Method::GET || !cacheable(request.uri().path()) {
         return next.run(request).await;
     }
+    // Found by the URI as it came, without a copy of it.
+    let found = {
+        let key = request.uri().path_and_query().map_or("", |p| p.as_str());
+        state.peek(|snapshot| snapshot.answers.get(key))
+    };
+    // A revalidation goes the whole way, to `caching`'s 304 (or a live answer).
+    if request.headers().contains_key(header::IF_NONE_MATCH) {
+        return next.run(request).await;
+    }
+    if let Some(kept) = found {
+        return kept.response(request.headers().get(header::ACCEPT_ENCODING));
+    }
     let key = request
         .uri()
         .path_and_query()
         .map_or_else(String::new, |p| p.as_str().to_owned());
-    let accepted = request.headers().get(header::ACCEPT_ENCODING).cloned();
-    if let Some(kept) = state.peek(|snapshot| snapshot.answers.get(&key)) {
-        return kept.response(accepted.as_ref());
-    }
+    let mut request = request;
+    // Made plain, kept, then sent in the coding the client takes (kept compressed once).
+    let accepted = request.headers_mut().remove(header::ACCEPT_ENCODING);
     let snapshot = state.snapshot();
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();

@@ -416,15 +416,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "this method is not answered here; see /openapi.json",
             )
         })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            cache::keep_answers,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), caching))
-        .layer(middleware::from_fn(check_uri))
-        .layer(middleware::from_fn(security_headers))
-        // Kept answers come compressed already; the live routes are compressed here, from
-        // the size where it pays, as kept ones are.
+        // Live answers are compressed here, from the size where it pays (kept answers
+        // come compressed already), within the time and concurrency limits.
         .layer(CompressionLayer::new().compress_when(
             tower_http::compression::predicate::SizeAbove::new(cache::COMPRESS_FROM as u16),
         ))
@@ -433,6 +426,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
+        .layer(middleware::from_fn(check_uri))
+        .layer(middleware::from_fn_with_state(state.clone(), caching))
+        .layer(middleware::from_fn(security_headers))
+        // A kept answer is sent from here, with the headers it was kept with (the
+        // security headers, its ETag and lifetime): nothing below runs for it (it was kept
+        // for a URI that passed every check).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            cache::keep_answers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::count,
