@@ -198,9 +198,7 @@ fn request_body(name: &str, port: u16) -> String {
 
 #[test]
 fn the_whole_flow_and_every_error_status() {
-    let db = TempDb::new("http-flow");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-flow");
     let ada = user(&path, "ada", "requester", &["--email", "ada@example.org"]);
     let bob = user(&path, "bob", "requester", &[]);
     let eve = user(&path, "eve", "expert", &["--email", "eve@example.org"]);
@@ -475,9 +473,7 @@ fn the_whole_flow_and_every_error_status() {
 
 #[test]
 fn a_session_changes_nothing_without_its_csrf_token() {
-    let db = TempDb::new("http-session");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-session");
     let ada = user(&path, "ada", "requester", &[]);
     let server = serve(&["--authority", &path]);
     let b = server.base.as_str();
@@ -566,9 +562,7 @@ fn a_session_changes_nothing_without_its_csrf_token() {
 
 #[test]
 fn over_the_rate_limit_is_429_with_retry_after() {
-    let db = TempDb::new("http-rate");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-rate");
     let ada = user(&path, "ada", "requester", &[]);
     let server = serve(&["--authority", &path, "--rate-limit", "1"]);
     let statuses: Vec<(u16, Option<String>)> = (0..8)
@@ -599,9 +593,7 @@ fn over_the_rate_limit_is_429_with_retry_after() {
 
 #[test]
 fn eight_experts_race_for_one_port_and_one_wins() {
-    let db = TempDb::new("http-race");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-race");
     let requester = user(&path, "filer", "requester", &[]);
     let experts: Vec<String> = (0..8)
         .map(|i| user(&path, &format!("expert{i}"), "expert", &[]))
@@ -694,6 +686,14 @@ fn a_follower_that_has_never_fetched_is_not_healthy() {
         body["follow"]["source"],
         json!(format!("{dead}/v1/registry.bin"))
     );
+}
+
+/// An empty store, made with `authority init`.
+fn empty_store(name: &str) -> (TempDb, String) {
+    let db = TempDb::new(name);
+    let path = db.arg();
+    authority(&path, &["init"]);
+    (db, path)
 }
 
 /// A store loaded with IANA's registry, so that a replica (which starts on the built-in
@@ -1118,9 +1118,7 @@ fn verify_against_a_server_checks_one_log_extends_the_other() {
 
 #[test]
 fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
-    let db = TempDb::new("http-parties");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-parties");
     let rita = user(&path, "rita", "requester", &[]);
     let alice = user(&path, "alice", "expert", &["--email", "alice@example.org"]);
     // One person, one identity: a case or look-alike twin is refused.
@@ -1338,9 +1336,7 @@ fn one_client_cannot_hold_every_connection() {
 
 #[test]
 fn a_session_cookie_is_host_prefixed_and_secure_behind_https() {
-    let db = TempDb::new("http-cookie");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-cookie");
     let rita = user(&path, "rita", "requester", &[]);
     let server = serve(&[
         "--authority",
@@ -1372,9 +1368,7 @@ fn a_session_cookie_is_host_prefixed_and_secure_behind_https() {
 
 #[test]
 fn the_queue_is_read_a_page_at_a_time() {
-    let db = TempDb::new("http-pages");
-    let path = db.arg();
-    authority(&path, &["init"]);
+    let (_db, path) = empty_store("http-pages");
     let rita = user(&path, "rita", "requester", &[]);
     let server = serve(&["--authority", &path]);
     for index in 0..7u16 {
