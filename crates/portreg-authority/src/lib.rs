@@ -22,7 +22,6 @@ use std::fmt;
 pub use actor::{Actor, Identity, Role};
 pub use store::{
     time_after, AuditEntry, Authority, ChainReport, RequestRecord, RequestState, UserRecord,
-    MAX_ENTRIES,
 };
 
 /// The longest text the authority takes in a field a person types, in characters:

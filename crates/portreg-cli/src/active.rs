@@ -63,10 +63,12 @@ impl Active {
         let local = LocalLayer::read(&local_dirs());
         // Said once per change of the local files (or of the registry they meet);
         // `check-local` says them always.
-        let provenance = base.registry().provenance();
-        let fingerprint = format!("{:08x} {}", local.fingerprint, provenance.sha256);
-        let say = (!local.warnings.is_empty() || !local.records.is_empty())
-            && !Store::locate().is_some_and(|store| store.local_warned(&fingerprint));
+        // Nothing of this on a lookup without local names: it is on `portreg 22`'s path.
+        let say = (!local.warnings.is_empty() || !local.records.is_empty()) && {
+            let sha256 = base.registry().provenance().sha256;
+            let fingerprint = format!("{:08x} {sha256}", local.fingerprint);
+            !Store::locate().is_some_and(|store| store.local_warned(&fingerprint))
+        };
         if say {
             for warning in &local.warnings {
                 eprintln!("portreg: warning: {}", crate::output::visible(warning));

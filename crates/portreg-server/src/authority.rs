@@ -718,12 +718,7 @@ impl RequestFields {
         if let Some(field) = self.transport {
             base.transports = field.transports()?;
         }
-        if self.port.is_some() && self.any_port == Some(true) {
-            return Err(invalid(
-                "any_port",
-                "any_port: give a port or ask for any port, not both".into(),
-            ));
-        }
+        let port_given = self.port.is_some();
         if let Some(port) = self.port {
             let span = match port {
                 PortField::Number(n) => Some(PortSpan::single(n)),
@@ -738,10 +733,12 @@ impl RequestFields {
             base.any_port = false;
         }
         if let Some(any) = self.any_port {
-            base.any_port = any;
-            if any {
+            // Asked alone (an amendment), any port replaces the port asked before; asked
+            // with a port, the store refuses the two together.
+            if any && !port_given {
                 base.port = None;
             }
+            base.any_port = any;
         }
         if let Some(range) = self.range {
             base.range = Some(RangeClass::parse_range(&range).ok_or_else(|| {

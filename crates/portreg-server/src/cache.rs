@@ -132,15 +132,15 @@ pub async fn keep_answers(
     if request.method() != Method::GET || !cacheable(request.uri().path()) {
         return next.run(request).await;
     }
+    // A revalidation goes the whole way, to `caching`'s 304 (or a live answer).
+    if request.headers().contains_key(header::IF_NONE_MATCH) {
+        return next.run(request).await;
+    }
     // Found by the URI as it came, without a copy of it.
     let found = {
         let key = request.uri().path_and_query().map_or("", |p| p.as_str());
         state.peek(|snapshot| snapshot.answers.get(key))
     };
-    // A revalidation goes the whole way, to `caching`'s 304 (or a live answer).
-    if request.headers().contains_key(header::IF_NONE_MATCH) {
-        return next.run(request).await;
-    }
     if let Some(kept) = found {
         return kept.response(request.headers().get(header::ACCEPT_ENCODING));
     }

@@ -548,28 +548,30 @@ const SECRET_PARAMETERS: [&str; 9] = [
     "csrf",
 ];
 
-/// The URI as the access log writes it: the values of secret-named query parameters
-/// (any case, percent-encoded or not) replaced by `REDACTED`.
-fn redacted(uri: &axum::http::Uri) -> String {
-    let Some(query) = uri.query() else {
-        return uri.to_string();
+/// The URI as the access log writes it (its path and query): the values of secret-named
+/// query parameters (any case, percent-encoded or not) replaced by `REDACTED`. Borrowed,
+/// as the request gave it, when there is none.
+fn redacted(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
+    let text = uri.path_and_query().map_or("/", |p| p.as_str());
+    let secret = |pair: &str| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+        !value.is_empty()
+            && SECRET_PARAMETERS
+                .iter()
+                .any(|s| name.trim().eq_ignore_ascii_case(s))
+    };
+    let Some(query) = uri.query().filter(|q| q.split('&').any(secret)) else {
+        return std::borrow::Cow::Borrowed(text);
     };
     let pairs: Vec<String> = query
         .split('&')
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-            let secret = SECRET_PARAMETERS
-                .iter()
-                .any(|s| decoded.trim().eq_ignore_ascii_case(s));
-            if secret && !value.is_empty() {
-                format!("{name}=REDACTED")
-            } else {
-                pair.to_owned()
-            }
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if secret(pair) => format!("{name}=REDACTED"),
+            _ => pair.to_owned(),
         })
         .collect();
-    format!("{}?{}", uri.path(), pairs.join("&"))
+    std::borrow::Cow::Owned(format!("{}?{}", uri.path(), pairs.join("&")))
 }
 
 /// One access-log event a request (method, path, status, microseconds), target `access`:
@@ -580,12 +582,12 @@ async fn access_log(request: Request, next: Next) -> Response {
     }
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let uri = redacted(request.uri());
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     tracing::info!(
         target: "access",
         method = %method,
-        uri = %uri,
+        uri = %redacted(&uri),
         status = response.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
     );

@@ -69,8 +69,9 @@ pub struct RecordExtra {
 }
 
 impl Record {
-    /// Calls `edit` on every text the record holds (its history's too): what a writer
-    /// that cannot carry some characters cleans.
+    /// Calls `edit` on every text a field of the record holds (its history's too; not the
+    /// banners, comment blocks of lines of their own): what a writer that cannot carry
+    /// some characters in a field cleans.
     pub fn for_each_text_mut(&mut self, edit: &mut dyn FnMut(&mut String)) {
         let Record {
             name,
@@ -96,7 +97,6 @@ impl Record {
             .chain(notes.iter_mut())
             .chain(extra.description_markup.iter_mut())
             .chain(extra.notes_markup.iter_mut())
-            .chain(extra.banners.iter_mut())
             .chain(extra.ports_as_written.iter_mut())
             .chain(extra.frequency.iter_mut())
         {

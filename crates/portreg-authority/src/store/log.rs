@@ -18,7 +18,7 @@ use super::{now, store_error, Authority};
 pub(super) type Tree = MemoryBackedTree<Sha256, [u8; 32]>;
 
 /// The most entries one `/v1/log/entries` answer holds.
-pub const MAX_ENTRIES: u64 = 1_000;
+const MAX_ENTRIES: u64 = 1_000;
 
 /// One entry of the log, as served: whole (with the rows its change wrote) for those who
 /// see every request; for the public, the registry's changes without their rows, and of
@@ -44,6 +44,15 @@ fn entry_json(row: &rusqlite::Row<'_>, whole: bool) -> rusqlite::Result<Value> {
         "subject": row.get::<_, String>(4)?, "outcome": outcome,
         "detail": row.get::<_, String>(6)?, "hash": hash, "changes": changes,
     }))
+}
+
+/// The tree of the log's first `size` entries (at most the tree's size).
+fn prefix(tree: &Tree, size: u64) -> Tree {
+    let mut smaller = Tree::new();
+    for leaf in &tree.items()[..size as usize] {
+        smaller.push(*leaf);
+    }
+    smaller
 }
 
 fn hex_digests(bytes: &[u8]) -> Vec<String> {
@@ -153,11 +162,7 @@ impl Authority {
         let root = if size == tree.len() {
             tree.root()
         } else {
-            let mut smaller = Tree::new();
-            for leaf in &tree.items()[..size as usize] {
-                smaller.push(*leaf);
-            }
-            smaller.root()
+            prefix(&tree, size).root()
         };
         Ok(SignedHead {
             size,
@@ -193,12 +198,10 @@ impl Authority {
                 tree.prove_consistency((to - from) as usize).as_bytes(),
             ));
         }
-        let mut smaller = Tree::new();
-        for leaf in &tree.items()[..to as usize] {
-            smaller.push(*leaf);
-        }
         Ok(hex_digests(
-            smaller.prove_consistency((to - from) as usize).as_bytes(),
+            prefix(&tree, to)
+                .prove_consistency((to - from) as usize)
+                .as_bytes(),
         ))
     }
 

@@ -18,7 +18,6 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::{Actor, AuthorityError, Result};
 
 pub use audit::{AuditEntry, ChainReport};
-pub use log::MAX_ENTRIES;
 pub use requests::{RequestRecord, RequestState};
 pub use users::UserRecord;
 

@@ -237,17 +237,25 @@ mod tests {
         ));
     }
 
+    /// An identity made by the local administrator, as it acts over HTTP.
+    fn identity(
+        test: &mut super::super::testing::TestStore,
+        name: &str,
+        role: crate::Role,
+        email: Option<&str>,
+    ) -> crate::Actor {
+        let token = test
+            .authority
+            .add_user(name, role, email, None, &local())
+            .unwrap();
+        crate::Actor::User(test.authority.authenticate(&token).unwrap())
+    }
+
     #[test]
     fn only_an_expert_reviews_and_never_their_own_request() {
         let mut test = store("self-review");
-        let admin = local();
-        let mut user = |name: &str, role, email: Option<&str>| {
-            let token = test
-                .authority
-                .add_user(name, role, email, None, &admin)
-                .unwrap();
-            crate::Actor::User(test.authority.authenticate(&token).unwrap())
-        };
+        let mut user =
+            |name: &str, role, email: Option<&str>| identity(&mut test, name, role, email);
         let ada = user("ada", crate::Role::Requester, None);
         let eve = user("eve", crate::Role::Expert, Some("eve@example.org"));
         let max = user("max", crate::Role::Expert, None);
@@ -317,14 +325,8 @@ mod tests {
     #[test]
     fn a_look_alike_of_the_reviewer_is_the_reviewer() {
         let mut test = store("look-alikes");
-        let admin = local();
-        let mut user = |name: &str, role, email: Option<&str>| {
-            let token = test
-                .authority
-                .add_user(name, role, email, None, &admin)
-                .unwrap();
-            crate::Actor::User(test.authority.authenticate(&token).unwrap())
-        };
+        let mut user =
+            |name: &str, role, email: Option<&str>| identity(&mut test, name, role, email);
         let rita = user("rita", crate::Role::Requester, None);
         let alice = user("alice", crate::Role::Expert, Some("alice@example.org"));
         let variants = [

@@ -56,10 +56,12 @@ pub fn run(args: &LookupArgs, common: &Common) -> CommandResult {
 fn fold_other_names(items: Vec<Item>) -> Vec<Item> {
     let mut kept: Vec<Item> = Vec::with_capacity(items.len());
     for item in items {
-        let name = item.record.name.clone();
-        let (Some(portreg::Role::Alias), Some(name)) = (item.role, name) else {
-            kept.push(item);
-            continue;
+        let name = match (&item.role, &item.record.name) {
+            (Some(portreg::Role::Alias), Some(name)) => name.clone(),
+            _ => {
+                kept.push(item);
+                continue;
+            }
         };
         let mut folded = false;
         for service in kept.iter_mut().filter(|service| {

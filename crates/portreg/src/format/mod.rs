@@ -265,8 +265,6 @@ pub fn write(registry: &Registry, format: Format) -> String {
         Some(unwritable) => {
             let mut copy = registry.clone();
             for record in &mut copy.records {
-                // Banners are comment blocks of their own lines, written line by line.
-                let banners = std::mem::take(&mut record.extra.banners);
                 record.for_each_text_mut(&mut |text| {
                     if text.contains(unwritable) {
                         *text = text
@@ -275,7 +273,6 @@ pub fn write(registry: &Registry, format: Format) -> String {
                             .collect();
                     }
                 });
-                record.extra.banners = banners;
             }
             cleaned = copy;
             &cleaned
