@@ -95,7 +95,8 @@ fn positive(name: &str, value: i64) -> Result<u64, Problem> {
 /// The authority's public key, with which its heads are signed.
 #[utoipa::path(get, path = "/v1/authority/key",
     responses((status = 200, description = "`{\"algorithm\": \"ed25519\", \"key\": HEX}`", body = Value),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn key(State(state): State<Arc<AppState>>) -> Answer {
     let authority = service(&state)?;
     let key = authority.read(|store| store.public_key()).await?;
@@ -108,7 +109,8 @@ pub async fn key(State(state): State<Arc<AppState>>) -> Answer {
 /// The log's signed tree head.
 #[utoipa::path(get, path = "/v1/log/head",
     responses((status = 200, description = "The signed head", body = SignedHeadBody),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn head(State(state): State<Arc<AppState>>) -> Answer {
     let authority = service(&state)?;
     let head = authority.read(|store| store.signed_head()).await?;
@@ -124,6 +126,7 @@ pub async fn head(State(state): State<Arc<AppState>>) -> Answer {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A range outside the rules", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn entries(
@@ -152,6 +155,7 @@ pub async fn entries(
     responses((status = 200, description = "`{\"from\", \"to\", \"proof\": [HEX]}`", body = Value),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Sizes outside the log", body = Problem, content_type = "application/problem+json")))]
 pub async fn consistency(
     State(state): State<Arc<AppState>>,
@@ -172,7 +176,8 @@ pub async fn consistency(
 #[utoipa::path(get, path = "/v1/log/proof/inclusion", params(InclusionParams),
     responses((status = 200, description = "`{\"entry\", \"size\", \"leaf\": HEX, \"proof\": [HEX]}`", body = Value),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn inclusion(
     State(state): State<Arc<AppState>>,
     params: Result<Query<InclusionParams>, QueryRejection>,
