@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Measured on the dist profile: the binaries the Debian package ships.
 # The authority over HTTP and a replica under load (`portreg serve --authority`, `--follow`).
 #  1. requests filed and approved a second over HTTP, one client, durable commits, on a
 #     store loaded with IANA's registry (each approval recompiles the registry served);
@@ -12,13 +13,13 @@ seconds=${2:-20}
 xml=../shared/data/iana/service-names-port-numbers.xml
 [[ -f $xml ]] || { echo "needs $xml" >&2; exit 2; }
 command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
-cargo build --release --quiet -p portreg-cli -p portreg-admin
+cargo build --profile dist --quiet -p portreg-cli -p portreg-admin
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 100); do curl -fs "$1/healthz" >/dev/null 2>&1 && return; sleep 0.1; done; echo "$1 did not start" >&2; exit 1; }
-P=target/release/portreg
+P=target/dist/portreg
 A() { "$P" authority --db "$work/a.sqlite" "$@"; }
 A init --from "$xml" >/dev/null
 requester=$(A user add filer --role requester 2>/dev/null)

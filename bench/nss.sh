@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
+# Measured on the dist profile: the binaries the Debian package ships.
 # The name service against glibc's files backend and glibc's own floor (a do-nothing
 # module): ns per getservbyport() call through libc, on random ports 0-1023 (tcp); then
 # `getent services 22` whole-process with hyperfine. Each configuration runs in a private
 # mount namespace (nsswitch.conf and /etc/services bind-mounted): needs root, and
 # changes nothing on the machine.
-# Usage: bench/nss.sh [CALLS]   (the full-registry services file is made from IANA's XML
-# in ../shared when it is there, else from the built-in registry)
+# Each measure is the median of ROUNDS runs, the configurations taking turns, each run
+# pinned to one CPU (a run that moves between CPUs, or shares one with another, varies by
+# more than the module costs).
+# Usage: bench/nss.sh [CALLS] [ROUNDS]   (the full-registry services file is made from IANA's
+# XML in ../shared when it is there, else from the built-in registry)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-calls=${1:-200000}
-cargo build --release --quiet -p nss-portreg -p portreg-cli
+calls=${1:-1000000}
+rounds=${2:-5}
+cpu=$(($(nproc) - 1))
+cargo build --profile dist --quiet -p nss-portreg -p portreg-cli
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lib" "$work/empty"
-cp target/release/libnss_portreg.so "$work/lib/libnss_portreg.so.2"
+cp target/dist/libnss_portreg.so "$work/lib/libnss_portreg.so.2"
 gcc -O2 -o "$work/getserv" bench/nss/getserv.c
 gcc -O2 -shared -fPIC -o "$work/lib/libnss_nothing.so.2" bench/nss/nothing.c
 xml=../shared/data/iana/newest/service-names-port-numbers.xml
 if [[ -f $xml ]]; then
-  target/release/portreg convert "$xml" --to services -o "$work/full.services" 2>/dev/null
+  target/dist/portreg convert "$xml" --to services -o "$work/full.services" 2>/dev/null
 else
-  target/release/portreg convert - --from compiled --to services -o "$work/full.services" 2>/dev/null \
+  target/dist/portreg convert - --from compiled --to services -o "$work/full.services" 2>/dev/null \
     <crates/portreg-data/data/registry.bin
 fi
 cp /etc/services "$work/netbase.services" 2>/dev/null || : >"$work/netbase.services"
@@ -30,16 +36,26 @@ within() {
   printf 'services: %s\n' "$line" >"$work/nsswitch.conf"
   PORTREG_SYSTEM_DATA_DIR=$work/empty PORTREG_SYSTEM_LOCAL_DIR=$work/empty LD_LIBRARY_PATH=$work/lib \
     unshare -m sh -c 'mount --bind "$0" /etc/nsswitch.conf && mount --bind "$1" /etc/services && shift && exec "$@"' \
-    "$work/nsswitch.conf" "$services" "$@"
+    "$work/nsswitch.conf" "$services" taskset -c "$cpu" "$@"
 }
-echo "| services: | /etc/services | ns per getservbyport | found of $calls |"
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "| services: | /etc/services | ns per getservbyport (median of $rounds) | found |"
 echo "|---|---|---|---|"
-for row in "nothing|netbase" "portreg|netbase" "files|netbase" "files|full"; do
+rows=("nothing|netbase" "portreg|netbase" "files|netbase" "files|full")
+for round in $(seq "$rounds"); do
+  for row in "${rows[@]}"; do
+    line=${row%|*} file=${row#*|}
+    n=$calls
+    [[ $file == full ]] && n=$((calls / 1000))
+    [[ $file == netbase && $line == files ]] && n=$((calls / 10))
+    within "$line" "$work/$file.services" "$work/getserv" "$n" >>"$work/${line}_$file.runs"
+  done
+done
+for row in "${rows[@]}"; do
   line=${row%|*} file=${row#*|}
-  n=$calls
-  [[ $row == "files|full" ]] && n=$((calls / 100))
-  read -r ns found < <(within "$line" "$work/$file.services" "$work/getserv" "$n")
-  echo "| $line | $file ($(wc -l <"$work/$file.services") lines) | $ns | $found of $n |"
+  ns=$(cut -d' ' -f1 "$work/${line}_$file.runs" | median)
+  found=$(head -1 "$work/${line}_$file.runs" | cut -d' ' -f2)
+  echo "| $line | $file ($(wc -l <"$work/$file.services") lines) | $ns | $found |"
 done
 echo
 if command -v hyperfine >/dev/null; then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Measured on the dist profile: the binaries the Debian package ships.
 # Requests per second and latency of `portreg serve` on loopback with wrk (keep-alive), next
 # to the floor: a bare axum server sending the same bytes (crates/portreg-server/examples/
 # floor.rs). One run: the floor; /v1/ports/22 plain, with gzip, as a 304 revalidation, with
@@ -9,8 +10,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-5}
 connections=${2:-64}
 command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
-cargo build --release --quiet -p portreg-cli -p portreg-admin
-cargo build --release --quiet -p portreg-server --example floor
+cargo build --profile dist --quiet -p portreg-cli -p portreg-admin
+cargo build --profile dist --quiet -p portreg-server --example floor
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 pids=()
@@ -23,12 +24,12 @@ start() { # NAME COMMAND...: starts a server on a free port, prints its base URL
   for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   echo "http://127.0.0.1:$port"
 }
-portreg=$(start portreg target/release/portreg serve)
-quiet=$(RUST_LOG=off start quiet target/release/portreg serve)
+portreg=$(start portreg target/dist/portreg serve)
+quiet=$(RUST_LOG=off start quiet target/dist/portreg serve)
 curl -fs "$portreg/v1/ports/22" -o "$work/answer.json"
 etag=$(curl -fsI "$portreg/v1/ports/22" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag" {print $2}')
 port=$(free_port)
-target/release/examples/floor "127.0.0.1:$port" "$work/answer.json" &
+target/dist/examples/floor "127.0.0.1:$port" "$work/answer.json" &
 pids+=($!)
 floor="http://127.0.0.1:$port"
 sleep 0.5

@@ -3,6 +3,8 @@
 //! netbase's aliases from the Debian package; the drift test in `tests/drift.rs` does the
 //! same from the shared copy of the pinned XML and fails when the committed data differs.
 
+pub mod deb;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;

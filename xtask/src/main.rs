@@ -8,11 +8,14 @@ use anyhow::{bail, Result};
 const USAGE: &str = "usage: cargo xtask gen-data [--iana FILE] [--check]
        cargo xtask gen-schema [--check]
        cargo xtask compile FILE OUT
+       cargo xtask deb [--no-build]
   regenerates crates/portreg-data from IANA's XML (FILE, else downloaded from iana.org and
   checked as `portreg update` checks a registry) and Debian's netbase aliases;
   --check only compares with what is committed;
   gen-schema writes docs/record.schema.json from the record type;
-  compile writes any registry file in the compiled form (fuzzing seeds, tests)";
+  compile writes any registry file in the compiled form (fuzzing seeds, tests);
+  deb builds target/deb/portreg_VERSION_ARCH.deb from the dist profile (--no-build: from
+  the binaries already built there)";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -33,6 +36,16 @@ fn main() -> Result<()> {
                 std::fs::write(&path, schema)?;
                 eprintln!("wrote {}", path.display());
             }
+            return Ok(());
+        }
+        Some("deb") => {
+            let no_build = match args.next().as_deref() {
+                None => false,
+                Some("--no-build") => true,
+                Some(other) => bail!("unknown argument {other:?}\n{USAGE}"),
+            };
+            let deb = xtask::deb::build(&xtask::deb::DebOptions { no_build })?;
+            println!("{}", deb.display());
             return Ok(());
         }
         Some("compile") => {

@@ -2,6 +2,10 @@
 //! and the pinned netbase package generate.
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn embedded_registry_has_not_drifted() {
     let Some(path) = portreg_testing::shared("data/iana/newest/service-names-port-numbers.xml")
     else {

@@ -262,13 +262,7 @@ impl Answers {
     /// names'.
     pub fn by_name(&self, name: &[u8], protocol: Option<&[u8]>) -> Option<Service<'_>> {
         let name = std::str::from_utf8(name).ok()?;
-        // Registry names are short ASCII; looking up any other would allocate (to fold
-        // its case), which the module never does on a lookup.
-        let searchable = name.len() <= 64 && name.is_ascii();
-        if let Some(found) = searchable
-            .then(|| self.registry().service_by_name(name, protocol))
-            .flatten()
-        {
+        if let Some(found) = self.registry().service_by_name(name, protocol) {
             return Some(found.into());
         }
         self.local
@@ -419,11 +413,37 @@ fn memory_for_a_load() -> bool {
     probe.try_reserve_exact(LOAD_ALLOCATION).is_ok()
 }
 
-/// The answers in use: loaded on first use, looked at again at most once a second, and
-/// loaded again when a file changed. A reload replaces the answers for later calls; a
-/// call (or an enumeration) under way keeps the ones it started with. `None` when the
-/// first load finds no memory for itself.
-pub fn current() -> Option<arc_swap::Guard<Arc<Answers>>> {
+/// The answers in use, handed to `f`: loaded on first use, looked at again at most once a
+/// second, and loaded again when a file changed. A reload replaces the answers for later
+/// calls; a call (or an enumeration) under way keeps the ones it started with. `None`
+/// when the first load finds no memory for itself.
+pub fn with_current<R>(f: impl FnOnce(&Arc<Answers>) -> R) -> Option<R> {
+    let answers = checked()?;
+    let mut f = Some(f);
+    // Each thread keeps the answers it last used (arc_swap's `Cache`): while they stay
+    // the same, a call compares one pointer and touches no shared counter.
+    let cached = SEEN.try_with(|seen| {
+        let mut seen = seen.try_borrow_mut().ok()?;
+        let cache = seen.get_or_insert_with(|| arc_swap::Cache::new(answers));
+        f.take().map(|f| f(cache.load()))
+    });
+    match (cached, f) {
+        (Ok(Some(answered)), _) => Some(answered),
+        // The thread is ending, or a call is under way on it: the shared answers.
+        (_, Some(f)) => Some(f(&answers.load_full())),
+        (_, None) => None,
+    }
+}
+
+type SeenAnswers = arc_swap::Cache<&'static ArcSwap<Answers>, Arc<Answers>>;
+
+thread_local! {
+    static SEEN: std::cell::RefCell<Option<SeenAnswers>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The shared answers, loaded on first use and checked for a change at most once a
+/// second.
+fn checked() -> Option<&'static ArcSwap<Answers>> {
     let paths = PATHS.get_or_init(Paths::from_environment);
     let answers = match CURRENT.get() {
         Some(answers) => answers,
@@ -448,7 +468,7 @@ pub fn current() -> Option<arc_swap::Guard<Arc<Answers>>> {
             }
         }
     }
-    Some(answers.load())
+    Some(answers)
 }
 
 /// Seconds of the coarse monotonic clock: a few nanoseconds to read, which is all a

@@ -106,24 +106,20 @@ unsafe fn fill(
         set_errno(errnop, libc::EINVAL);
         return NssStatus::Unavailable;
     }
-    // The aliases read once, into a list on the stack (no allocation); a record with
-    // more than it holds gives the first ones.
-    let mut aliases = [""; MAX_ALIASES];
+    // The aliases walked twice (to size, then to write) rather than gathered: nothing
+    // to allocate or clear on a lookup. A record with more than MAX_ALIASES gives the
+    // first ones.
     let mut alias_count = 0;
+    let mut alias_bytes = 0;
     service.aliases.each(|alias| {
-        if let Some(slot) = aliases.get_mut(alias_count) {
-            *slot = alias;
+        if alias_count < MAX_ALIASES {
             alias_count += 1;
+            alias_bytes += alias.len() + 1;
         }
     });
-    let aliases = &aliases[..alias_count];
     let pointer = std::mem::size_of::<*mut c_char>();
     let padding = (pointer - (buffer as usize) % pointer) % pointer;
-    let strings = service.name.len()
-        + 1
-        + service.protocol.len()
-        + 1
-        + aliases.iter().map(|a| a.len() + 1).sum::<usize>();
+    let strings = service.name.len() + 1 + service.protocol.len() + 1 + alias_bytes;
     let needed = padding + (alias_count + 1) * pointer + strings;
     if needed > length {
         set_errno(errnop, libc::ERANGE);
@@ -141,10 +137,14 @@ unsafe fn fill(
             next = start.add(text.len() + 1);
             start
         };
-        for (slot, alias) in aliases.iter().enumerate() {
-            *list.add(slot) = put(alias);
-        }
-        *list.add(alias_count) = std::ptr::null_mut();
+        let mut slot = 0;
+        service.aliases.each(|alias| {
+            if slot < alias_count {
+                *list.add(slot) = put(alias);
+                slot += 1;
+            }
+        });
+        *list.add(slot) = std::ptr::null_mut();
         let name = put(service.name);
         let protocol = put(service.protocol);
         result.write(Servent {
@@ -168,14 +168,12 @@ unsafe fn answer(
     length: usize,
     errnop: *mut c_int,
 ) -> NssStatus {
-    let Some(answers) = answers::current() else {
-        return out_of_memory(errnop);
-    };
-    match find(&answers) {
+    let answered = answers::with_current(|answers| match find(answers) {
         // SAFETY: the caller's promise.
         Some(service) => unsafe { fill(&service, result, buffer, length, errnop) },
         None => not_found(errnop),
-    }
+    });
+    answered.unwrap_or_else(|| out_of_memory(errnop))
 }
 
 fn out_of_memory(errnop: *mut c_int) -> NssStatus {
@@ -264,12 +262,14 @@ fn enumeration() -> std::sync::MutexGuard<'static, Option<(Arc<Answers>, usize)>
 /// glibc's `setservent`: start (or restart) the enumeration.
 #[no_mangle]
 pub extern "C" fn _nss_portreg_setservent(_stayopen: c_int) -> NssStatus {
-    guarded(std::ptr::null_mut(), || match answers::current() {
-        Some(answers) => {
-            *enumeration() = Some((arc_swap::Guard::into_inner(answers), 0));
-            NssStatus::Success
+    guarded(std::ptr::null_mut(), || {
+        match answers::with_current(Arc::clone) {
+            Some(answers) => {
+                *enumeration() = Some((answers, 0));
+                NssStatus::Success
+            }
+            None => NssStatus::TryAgain,
         }
-        None => NssStatus::TryAgain,
     })
 }
 
@@ -297,10 +297,10 @@ pub unsafe extern "C" fn _nss_portreg_getservent_r(
     guarded(errnop, || {
         let mut state = enumeration();
         if state.is_none() {
-            let Some(answers) = answers::current() else {
+            let Some(answers) = answers::with_current(Arc::clone) else {
                 return out_of_memory(errnop);
             };
-            *state = Some((arc_swap::Guard::into_inner(answers), 0));
+            *state = Some((answers, 0));
         }
         let Some((answers, position)) = state.as_mut() else {
             return out_of_memory(errnop);

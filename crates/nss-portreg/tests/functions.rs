@@ -332,6 +332,10 @@ const NETBASE_DIFFERENCES: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn equal_to_the_files_backend_on_netbase() {
     let Some(path) = portreg_testing::shared("data/netbase/services") else {
         return;

@@ -11,7 +11,8 @@ use portreg_authority::{Actor, Authority, RequestState};
 use portreg_testing::TempDb as Db;
 
 fn portreg(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portreg-admin"))
+    portreg_testing::Sandbox::new()
+        .command(env!("CARGO_BIN_EXE_portreg-admin"))
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -115,6 +116,7 @@ fn request_review_publish_and_refuse() {
 
 /// Starts `processes` shells at once, each filing a request and approving it.
 fn race(db: &str, attempts: &[(String, String)]) -> Vec<bool> {
+    let sandbox = portreg_testing::Sandbox::new();
     let children: Vec<_> = attempts
         .iter()
         .map(|(name, port)| {
@@ -123,7 +125,8 @@ fn race(db: &str, attempts: &[(String, String)]) -> Vec<bool> {
                  --assignee T --contact T | grep -oE '[0-9]+' | head -n1) && \
                  \"$PORTREG\" authority --db '{db}' review \"$id\" --approve"
             );
-            Command::new("sh")
+            sandbox
+                .command("sh")
                 .args(["-c", &script])
                 .env("PORTREG", env!("CARGO_BIN_EXE_portreg-admin"))
                 .stdout(Stdio::null())
@@ -213,6 +216,7 @@ fn approvals_killed_at_random_points_leave_nothing_half_done() {
     let mut seed = Instant::now().elapsed().as_nanos() as u64 | 1;
     let started = Instant::now();
     let mut interrupted = 0;
+    let sandbox = portreg_testing::Sandbox::new();
     loop {
         let pending: Vec<i64> = Authority::open(&db.0)
             .unwrap()
@@ -230,7 +234,8 @@ fn approvals_killed_at_random_points_leave_nothing_half_done() {
             ids.join(" "),
             log.display()
         );
-        let mut child = Command::new("sh")
+        let mut child = sandbox
+            .command("sh")
             .args(["-c", &script])
             .env("PORTREG", env!("CARGO_BIN_EXE_portreg-admin"))
             .process_group(0)

@@ -11,6 +11,10 @@ fn admin(args: &[&str]) -> portreg_testing::Run {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn duckdb_reads_the_parquet_export_and_joins_flows_as_enrich_does() {
     let Some(xml) = shared_arg("data/iana/newest/service-names-port-numbers.xml") else {
         return;
@@ -119,6 +123,10 @@ fn duckdb_reads_the_parquet_export_and_joins_flows_as_enrich_does() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn zeek_and_logstash_tables() {
     let dir = tempfile::tempdir().unwrap();
     let zeek = dir.path().join("ports.zeek.tsv");

@@ -56,7 +56,9 @@ fn serve_at(listen: &str, args: &[&str], log: Option<&std::path::Path>) -> Serve
         Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
         None => Stdio::null(),
     };
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    portreg_testing::isolate(&mut command, &data.join("sandbox"));
+    let child = command
         .arg("serve")
         .args(args)
         .args(["--listen", listen])
@@ -170,7 +172,8 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 fn authority(db: &str, args: &[&str]) -> String {
-    let output = Command::new(BIN)
+    let output = portreg_testing::Sandbox::new()
+        .command(BIN)
         .args(["authority", "--db", db])
         .args(args)
         .stdin(Stdio::null())
@@ -197,6 +200,10 @@ fn request_body(name: &str, port: u16) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn the_whole_flow_and_every_error_status() {
     let (_db, path) = empty_store("http-flow");
     let ada = user(&path, "ada", "requester", &["--email", "ada@example.org"]);
@@ -460,7 +467,8 @@ fn the_whole_flow_and_every_error_status() {
         );
     }
     drop(server);
-    let verified = Command::new(BIN)
+    let verified = portreg_testing::Sandbox::new()
+        .command(BIN)
         .args(["authority", "--db", &path, "verify"])
         .output()
         .unwrap();
@@ -647,7 +655,8 @@ fn eight_experts_race_for_one_port_and_one_wins() {
 
 #[test]
 fn follow_and_authority_do_not_combine() {
-    let output = Command::new(BIN)
+    let output = portreg_testing::Sandbox::new()
+        .command(BIN)
         .args([
             "serve",
             "--authority",
@@ -716,6 +725,10 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Dura
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_follower_sees_an_approval_within_one_interval() {
     let Some((_db, path)) = iana_store("http-follow") else {
         return;
@@ -811,6 +824,10 @@ fn source(bytes: Vec<u8>, mode: Arc<Mutex<Serving>>) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_follower_keeps_answering_while_its_source_dies_and_lies() {
     let Some((_db, path)) = iana_store("http-source") else {
         return;
@@ -967,6 +984,10 @@ fn approve(base: &str, requester: &str, expert: &str, name: &str, port: u16) {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
     let Some((_db, path)) = iana_store("http-witness") else {
         return;
@@ -1052,6 +1073,10 @@ fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn verify_against_a_server_checks_one_log_extends_the_other() {
     let Some((db, path)) = iana_store("http-against") else {
         return;
@@ -1063,7 +1088,8 @@ fn verify_against_a_server_checks_one_log_extends_the_other() {
     // A copy of the store taken now is a prefix of the server's log as it grows.
     let copy = TempDb::new("http-against-copy");
     let copy_path = copy.arg();
-    let backup = Command::new(BIN)
+    let backup = portreg_testing::Sandbox::new()
+        .command(BIN)
         .args(["authority", "--db", &path, "backup", &copy_path])
         .output()
         .unwrap();
@@ -1071,7 +1097,8 @@ fn verify_against_a_server_checks_one_log_extends_the_other() {
     std::fs::copy(format!("{path}.key"), format!("{copy_path}.key")).unwrap();
     approve(&primary.base, &requester, &expert, "zq-against-2", 40621);
     let verify = |db: &str| {
-        Command::new(BIN)
+        portreg_testing::Sandbox::new()
+            .command(BIN)
             .args([
                 "authority",
                 "--db",
@@ -1097,7 +1124,8 @@ fn verify_against_a_server_checks_one_log_extends_the_other() {
     );
     // The copy rewritten: whole on its own, not against the server.
     rewrite_chain(&copy_path);
-    let alone = Command::new(BIN)
+    let alone = portreg_testing::Sandbox::new()
+        .command(BIN)
         .args(["authority", "--db", &copy_path, "verify"])
         .output()
         .unwrap();
@@ -1123,7 +1151,8 @@ fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
     let alice = user(&path, "alice", "expert", &["--email", "alice@example.org"]);
     // One person, one identity: a case or look-alike twin is refused.
     for twin in ["Alice", "ａlice"] {
-        let output = Command::new(BIN)
+        let output = portreg_testing::Sandbox::new()
+            .command(BIN)
             .args([
                 "authority",
                 "--db",
@@ -1138,7 +1167,8 @@ fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
             .unwrap();
         assert!(!output.status.success(), "{twin}");
     }
-    let expired = Command::new(BIN)
+    let expired = portreg_testing::Sandbox::new()
+        .command(BIN)
         .args([
             "authority",
             "--db",
@@ -1419,4 +1449,91 @@ fn the_queue_is_read_a_page_at_a_time() {
         None,
     );
     assert_eq!(status, 400);
+}
+
+/// A socket passed as systemd passes one (`LISTEN_FDS`, descriptor 3) is served instead of
+/// `--listen`; a rewritten registry file is served again within seconds, and at once on
+/// SIGHUP, requests before it answered from the one before.
+#[test]
+fn serves_a_passed_socket_and_a_rewritten_registry() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sandbox = portreg_testing::Sandbox::new();
+    let file = sandbox.path().join("local.services");
+    std::fs::write(&file, "zq-passed-one 47001/tcp\n").unwrap();
+    let fd = listener.as_raw_fd();
+    let mut command = sandbox.command(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:1", "--registry"])
+        .arg(&file)
+        .env("LISTEN_FDS", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec, only async-signal-safe calls (dup2, fcntl) on a
+    // descriptor this process owns.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(fd, 3) != 3 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut server = Server {
+        child: command.spawn().unwrap(),
+        base: base.clone(),
+        data: sandbox.path().join("unused"),
+    };
+    drop(listener);
+    wait_for("the passed socket", Duration::from_secs(20), || {
+        get(&base, "/healthz").0 == 200
+    });
+    assert_eq!(get(&base, "/v1/services/zq-passed-one").0, 200);
+
+    // Rewritten: served again within the check interval, without a signal.
+    std::fs::write(&file, "zq-passed-two 47002/tcp\n").unwrap();
+    wait_for("the rewritten file", Duration::from_secs(10), || {
+        get(&base, "/v1/services/zq-passed-two").0 == 200
+    });
+    assert_eq!(get(&base, "/v1/services/zq-passed-one").0, 404);
+
+    // Rewritten to the same size and modification time, which the check cannot tell
+    // from the file before: SIGHUP alone serves it.
+    let reference = sandbox.path().join("reference");
+    let touch = |from: &std::path::Path, to: &std::path::Path| {
+        assert!(Command::new("touch")
+            .arg("-r")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success());
+    };
+    touch(&file, &reference);
+    std::fs::write(&file, "zq-passed-six 47002/tcp\n").unwrap();
+    touch(&reference, &file);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        get(&base, "/v1/services/zq-passed-six").0,
+        404,
+        "served without SIGHUP"
+    );
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("SIGHUP", Duration::from_secs(5), || {
+        get(&base, "/v1/services/zq-passed-six").0 == 200
+    });
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
 }

@@ -146,6 +146,7 @@ impl DataDir {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portreg-admin"));
+        portreg_testing::isolate(&mut command, &self.0.with_extension("sandbox"));
         command
             .args(args)
             .env("PORTREG_DATA_DIR", &self.0)
@@ -179,6 +180,7 @@ impl DataDir {
 impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(self.0.with_extension("sandbox"));
     }
 }
 
@@ -216,6 +218,10 @@ fn assert_refused(out: &Output, why: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn installs_updates_refuses_and_rolls_back() {
     let Some(files) = files() else { return };
     let server = Server::start(files);
@@ -291,6 +297,10 @@ fn installs_updates_refuses_and_rolls_back() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn too_small_a_registry_is_refused() {
     let Some(netbase) = shared("data/netbase/services") else {
         return;
@@ -302,6 +312,10 @@ fn too_small_a_registry_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn two_updates_at_once_both_end_well() {
     let Some(files) = files() else { return };
     let server = Server::start(files);
@@ -351,6 +365,10 @@ fn damage(path: &Path, how: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_damaged_installed_registry_never_breaks_a_lookup() {
     let Some(new) = shared("data/iana/newest/service-names-port-numbers.xml") else {
         return;
@@ -398,6 +416,10 @@ fn edited_xml(data: &DataDir, name: &str, edit: impl Fn(&str) -> String) -> Opti
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_registry_dated_in_the_future_is_refused() {
     let data = DataDir::new("future");
     let Some(file) = edited_xml(&data, "future.xml", |text| {
@@ -415,6 +437,10 @@ fn a_registry_dated_in_the_future_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn copies_of_one_record_are_refused() {
     let data = DataDir::new("copies");
     let Some(file) = edited_xml(&data, "copies.xml", |text| {
@@ -434,6 +460,10 @@ fn copies_of_one_record_are_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn planted_links_are_never_followed() {
     let Some(new) = shared("data/iana/newest/service-names-port-numbers.xml") else {
         return;
@@ -450,6 +480,10 @@ fn planted_links_are_never_followed() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn installing_the_built_in_registrys_own_source_changes_no_answer() {
     let Some(source) = shared("data/iana/newest/service-names-port-numbers.xml") else {
         return;
@@ -477,6 +511,10 @@ fn installing_the_built_in_registrys_own_source_changes_no_answer() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_rollback_never_reads_through_a_planted_link() {
     let Some(files) = files() else { return };
     let data = DataDir::new("rollback-link");
@@ -515,6 +553,10 @@ fn a_rollback_never_reads_through_a_planted_link() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn an_update_killed_between_renames_is_recovered_and_said_once() {
     let Some(files) = files() else { return };
     let data = DataDir::new("killed");
@@ -544,6 +586,10 @@ fn an_update_killed_between_renames_is_recovered_and_said_once() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_damaged_registry_is_reported_once() {
     let Some(new) = shared("data/iana/newest/service-names-port-numbers.xml") else {
         return;
@@ -558,6 +604,10 @@ fn a_damaged_registry_is_reported_once() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn a_system_install_is_readable_by_every_user_and_leaves_the_users_alone() {
     use std::os::unix::fs::PermissionsExt;
     let Some(files) = files() else { return };

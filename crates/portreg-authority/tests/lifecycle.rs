@@ -56,6 +56,10 @@ fn refused(result: Result<impl std::fmt::Debug, AuthorityError>, expected: &str)
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn whole_life_cycle() {
     let Some(iana) = iana() else { return };
     let db = TempDb::new("life");
@@ -346,6 +350,10 @@ fn every_refusal_says_why() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn any_port_picks_the_lowest_free_one() {
     let Some(iana) = iana() else { return };
     let db = TempDb::new("any");

@@ -470,10 +470,14 @@ Examples:
                                              `portreg authority user add`)
   portreg serve --follow http://primary:7070/v1/registry.bin --interval 30
                                              a read-only replica of another server
+  systemd-socket-activate -l 127.0.0.1:80 portreg serve
+                                             serves the socket it is given (LISTEN_FDS)
 
 API: /v1/ports/{port|lo-hi}, /v1/services/{name}, /v1/search?q=, /v1/free, /v1/check-name/{name},
-/v1/info/{query}, /v1/registry, /healthz; described at /openapi.json. Stops on Ctrl-C or SIGTERM
-after the requests in flight.";
+/v1/info/{query}, /v1/registry, /healthz; described at /openapi.json. Serves a registry
+installed by `portreg update` (or a --registry file rewritten) within seconds, and on SIGHUP;
+requests in flight finish on the one they started with. Stops on Ctrl-C or SIGTERM after the
+requests in flight.";
 
 const ABOUT_EXAMPLES: &str = "\
 Examples:
@@ -1023,7 +1027,8 @@ pub struct RequestArgs {
 /// `portreg serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address and port to listen on.
+    /// The address and port to listen on (a socket passed by systemd, `LISTEN_FDS`, is
+    /// served instead).
     #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDRESS:PORT")]
     pub listen: std::net::SocketAddr,
     /// Access log lines as JSON.

@@ -122,6 +122,10 @@ fn search_ranks_and_limits() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn info_says_everything() {
     let run = portreg(&["info", "22"]);
     assert_eq!(run.code, 0);
@@ -212,6 +216,10 @@ fn identities(records: &[Value]) -> Vec<(String, String, String, usize)> {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn diff_counts_match_an_independent_count() {
     let (Some(old), Some(new)) = (shared(XML), shared(NEWEST_XML)) else {
         return;
@@ -296,6 +304,10 @@ fn check_name_reasons_and_takers() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn about_the_registry_in_use() {
     let json = portreg(&["about", "-f", "json"]).json();
     assert_eq!(json["registry"], "embedded");
@@ -484,4 +496,35 @@ fn info_says_what_listens_here_as_free_explain_does() {
         "{explain}"
     );
     drop(listener);
+}
+
+/// A page a command, each with the sections a man page has: options from the command's
+/// arguments, examples from its help, what its exit status means, what it reads.
+#[test]
+fn every_command_has_a_whole_man_page() {
+    let dir = portreg_testing::Sandbox::new();
+    let out = dir.path().join("man");
+    let written = portreg(&["man", "--dir", out.to_str().unwrap()]);
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let pages: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    assert_eq!(pages.len(), 17, "portreg.1 and one page a command");
+    for page in pages {
+        let name = page.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(page.path()).unwrap();
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH DESCRIPTION",
+            ".SH OPTIONS",
+            ".SH EXAMPLES",
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH FILES",
+        ] {
+            assert!(text.contains(section), "{name} has no {section}");
+        }
+        assert!(!text.contains(".SH EXTRA"), "{name}");
+    }
+    let free = std::fs::read_to_string(out.join("portreg-free.1")).unwrap();
+    assert!(free.contains("\\-\\-explain 8080"), "{free}");
 }

@@ -130,6 +130,10 @@ fn help_has_examples() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn converts_the_seed_and_the_iana_xml() {
     let (Some(seed), Some(xml), Some(csv)) = (
         shared("seeds/000_e3c441be08ae7963.txt"),

@@ -98,6 +98,10 @@ fn free_in_xml(xml: &str, transports: &[&str]) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn free_ports_agree_with_an_independent_count_of_the_xml() {
     let Some(xml) = shared("data/iana/newest/service-names-port-numbers.xml") else {
         return;
@@ -185,6 +189,10 @@ fn free_explains_and_picks_stable_ports() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn nmap_is_a_layer_on_request() {
     let Some(nmap) = shared("data/nmap/nmap-services") else {
         return;

@@ -15,4 +15,4 @@ pub const RECORDS: usize = 14533;
 /// How many people its people table holds.
 pub const PEOPLE: usize = 5615;
 /// The compiled form's version.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;

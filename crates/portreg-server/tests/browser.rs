@@ -5,7 +5,7 @@
 mod support;
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
@@ -44,8 +44,11 @@ where
         return;
     }
     let port = free_port();
+    // The browser's profile, caches and certificate store go to the sandbox, not the home.
+    let sandbox = portreg_testing::Sandbox::new();
     let driver = Driver(
-        Command::new(CHROMEDRIVER)
+        sandbox
+            .command(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,14 +1,19 @@
 //! Where tests find the real registry files: `../shared` beside the repository. Tests
-//! skip, saying why, when it is absent; `PORTREG_REQUIRE_SHARED=1` (set by CI) makes that
-//! a failure.
+//! that need it are ignored, with the reason, when it is absent (`portreg_shared_absent`,
+//! set by `crates/portreg/build.rs`); `PORTREG_REQUIRE_SHARED=1` (set by CI) makes them
+//! run or fail. And how tests run portreg's programs: each in folders of its own
+//! ([`isolate`]), never the user's home, configuration or `/etc`.
 
 use std::path::PathBuf;
 
-/// A path under `../shared`, or `None` after printing why the test skips.
+/// A path under `../shared` (always `Some`; an `Option` for the tests' `let ... else`).
+/// Where the folder is absent, the tests that need it are
+/// ignored (`portreg_shared_absent`) and none comes here; one that does was not marked,
+/// and fails rather than pass without having run.
 ///
 /// # Panics
 ///
-/// When `PORTREG_REQUIRE_SHARED=1` and the folder is missing.
+/// When the folder is missing.
 pub fn shared(relative: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
     if dir.join("data").is_dir() {
@@ -17,15 +22,14 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
     if std::env::var("PORTREG_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
         panic!("PORTREG_REQUIRE_SHARED=1 but {} is missing", dir.display());
     }
-    eprintln!(
-        "skipped: {} is missing (the shared registry files)",
+    panic!(
+        "{} is missing (the shared registry files): this test needs it, and is ignored \
+         without it only when marked #[cfg_attr(portreg_shared_absent, ignore = \"...\")]",
         dir.display()
     );
-    None
 }
 
-/// A path under `../shared` as a string argument, or `None` after saying why the test
-/// skips.
+/// A path under `../shared` as a string argument ([`shared`]).
 pub fn shared_arg(relative: &str) -> Option<String> {
     shared(relative).map(|path| path.display().to_string())
 }
@@ -69,15 +73,12 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
 /// When the program cannot be started.
 pub fn run_with(program: &str, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
+    use std::process::Stdio;
+    let sandbox = Sandbox::new();
+    let mut child = sandbox
+        .command(program)
         .args(args)
         .env_remove("COLUMNS")
-        .env_remove("PORTREG_DATA_DIR")
-        .env_remove("PORTREG_CONFIG_DIR")
-        .env_remove("PORTREG_SYSTEM_DATA_DIR")
-        .env_remove("PORTREG_SYSTEM_LOCAL_DIR")
-        .env("XDG_CONFIG_HOME", "/nonexistent/portreg-test-config")
         .env("NO_COLOR", "1")
         .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
@@ -110,6 +111,79 @@ pub fn run_with(program: &str, args: &[&str], stdin: Option<&[u8]>, env: &[(&str
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Points every variable portreg reads for a place to read or write at folders under
+/// `dir`: the home folder, the XDG folders, the data and configuration folders and the
+/// machine's (`/var/lib/portreg`, `/etc/portreg/local.d`). A test that sets one of them
+/// itself does so after this.
+pub fn isolate(command: &mut std::process::Command, dir: &std::path::Path) {
+    command
+        .env("HOME", dir.join("home"))
+        .env("XDG_DATA_HOME", dir.join("xdg-data"))
+        .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
+        .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
+        .env("XDG_STATE_HOME", dir.join("xdg-state"))
+        .env("PORTREG_DATA_DIR", dir.join("data"))
+        .env("PORTREG_CONFIG_DIR", dir.join("config"))
+        .env("PORTREG_SYSTEM_DATA_DIR", dir.join("system-data"))
+        .env("PORTREG_SYSTEM_LOCAL_DIR", dir.join("system-local"));
+}
+
+/// Folders of a test's own for a program's home, data and configuration, removed when
+/// dropped.
+pub struct Sandbox(PathBuf);
+
+impl Sandbox {
+    /// A new, empty sandbox in the temporary directory.
+    ///
+    /// # Panics
+    ///
+    /// When the temporary directory cannot be written.
+    pub fn new() -> Sandbox {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "portreg-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a sandbox in the temporary directory");
+        Sandbox(dir)
+    }
+
+    /// The sandbox's folder.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// [`isolate`] in this sandbox.
+    pub fn isolate(&self, command: &mut std::process::Command) {
+        isolate(command, &self.0);
+    }
+}
+
+impl Sandbox {
+    /// A command for `program`, isolated in this sandbox ([`Sandbox::isolate`]); the
+    /// sandbox must outlive the process.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut command = std::process::Command::new(program);
+        self.isolate(&mut command);
+        command
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -138,3 +138,8 @@ pub use record::{
 pub use registry::{Footnote, Metadata, Note, Person, Prose, Registry};
 pub use replace::{check_replacement, ReplacementRefused, MAX_REGISTRY_BYTES};
 pub use transport::{InvalidTransport, Transport};
+
+/// The crate's README, its examples run as tests.
+#[cfg(all(doctest, feature = "embedded"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;

@@ -465,15 +465,7 @@ impl CompiledRegistry {
     /// The service called `name` (its name or one of its aliases, compared byte for byte
     /// as libc does), at the first port of its span; `protocol` none means any.
     pub fn service_by_name(&self, name: &str, protocol: Option<&[u8]>) -> Option<Service<'_>> {
-        self.records_named(name).find_map(|(record, kind)| {
-            let exact = match kind {
-                NameKind::Name => record.name_bytes() == Some(name.as_bytes()),
-                NameKind::Alias => record.aliases().any(|a| a == name),
-                NameKind::Previous => false,
-            };
-            if !exact {
-                return None;
-            }
+        self.services_named(name.as_bytes()).find_map(|record| {
             Some(Service {
                 record,
                 name: record.name()?,

@@ -28,6 +28,10 @@ fn lenient(text: &str, format: Format) -> portreg::Registry {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn every_writer_reaches_a_fixed_point_on_every_real_file() {
     if shared().is_none() {
         return;

@@ -89,6 +89,10 @@ fn wrapped_names_read_right_in_every_layout() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn the_shared_2013_text_reads_the_wrapped_names() {
     let Some(path) = portreg_testing::shared("data/iana/service-names-port-numbers.txt") else {
         return;

@@ -120,6 +120,10 @@ fn compiled_xml() -> Option<(portreg::Registry, CompiledRegistry)> {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_xml_survives_compilation_whole() {
     let Some((registry, compiled)) = compiled_xml() else {
         return;
@@ -131,6 +135,10 @@ fn iana_xml_survives_compilation_whole() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_xml_lookups() {
     let Some((_, compiled)) = compiled_xml() else {
         return;
@@ -162,6 +170,10 @@ fn iana_xml_lookups() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_xml_free_user_ports_match_an_independent_count() {
     let Some((registry, compiled)) = compiled_xml() else {
         return;
@@ -195,6 +207,10 @@ fn iana_xml_free_user_ports_match_an_independent_count() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn every_csv_service_name_is_classified() {
     let Some(csv) = read_strict(CSV, Format::IanaCsv) else {
         return;
@@ -250,4 +266,90 @@ fn every_csv_service_name_is_classified() {
     assert_eq!(reasons("acmaint_dbd"), ["character"]);
     assert_eq!(reasons("914c/g"), ["character"]);
     assert!(names.contains("whois++") && names.contains("sql*net") && names.contains("914c/g"));
+}
+
+/// What a services file of `registry` answers for `name` on `protocol`, scanned as libc's
+/// files backend scans it: the first line, in order, whose name or an alias is `name`
+/// byte for byte. A record without a transport is a line on tcp and one on udp.
+/// `lines` are the records carrying each name (in order): the scan skips no other line.
+fn scanned_by_name<'a>(
+    registry: &'a portreg::Registry,
+    lines: &std::collections::HashMap<&str, Vec<usize>>,
+    name: &str,
+    protocol: Option<&str>,
+) -> Option<(&'a str, u16, &'a str)> {
+    lines.get(name)?.iter().find_map(|&index| {
+        let record = &registry.records[index];
+        let (own, span) = (record.name.as_deref()?, record.ports?);
+        if own != name && !record.aliases.iter().any(|a| a == name) {
+            return None;
+        }
+        let served: Vec<&str> = match &record.transport {
+            Some(transport) => vec![transport.as_str()],
+            None => vec!["tcp", "udp"],
+        };
+        let found = served
+            .into_iter()
+            .find(|p| protocol.is_none_or(|a| a == *p))?;
+        Some((own, span.low, found))
+    })
+}
+
+/// Every name and alias, as written and in other cases, on every protocol and on none:
+/// the exact-name services table answers what a scan of a services file answers.
+fn services_by_name_match_a_scan(registry: &portreg::Registry, compiled: &CompiledRegistry) {
+    let mut lines: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (index, record) in registry.records.iter().enumerate() {
+        for name in record.name.iter().chain(&record.aliases) {
+            let carrying = lines.entry(name.as_str()).or_default();
+            if carrying.last() != Some(&index) {
+                carrying.push(index);
+            }
+        }
+    }
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for name in lines.keys() {
+        names.extend([name.to_string(), name.to_uppercase(), name.to_lowercase()]);
+    }
+    names.extend(["".to_owned(), "no-such-service".to_owned()]);
+    let mut checked = 0;
+    for name in &names {
+        for protocol in [
+            None,
+            Some("tcp"),
+            Some("udp"),
+            Some("sctp"),
+            Some("dccp"),
+            Some("ddp"),
+        ] {
+            let found = compiled
+                .service_by_name(name, protocol.map(str::as_bytes))
+                .map(|s| (s.name, s.port, s.protocol));
+            assert_eq!(
+                found,
+                scanned_by_name(registry, &lines, name, protocol),
+                "{name:?} on {protocol:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 6 * 1000, "{checked}");
+}
+
+#[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
+fn iana_xml_services_by_name_match_a_scan() {
+    let Some((registry, compiled)) = compiled_xml() else {
+        return;
+    };
+    services_by_name_match_a_scan(&registry, &compiled);
+}
+
+#[cfg(feature = "embedded")]
+#[test]
+fn embedded_services_by_name_match_a_scan() {
+    services_by_name_match_a_scan(&embedded().to_registry(), embedded());
 }

@@ -31,6 +31,10 @@ fn reread(registry: &Registry, format: Format) -> Registry {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn seed_every_entry_line_is_a_record() {
     let Some(path) = shared_file(SEED) else {
         return;
@@ -68,6 +72,10 @@ fn read_lenient(relative: &str) -> Registry {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn seed_records_carry_what_the_list_says() {
     if shared().is_none() {
         return;
@@ -121,6 +129,10 @@ fn seed_records_carry_what_the_list_says() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn seed_strict_read_stops_at_page_junk() {
     let Some(path) = shared_file(SEED) else {
         return;
@@ -143,6 +155,10 @@ fn seed_strict_read_stops_at_page_junk() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn seed_round_trips_through_legacy() {
     if shared().is_none() {
         return;
@@ -152,6 +168,10 @@ fn seed_round_trips_through_legacy() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_xml_to_csv_is_byte_for_byte() {
     let Some(xml) = read_strict(XML, Format::IanaXml) else {
         return;
@@ -161,6 +181,10 @@ fn iana_xml_to_csv_is_byte_for_byte() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_xml_counts_and_lossless_round_trip() {
     let Some(xml) = read_strict(XML, Format::IanaXml) else {
         return;
@@ -214,6 +238,10 @@ fn iana_xml_counts_and_lossless_round_trip() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_xml_survives_every_format_that_holds_it_all() {
     let Some(xml) = read_strict(XML, Format::IanaXml) else {
         return;
@@ -234,6 +262,10 @@ fn iana_xml_survives_every_format_that_holds_it_all() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_csv_reads_and_writes_itself() {
     let Some(csv) = read_strict(CSV, Format::IanaCsv) else {
         return;
@@ -244,6 +276,10 @@ fn iana_csv_reads_and_writes_itself() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn newest_xml_reads() {
     let Some(xml) = read_strict(NEWEST_XML, Format::IanaXml) else {
         return;
@@ -256,6 +292,10 @@ fn newest_xml_reads() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn iana_txt_reads_every_port_row() {
     let Some(txt) = read_strict(TXT, Format::IanaTxt) else {
         return;
@@ -301,6 +341,10 @@ fn iana_txt_reads_every_port_row() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn legacy_2008_entries_become_records() {
     let Some(legacy) = read_strict(LEGACY, Format::Legacy) else {
         return;
@@ -382,6 +426,10 @@ fn legacy_2008_entries_become_records() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn legacy_2008_round_trips() {
     let Some(legacy) = read_strict(LEGACY, Format::Legacy) else {
         return;
@@ -390,6 +438,10 @@ fn legacy_2008_round_trips() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn netbase_services_read_completely_and_round_trip() {
     let Some(netbase) = read_strict(NETBASE, Format::Services) else {
         return;
@@ -418,6 +470,10 @@ fn netbase_services_read_completely_and_round_trip() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn netbase_services_agree_with_glibc() {
     let Some(path) = shared_file(NETBASE) else {
         return;
@@ -460,6 +516,10 @@ fn netbase_services_agree_with_glibc() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn wireshark_services_read_completely_and_round_trip() {
     let Some(wireshark) = read_strict(WIRESHARK, Format::Wireshark) else {
         return;
@@ -492,6 +552,10 @@ fn wireshark_services_read_completely_and_round_trip() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn nmap_services_read_completely_and_round_trip() {
     let Some(nmap) = read_strict(NMAP, Format::Nmap) else {
         return;
@@ -519,6 +583,10 @@ fn nmap_services_read_completely_and_round_trip() {
 }
 
 #[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
 fn formats_are_detected_from_content() {
     if shared().is_none() {
         return;

@@ -25,6 +25,12 @@ const FETCH_TIMEOUT: u64 = 30;
 
 /// Runs the command.
 pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
+    // A socket passed by systemd (socket activation, `LISTEN_FDS`) is served instead of
+    // binding `--listen`: systemd may own a privileged port for an unprivileged server.
+    // Taken first, while this is the process's only thread (the variables are removed).
+    let passed = listenfd::ListenFd::from_env()
+        .take_tcp_listener(0)
+        .context("the socket passed in LISTEN_FDS is not a TCP listener")?;
     if args.follow.is_some() && args.authority.is_some() {
         return Err(Failure::usage(
             "--follow and --authority do not combine: a follower serves another server's registry read-only; run the authority on the server it follows",
@@ -88,18 +94,76 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
     let state = Arc::new(state);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = match passed {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(listener)
+                    .context("cannot serve the socket passed in LISTEN_FDS")?
+            }
+            None => tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?,
+        };
         let address = listener.local_addr()?;
         let snapshot = state.snapshot();
         tracing::info!(%address, registry = %snapshot.origin, records = snapshot.registry().len(), "serving http://{address}/");
         if let Some(witness) = witness {
             tokio::spawn(follow(state.clone(), witness));
+        } else if state.authority.is_none() {
+            tokio::spawn(reload(state.clone(), common.registry.clone()));
         }
         portreg_server::serve(listener, state, portreg_server::shutdown_signal()).await.context("server failed")
     })?;
     Ok(Exit::Success)
+}
+
+/// How often the registry's file is looked at for a change.
+const RELOAD_CHECK: Duration = Duration::from_secs(2);
+
+/// Serves the registry again from its file when it changes (`portreg update` installs a
+/// new one, or `--registry FILE` is rewritten), checked every [`RELOAD_CHECK`], and on
+/// SIGHUP (`systemctl reload portreg`). Requests under way finish on the registry they
+/// started with; one that cannot be read leaves the last one serving.
+async fn reload(state: Arc<AppState>, file: Option<std::path::PathBuf>) {
+    let watched = file
+        .clone()
+        .or_else(|| Store::locate().map(|store| store.current_path()));
+    let stamp = |path: &Option<std::path::PathBuf>| {
+        let file = std::fs::File::open(path.as_ref()?).ok()?;
+        portreg::file_stamp(&file)
+    };
+    let mut seen = stamp(&watched);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut ticks = tokio::time::interval(RELOAD_CHECK);
+    loop {
+        let asked = tokio::select! {
+            Some(()) = async {
+                match hangup.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+            _ = ticks.tick() => false,
+        };
+        let now = stamp(&watched);
+        if !asked && now == seen {
+            continue;
+        }
+        seen = now;
+        let from = file.clone();
+        match tokio::task::spawn_blocking(move || Active::load(from.as_deref())).await {
+            Ok(Ok(active)) => {
+                let (registry, origin) = active.into_shared();
+                let records = registry.len();
+                tracing::info!(registry = %origin, records, signal = asked, "serving the registry loaded again");
+                state.swap(Snapshot::new(registry, origin));
+            }
+            Ok(Err(failure)) => {
+                tracing::warn!(error = %failure, "the registry could not be loaded again; the one loaded before goes on serving");
+            }
+            Err(error) => tracing::warn!(%error, "the registry could not be loaded again"),
+        }
+    }
 }
 
 /// The URL of a followed server's registry: a portreg server's base URL

@@ -68,7 +68,21 @@ pub fn run(cli: Cli) -> CommandResult {
     }
 }
 
-/// What portreg reads from its environment and the file system, for the main page.
+/// What every command's exit status means.
+const MAN_EXIT_STATUS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+The command did what was asked, or found what was asked for.
+.TP
+\fB1\fR
+Nothing was found, or the answer is no (\fBcheck\-name\fR: the name is taken or invalid;
+the authority: a request refused, a conflict).
+.TP
+\fB2\fR
+Bad usage, or input that cannot be read (the message says the file, line and column).
+"#;
+
+/// What portreg reads from its environment and the file system, for every page.
 const MAN_ENVIRONMENT_AND_FILES: &str = r#".SH ENVIRONMENT
 .TP
 \fBPORTREG_DATA_DIR\fR
@@ -106,12 +120,12 @@ nmap's services table, for \fB--unofficial\fR, \fBinfo\fR and \fBfree --avoid-po
 This machine's ephemeral and reserved ports and its listening sockets, for \fBfree\fR and \fBinfo\fR.
 "#;
 
-/// `portreg man`: the main page on standard output, or every page into a folder.
+/// `portreg man`: the main page on standard output, or every page into a folder. Each
+/// page has NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXAMPLES (and NOTES) from the command's
+/// help, EXIT STATUS, ENVIRONMENT and FILES.
 fn man(dir: Option<&std::path::Path>) -> CommandResult {
     let command = Cli::command();
-    let mut main = Vec::new();
-    clap_mangen::Man::new(command.clone()).render(&mut main)?;
-    main.extend_from_slice(MAN_ENVIRONMENT_AND_FILES.as_bytes());
+    let main = man_page(&command)?;
     let Some(dir) = dir else {
         std::io::stdout().write_all(&main)?;
         return Ok(Exit::Success);
@@ -129,13 +143,11 @@ fn man(dir: Option<&std::path::Path>) -> CommandResult {
     write("portreg.1", &main)?;
     for sub in command.get_subcommands() {
         let name = format!("portreg-{}", sub.get_name());
-        let mut page = Vec::new();
-        clap_mangen::Man::new(
-            sub.clone()
+        let page = man_page(
+            &sub.clone()
                 .name(name.clone())
                 .bin_name(format!("portreg {}", sub.get_name())),
-        )
-        .render(&mut page)?;
+        )?;
         write(&format!("{name}.1"), &page)?;
     }
     let mut out = std::io::stdout().lock();
@@ -143,6 +155,66 @@ fn man(dir: Option<&std::path::Path>) -> CommandResult {
         writeln!(out, "{}", path.display())?;
     }
     Ok(Exit::Success)
+}
+
+/// One page: clap_mangen's sections, then the help's examples and notes, exit status,
+/// environment and files.
+fn man_page(command: &clap::Command) -> std::io::Result<Vec<u8>> {
+    // A command's arguments and examples are made when it is built (clap's `defer`).
+    let mut command = command.clone();
+    command.build();
+    let command = &command;
+    let man = clap_mangen::Man::new(command.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    if command.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut page)?;
+    }
+    if command.get_subcommands().next().is_some() {
+        man.render_subcommands_section(&mut page)?;
+    }
+    let after = command
+        .get_after_help()
+        .map(|text| text.to_string())
+        .unwrap_or_default();
+    // Paragraphs headed "Example(s):" are the examples; the others are notes.
+    let (mut examples, mut notes) = (Vec::new(), Vec::new());
+    for paragraph in after.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        match paragraph.split_once('\n') {
+            Some((head, rest)) if head.starts_with("Example") => examples.push(rest.to_owned()),
+            _ => notes.push(paragraph.to_owned()),
+        }
+    }
+    for (heading, blocks) in [("EXAMPLES", &examples), ("NOTES", &notes)] {
+        if blocks.is_empty() {
+            continue;
+        }
+        writeln!(page, ".SH {heading}")?;
+        for block in blocks.iter() {
+            writeln!(page, ".PP\n.nf")?;
+            for line in block.lines() {
+                writeln!(page, "{}", roff_line(line))?;
+            }
+            writeln!(page, ".fi")?;
+        }
+    }
+    page.extend_from_slice(MAN_EXIT_STATUS.as_bytes());
+    page.extend_from_slice(MAN_ENVIRONMENT_AND_FILES.as_bytes());
+    Ok(page)
+}
+
+/// A line of text as roff shows it as it is: backslashes and minus signs escaped, and a
+/// leading dot or quote kept from being read as a request.
+fn roff_line(line: &str) -> String {
+    let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 /// The admin binary's name.

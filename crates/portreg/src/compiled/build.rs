@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use super::{
     checksum, hash, size_words, transport_code, DetailRow, Flags, Header, MetaRow, NameEntry,
-    NameKind, PersonRow, Provenance, RecordRow, ReferenceRow, Section, FORMAT_VERSION,
-    HEADER_WORDS, MAGIC, NONE, PORT_INDEX_WORDS, REFERENCE_KINDS,
+    NameKind, PersonRow, Provenance, RecordRow, ReferenceRow, Section, ServiceEntry,
+    FORMAT_VERSION, HEADER_WORDS, MAGIC, NONE, PORT_INDEX_WORDS, REFERENCE_KINDS,
 };
 use crate::record::{Record, Reference, RegistryDate, Status};
 use crate::registry::{Metadata, Registry};
@@ -38,6 +38,7 @@ pub(super) fn build(registry: &Registry, provenance: &Provenance) -> Vec<u32> {
     }
     let (port_index, port_postings) = port_tables(registry);
     let names = b.name_tables(registry, &history_at);
+    let (service_entries, service_slots) = b.service_tables(registry);
     let (desc_text, desc_offsets) = description_text(registry);
     let people: Vec<PersonRow> = registry
         .people
@@ -64,6 +65,8 @@ pub(super) fn build(registry: &Registry, provenance: &Provenance) -> Vec<u32> {
         (Section::NameSlots, names.slots),
         (Section::NameText, pack_bytes(&names.text)),
         (Section::NameTextIndex, names.text_index),
+        (Section::ServiceEntries, words_of(&service_entries)),
+        (Section::ServiceSlots, service_slots),
         (Section::DescText, pack_bytes(&desc_text)),
         (Section::DescOffsets, desc_offsets),
         (Section::People, words_of(&people)),
@@ -266,6 +269,47 @@ impl Builder {
             text,
             text_index,
         }
+    }
+
+    /// The services by exact name: each record with a name and a port is a service under
+    /// its name and each alias. A name's entries keep record order, so the first that
+    /// serves a protocol is what a services file of the registry answers.
+    fn service_tables(&mut self, registry: &Registry) -> (Vec<ServiceEntry>, Vec<u32>) {
+        let mut services: Vec<(&str, u32)> = Vec::new();
+        for (index, record) in registry.records.iter().enumerate() {
+            let (Some(name), Some(_)) = (&record.name, record.ports) else {
+                continue;
+            };
+            let first = services.len();
+            for key in std::iter::once(name).chain(&record.aliases) {
+                if !services[first..].iter().any(|(seen, _)| seen == key) {
+                    services.push((key, index as u32));
+                }
+            }
+        }
+        // Stable: within a name, record order stays.
+        services.sort_by(|a, b| a.0.cmp(b.0));
+        let mut entries = Vec::with_capacity(services.len());
+        let mut firsts: Vec<(&str, u32)> = Vec::new();
+        for (position, (name, record)) in services.iter().enumerate() {
+            if firsts.last().is_none_or(|f| f.0 != *name) {
+                firsts.push((name, position as u32));
+            }
+            entries.push(ServiceEntry {
+                name: self.string(name),
+                record: *record,
+            });
+        }
+        let size = (firsts.len() * 2).next_power_of_two().max(2);
+        let mut slots = vec![0u32; size];
+        for (name, first) in &firsts {
+            let mut slot = hash(name.as_bytes()) as usize & (size - 1);
+            while slots[slot] != 0 {
+                slot = (slot + 1) & (size - 1);
+            }
+            slots[slot] = first + 1;
+        }
+        (entries, slots)
     }
 
     fn meta(&mut self, meta: &Metadata, provenance: &Provenance) -> MetaRow {

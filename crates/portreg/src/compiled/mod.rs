@@ -32,6 +32,8 @@
 //! | `NameSlots` | `u32` | open-addressing hash table (FNV-1a) of first entry + 1 per name; 0 is empty |
 //! | `NameText` | bytes | the distinct lower-cased names, one a line, for search |
 //! | `NameTextIndex` | `u32` × 2 | per distinct name: its offset in `NameText` and its first entry |
+//! | `ServiceEntries` | [`ServiceEntry`] (2) | (exact name or alias, record) per record with a name and a port, grouped by name in record order |
+//! | `ServiceSlots` | `u32` | open-addressing hash table (FNV-1a of the exact bytes) of first entry + 1 per name; 0 is empty |
 //! | `DescText` | bytes | lower-cased descriptions, one a line, in record order |
 //! | `DescOffsets` | `u32` | where each record's description line starts |
 //! | `People` | [`PersonRow`] (5) | the people table |
@@ -49,7 +51,7 @@ use crate::record::{ReferenceKind, Source, Status};
 use crate::transport::Transport;
 
 /// The version of the binary form; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// `PORTREG\0` as two little-endian words.
 const MAGIC: [u32; 2] = [u32::from_le_bytes(*b"PORT"), u32::from_le_bytes(*b"REG\0")];
@@ -101,6 +103,10 @@ pub enum Section {
     NameText,
     /// Offsets and first entries of the distinct names.
     NameTextIndex,
+    /// Services by exact name, for `getservbyname`.
+    ServiceEntries,
+    /// The exact-name hash table of the services.
+    ServiceSlots,
     /// Descriptions, one a line.
     DescText,
     /// Where each description starts.
@@ -112,7 +118,7 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 16] = [
+    const ALL: [Section; 18] = [
         Section::StringBytes,
         Section::StringOffsets,
         Section::Records,
@@ -125,6 +131,8 @@ impl Section {
         Section::NameSlots,
         Section::NameText,
         Section::NameTextIndex,
+        Section::ServiceEntries,
+        Section::ServiceSlots,
         Section::DescText,
         Section::DescOffsets,
         Section::People,
@@ -140,6 +148,7 @@ impl Section {
             Section::References => size_words::<ReferenceRow>(),
             Section::NameEntries => size_words::<NameEntry>(),
             Section::NameTextIndex => 2,
+            Section::ServiceEntries => size_words::<ServiceEntry>(),
             Section::People => size_words::<PersonRow>(),
             Section::Meta => size_words::<MetaRow>(),
             _ => 1,
@@ -335,6 +344,17 @@ pub(crate) struct NameEntry {
     kind: u32,
 }
 
+/// A name of a service as `getservbyname` finds it: a name or alias exactly as written
+/// (libc compares bytes), and the record with a name and a port that carries it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct ServiceEntry {
+    /// The name or alias (string).
+    name: u32,
+    /// The record's index.
+    record: u32,
+}
+
 /// The registry's metadata and provenance.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
@@ -484,7 +504,7 @@ const fn size_words<T>() -> usize {
     std::mem::size_of::<T>() / 4
 }
 
-/// FNV-1a over the lower-cased name: short keys, no allocation.
+/// FNV-1a: short keys (names), no allocation.
 fn hash(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)

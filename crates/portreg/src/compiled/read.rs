@@ -6,8 +6,8 @@ use std::fmt;
 
 use super::{
     checksum, hash, CompiledError, DetailRow, Flags, Header, MetaRow, NameEntry, NameKind,
-    PersonRow, Provenance, RecordRow, ReferenceRow, Section, FORMAT_VERSION, HEADER_WORDS, MAGIC,
-    NONE, OTHER_TRANSPORT, PORT_INDEX_WORDS, REFERENCE_KINDS, TRANSPORT_CODES,
+    PersonRow, Provenance, RecordRow, ReferenceRow, Section, ServiceEntry, FORMAT_VERSION,
+    HEADER_WORDS, MAGIC, NONE, OTHER_TRANSPORT, PORT_INDEX_WORDS, REFERENCE_KINDS, TRANSPORT_CODES,
 };
 use crate::port_range::PortSpan;
 use crate::record::{Record, RecordExtra, Reference, ReferenceKind, RegistryDate, Source, Status};
@@ -33,6 +33,7 @@ enum Words {
 }
 
 impl Words {
+    #[inline]
     fn as_slice(&self) -> &[u32] {
         match self {
             Words::Static(words) => words,
@@ -178,25 +179,30 @@ impl CompiledRegistry {
         bytemuck::cast_slice(self.words()).to_vec()
     }
 
+    #[inline]
     fn words(&self) -> &[u32] {
         self.words.as_slice()
     }
 
+    #[inline]
     pub(crate) fn section(&self, section: Section) -> &[u32] {
         let (start, len) = self.sections[section as usize];
         self.words().get(start..start + len).unwrap_or(&[])
     }
 
+    #[inline]
     pub(crate) fn bytes_of(&self, section: Section) -> &[u8] {
         bytemuck::cast_slice(self.section(section))
     }
 
     /// A section as rows; its length was checked to be whole rows when opened.
+    #[inline]
     fn rows<T: bytemuck::Pod>(&self, section: Section) -> &[T] {
         bytemuck::try_cast_slice(self.section(section)).unwrap_or(&[])
     }
 
     /// A pooled string's bytes; `None` for the absent marker or a damaged index.
+    #[inline]
     pub(crate) fn string_bytes(&self, id: u32) -> Option<&[u8]> {
         if id == NONE {
             return None;
@@ -210,8 +216,16 @@ impl CompiledRegistry {
     }
 
     /// A pooled string; `None` for the absent marker or a damaged index.
+    #[inline]
     fn string(&self, id: u32) -> Option<&str> {
-        std::str::from_utf8(self.string_bytes(id)?).ok()
+        let bytes = self.string_bytes(id)?;
+        // Nearly every string is ASCII: checked inline, where the general check is a
+        // call (measurable on the name service's path).
+        if bytes.is_ascii() {
+            // SAFETY: ASCII bytes are UTF-8.
+            return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        std::str::from_utf8(bytes).ok()
     }
 
     fn owned(&self, id: u32) -> Option<String> {
@@ -245,6 +259,7 @@ impl CompiledRegistry {
             .collect()
     }
 
+    #[inline]
     fn record_row(&self, index: u32) -> &RecordRow {
         self.rows::<RecordRow>(Section::Records)
             .get(index as usize)
@@ -286,6 +301,7 @@ impl CompiledRegistry {
         (0..self.top_records as u32).map(move |index| self.record_at(index))
     }
 
+    #[inline]
     pub(crate) fn record_at(&self, index: u32) -> RecordRef<'_> {
         RecordRef {
             registry: self,
@@ -357,6 +373,40 @@ impl CompiledRegistry {
             let start = first as usize - 1;
             // Bytes against bytes: no UTF-8 check on the hot path.
             if self.string_bytes(entries.get(start)?.name) == Some(&*lower) {
+                return Some(start);
+            }
+            slot = (slot + 1) & mask;
+        }
+        None
+    }
+
+    /// The records with a name and a port called exactly `name` (bytes against bytes, as
+    /// libc compares), in record order, through the exact-name hash table.
+    pub(crate) fn services_named(&self, name: &[u8]) -> impl Iterator<Item = RecordRef<'_>> + '_ {
+        let entries = self.rows::<ServiceEntry>(Section::ServiceEntries);
+        let first = self.service_group(entries, name);
+        let group = first.and_then(|first| entries.get(first..)).unwrap_or(&[]);
+        let key = group.first().map_or(NONE, |e| e.name);
+        group
+            .iter()
+            .take_while(move |e| e.name == key)
+            .map(move |e| self.record_at(e.record))
+    }
+
+    fn service_group(&self, entries: &[ServiceEntry], name: &[u8]) -> Option<usize> {
+        let slots = self.section(Section::ServiceSlots);
+        if slots.is_empty() || !slots.len().is_power_of_two() {
+            return None;
+        }
+        let mask = slots.len() - 1;
+        let mut slot = hash(name) as usize & mask;
+        for _ in 0..slots.len() {
+            let first = slots[slot];
+            if first == 0 {
+                return None;
+            }
+            let start = first as usize - 1;
+            if self.string_bytes(entries.get(start)?.name) == Some(name) {
                 return Some(start);
             }
             slot = (slot + 1) & mask;
@@ -541,11 +591,6 @@ impl<'a> RecordRef<'a> {
     /// The service name.
     pub fn name(&self) -> Option<&'a str> {
         self.registry.string(self.row().name)
-    }
-
-    /// The service name's bytes, unchecked as text: for comparing.
-    pub(crate) fn name_bytes(&self) -> Option<&'a [u8]> {
-        self.registry.string_bytes(self.row().name)
     }
 
     /// The port span.

@@ -124,7 +124,7 @@ fn each_check_has_its_own_error() {
         open(&count).unwrap_err(),
         CompiledError::SectionCount {
             found: 3,
-            expected: 16
+            expected: 18
         }
     );
     let records = HEADER_WORDS + Section::Records as usize * 2;
