@@ -1537,3 +1537,45 @@ fn serves_a_passed_socket_and_a_rewritten_registry() {
         "SIGHUP ended the server"
     );
 }
+
+/// A kept answer, sent before the router, is counted under its route and logged as every
+/// answer is, with the headers it was kept with.
+#[test]
+fn kept_answers_are_counted_and_logged() {
+    let sandbox = portreg_testing::Sandbox::new();
+    let log = sandbox.path().join("access.log");
+    let server = serve_at(&format!("127.0.0.1:{}", free_port()), &[], Some(&log));
+    for _ in 0..3 {
+        let (status, body, headers) = get(&server.base, "/v1/ports/22");
+        assert_eq!(status, 200);
+        assert_eq!(body[0]["name"], "ssh");
+        for name in [
+            "etag",
+            "x-content-type-options",
+            "access-control-allow-origin",
+        ] {
+            assert!(
+                headers.iter().any(|(n, _)| n == name),
+                "{name}: {headers:?}"
+            );
+        }
+    }
+    let metrics = ureq::get(format!("{}/metrics", server.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics
+            .contains("portreg_http_requests_total{route=\"/v1/ports/{ports}\",status=\"200\"} 3"),
+        "{metrics}"
+    );
+    wait_for("three access-log lines", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("uri=/v1/ports/22 status=200")
+            .count()
+            == 3
+    });
+}

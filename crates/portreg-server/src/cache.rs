@@ -26,6 +26,8 @@ const LARGEST: usize = 8 * 1024 * 1024;
 
 /// One answer in every form it is sent in.
 struct Kept {
+    /// The route it answers, for the request counters.
+    route: String,
     status: StatusCode,
     headers: HeaderMap,
     plain: Bytes,
@@ -123,27 +125,60 @@ fn cacheable(path: &str) -> bool {
         || path.starts_with("/assets/")
 }
 
-/// Serves kept answers, and keeps new ones.
+/// The kept answer to a request, and the route it answers: for a GET of a cacheable
+/// route that is not a revalidation (those go the whole way, to `caching`'s 304).
+pub(crate) fn kept_answer(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Option<(Response, impl AsRef<str>)> {
+    if method != Method::GET
+        || !cacheable(uri.path())
+        || headers.contains_key(header::IF_NONE_MATCH)
+    {
+        return None;
+    }
+    // Found by the URI as it came, without a copy of it.
+    let key = uri.path_and_query().map_or("", |p| p.as_str());
+    let kept = state.peek(|snapshot| snapshot.answers.get(key))?;
+    Some((
+        kept.response(headers.get(header::ACCEPT_ENCODING)),
+        KeptRoute(kept),
+    ))
+}
+
+/// The route of a kept answer, borrowed from it.
+struct KeptRoute(Arc<Kept>);
+
+impl AsRef<str> for KeptRoute {
+    fn as_ref(&self) -> &str {
+        &self.0.route
+    }
+}
+
+/// Serves kept answers, and keeps new ones. (`serve` sends kept answers before the
+/// router: this serves them to a router used alone.)
 pub async fn keep_answers(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::GET || !cacheable(request.uri().path()) {
+    if let Some((response, _)) =
+        kept_answer(&state, request.method(), request.uri(), request.headers())
+    {
+        return response;
+    }
+    if request.method() != Method::GET
+        || !cacheable(request.uri().path())
+        || request.headers().contains_key(header::IF_NONE_MATCH)
+    {
         return next.run(request).await;
     }
-    // A revalidation goes the whole way, to `caching`'s 304 (or a live answer).
-    if request.headers().contains_key(header::IF_NONE_MATCH) {
-        return next.run(request).await;
-    }
-    // Found by the URI as it came, without a copy of it.
-    let found = {
-        let key = request.uri().path_and_query().map_or("", |p| p.as_str());
-        state.peek(|snapshot| snapshot.answers.get(key))
-    };
-    if let Some(kept) = found {
-        return kept.response(request.headers().get(header::ACCEPT_ENCODING));
-    }
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let key = request
         .uri()
         .path_and_query()
@@ -164,6 +199,7 @@ pub async fn keep_answers(
     }
     let compress = plain.len() >= COMPRESS_FROM;
     let kept = Arc::new(Kept {
+        route,
         status: parts.status,
         headers: parts.headers,
         gzip: compress.then(|| gzip(&plain)).flatten(),

@@ -584,14 +584,43 @@ async fn access_log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
     let response = next.run(request).await;
+    log_access(&method, &uri, response.status(), started);
+    response
+}
+
+/// The access-log event of one request answered.
+fn log_access(
+    method: &Method,
+    uri: &axum::http::Uri,
+    status: StatusCode,
+    started: std::time::Instant,
+) {
     tracing::info!(
         target: "access",
         method = %method,
-        uri = %redacted(&uri),
-        status = response.status().as_u16(),
+        uri = %redacted(uri),
+        status = status.as_u16(),
         micros = started.elapsed().as_micros() as u64,
     );
-    response
+}
+
+/// A kept answer sent at once, before the router and its layers (every one of which it
+/// passed when it was kept), counted and logged as they would: the most asked questions
+/// cost a lookup in the cache.
+fn send_kept(
+    state: &AppState,
+    request: &hyper::Request<hyper::body::Incoming>,
+) -> Option<Response> {
+    let started = std::time::Instant::now();
+    let (response, route) =
+        cache::kept_answer(state, request.method(), request.uri(), request.headers())?;
+    state
+        .metrics
+        .count(route.as_ref(), response.status().as_u16());
+    if tracing::enabled!(target: "access", tracing::Level::INFO) {
+        log_access(request.method(), request.uri(), response.status(), started);
+    }
+    Some(response)
 }
 
 /// Headers every answer carries: no content sniffing, no referrer, and the page's content
@@ -732,7 +761,7 @@ pub async fn serve(
     let capacity = state.max_connections.max(1);
     let share = (capacity / CLIENT_SHARE).max(1);
     let app = router(state.clone());
-    let overflow = overflow_router(state);
+    let overflow = overflow_router(state.clone());
     let slots = Arc::new(tokio::sync::Semaphore::new(capacity));
     let overflow_slots = Arc::new(tokio::sync::Semaphore::new(OVERFLOW_CONNECTIONS));
     let clients = Clients::default();
@@ -756,10 +785,11 @@ pub async fn serve(
             // Over its share: closed at once, before a byte is read.
             continue;
         };
-        let (app, slot) = match slots.clone().try_acquire_owned() {
-            Ok(slot) => (app.clone(), slot),
+        // A connection past the limit is answered by the overflow router alone.
+        let (app, slot, kept_from) = match slots.clone().try_acquire_owned() {
+            Ok(slot) => (app.clone(), slot, Some(state.clone())),
             Err(_) => match overflow_slots.clone().try_acquire_owned() {
-                Ok(slot) => (overflow.clone(), slot),
+                Ok(slot) => (overflow.clone(), slot, None),
                 Err(_) => continue,
             },
         };
@@ -770,10 +800,22 @@ pub async fn serve(
         let io = TokioIo::new(Box::pin(stream));
         let service = hyper::service::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(remote));
-                app.clone().call(request)
+                let kept = kept_from
+                    .as_ref()
+                    .and_then(|state| send_kept(state, &request));
+                let routed = kept.is_none().then(|| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(remote));
+                    app.clone().call(request)
+                });
+                async move {
+                    match (kept, routed) {
+                        (Some(response), _) => Ok(response),
+                        (None, Some(routed)) => routed.await,
+                        (None, None) => Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+                    }
+                }
             },
         );
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

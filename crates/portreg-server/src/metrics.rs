@@ -29,7 +29,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn count(&self, route: &str, status: u16) {
+    /// Counts one request answered on `route` with `status`.
+    pub(crate) fn count(&self, route: &str, status: u16) {
         if let Ok(requests) = self.requests.read() {
             if let Some(counter) = requests
                 .get(route)
