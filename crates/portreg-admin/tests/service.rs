@@ -104,6 +104,16 @@ fn call(
 }
 
 /// `GET base + path` without a token.
+/// A server's `/metrics` text.
+fn metrics(base: &str) -> String {
+    ureq::get(format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
 fn get(base: &str, path: &str) -> (u16, Value, Vec<(String, String)>) {
     call(base, "GET", path, None, None)
 }
@@ -440,12 +450,7 @@ fn the_whole_flow_and_every_error_status() {
     assert_eq!(call(b, "GET", "/v1/requests", Some(&zed), None).0, 401);
 
     // /metrics on loopback; the OpenAPI document has the routes and the scheme.
-    let metrics = ureq::get(format!("{b}/metrics"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = metrics(b);
     assert!(
         metrics.contains("portreg_http_requests_total{route=\"/v1/requests\",status=\"201\"}"),
         "{metrics}"
@@ -777,12 +782,7 @@ fn a_follower_sees_an_approval_within_one_interval() {
         .call()
         .unwrap();
     assert_eq!(conditional.status().as_u16(), 304);
-    let metrics = ureq::get(format!("{}/metrics", replica.base))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = metrics(&replica.base);
     assert!(metrics.contains("portreg_follow_swaps_total"), "{metrics}");
 }
 
@@ -1054,12 +1054,7 @@ fn a_follower_witnesses_the_log_and_refuses_a_rewritten_one() {
         200,
         "the last good registry is served"
     );
-    let metrics = ureq::get(format!("{}/metrics", replica.base))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = metrics(&replica.base);
     assert!(
         metrics
             .lines()
@@ -1560,12 +1555,7 @@ fn kept_answers_are_counted_and_logged() {
             );
         }
     }
-    let metrics = ureq::get(format!("{}/metrics", server.base))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = metrics(&server.base);
     assert!(
         metrics
             .contains("portreg_http_requests_total{route=\"/v1/ports/{ports}\",status=\"200\"} 3"),

@@ -125,18 +125,20 @@ fn cacheable(path: &str) -> bool {
         || path.starts_with("/assets/")
 }
 
-/// The kept answer to a request, and the route it answers: for a GET of a cacheable
-/// route that is not a revalidation (those go the whole way, to `caching`'s 304).
+/// Whether a request is answered as every other of its URI is: a GET of a cacheable route
+/// that is not a revalidation (those go the whole way, to `caching`'s 304).
+fn answered_alike(method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> bool {
+    method == Method::GET && cacheable(uri.path()) && !headers.contains_key(header::IF_NONE_MATCH)
+}
+
+/// The kept answer to a request ([`answered_alike`]), and the route it answers.
 pub(crate) fn kept_answer(
     state: &AppState,
     method: &Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
 ) -> Option<(Response, impl AsRef<str>)> {
-    if method != Method::GET
-        || !cacheable(uri.path())
-        || headers.contains_key(header::IF_NONE_MATCH)
-    {
+    if !answered_alike(method, uri, headers) {
         return None;
     }
     // Found by the URI as it came, without a copy of it.
@@ -169,10 +171,7 @@ pub async fn keep_answers(
     {
         return response;
     }
-    if request.method() != Method::GET
-        || !cacheable(request.uri().path())
-        || request.headers().contains_key(header::IF_NONE_MATCH)
-    {
+    if !answered_alike(request.method(), request.uri(), request.headers()) {
         return next.run(request).await;
     }
     let route = request
