@@ -2,6 +2,7 @@
 //! and the shell completions. Each command takes only the options it uses (a few small
 //! groups below), and they are gathered into [`Common`] for the code that runs it.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -24,6 +25,57 @@ pub struct Cli {
     /// Lookups: `portreg 22`, `portreg ssh`.
     #[command(flatten)]
     pub lookup: LookupArgs,
+}
+
+impl Cli {
+    /// The arguments (the program's name first), read as clap reads them. A plain lookup
+    /// (`portreg 22`, `portreg ssh 443/udp`: nothing but queries) skips building clap's
+    /// parser, a quarter of such a lookup's instructions; anything else goes to clap.
+    pub fn from_args(args: Vec<OsString>) -> Cli {
+        match args.split_first() {
+            Some((_, queries)) => Cli::plain_lookup(queries),
+            None => None,
+        }
+        .unwrap_or_else(|| Cli::parse_from(args))
+    }
+
+    /// The lookup that `queries` (the arguments after the program's name) are when every
+    /// one is a query clap would take as it is: UTF-8, not empty, not an option, not a
+    /// command's name. `None` for anything else.
+    pub fn plain_lookup(queries: &[OsString]) -> Option<Cli> {
+        let plain = |text: &&str| {
+            !text.is_empty()
+                && !text.starts_with('-')
+                && *text != "help"
+                && !<Command as Subcommand>::has_subcommand(text)
+        };
+        let queries = queries
+            .iter()
+            .map(|query| query.to_str().filter(plain).map(str::to_owned))
+            .collect::<Option<Vec<String>>>()?;
+        if queries.is_empty() {
+            return None;
+        }
+        Some(Cli {
+            command: None,
+            lookup: LookupArgs {
+                queries,
+                all: false,
+                output: RecordOutput {
+                    format: OutputFormat::Table,
+                    color: ColorChoice::Auto,
+                },
+                source: SourceArgs {
+                    transport: Vec::new(),
+                    registry: RegistryArg { registry: None },
+                    layers: LayerArgs {
+                        unofficial: false,
+                        nmap: None,
+                    },
+                },
+            },
+        })
+    }
 }
 
 /// The options a command runs with, gathered from the groups it takes; those it does not
@@ -675,7 +727,7 @@ pub struct EnrichArgs {
     #[arg(long, value_name = "TRANSPORT")]
     pub log_transport: Option<String>,
     /// The columns to add (comma-separated), as port_name, port_description, ...
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "name")]
+    #[arg(long, value_delimiter = ',', default_value = "name", value_parser = parse_column())]
     pub add: Vec<crate::enrich::Column>,
     /// Where to write; standard output when not given.
     #[arg(short, long, value_name = "OUT")]
@@ -1167,7 +1219,60 @@ fn parse_format(id: &str) -> Result<Format, String> {
         .map_err(|e: portreg::format::UnknownFormat| e.to_string())
 }
 
+fn parse_column() -> impl clap::builder::TypedValueParser<Value = portreg::answer_table::Column> {
+    use clap::builder::TypedValueParser;
+    use portreg::answer_table::Column;
+    clap::builder::PossibleValuesParser::new(Column::ALL.map(Column::as_str))
+        .try_map(|name| name.parse::<Column>())
+}
+
 fn parse_transport(token: &str) -> Result<Transport, String> {
     Transport::known(token.trim())
         .ok_or_else(|| format!("{token:?} is not a transport protocol: use tcp, udp, sctp or dccp"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path answers exactly as clap would, and only where it can.
+    #[test]
+    fn a_plain_lookup_is_read_as_clap_reads_it() {
+        let plain: &[&[&str]] = &[
+            &["22"],
+            &["ssh"],
+            &["22/tcp", "ssh/udp", "6000-6010", "_ssh._tcp"],
+            &["SSH", "lookup-not", "xyz"],
+            &["22", "443"],
+        ];
+        for args in plain {
+            let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let fast = Cli::plain_lookup(&argv).expect("a plain lookup");
+            let clap = Cli::try_parse_from(std::iter::once("portreg").chain(args.iter().copied()))
+                .expect("clap reads it");
+            assert_eq!(format!("{fast:?}"), format!("{clap:?}"), "{args:?}");
+        }
+        let others: &[&[&str]] = &[
+            &[],
+            &["--json"],
+            &["22", "-f", "json"],
+            &["-t", "tcp", "22"],
+            &["search", "sql"],
+            &["help"],
+            &["22", "info"],
+            &["22", ""],
+            &["--", "22"],
+            &["-"],
+        ];
+        for args in others {
+            let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+            assert!(Cli::plain_lookup(&argv).is_none(), "{args:?}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStringExt;
+            let not_utf8 = [OsString::from_vec(vec![0x73, 0xff])];
+            assert!(Cli::plain_lookup(&not_utf8).is_none());
+        }
+    }
 }

@@ -13,7 +13,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use memchr::{memchr, memchr_iter, memrchr};
-use portreg::{CompiledRegistry, RangeClass, RecordRef};
+use portreg::answer_table::{port_number, transport_slot, AnswerTable, ANY_SLOT, SLOTS};
+use portreg::{CompiledRegistry, RangeClass};
 
 /// A log's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -28,44 +29,7 @@ pub enum LogFormat {
     Jsonl,
 }
 
-/// A column `--add` can add.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Column {
-    /// `port_name`: the service name.
-    Name,
-    /// `port_description`.
-    Description,
-    /// `port_status`: assigned, reserved, unassigned...
-    Status,
-    /// `port_range_class`: system, user, dynamic.
-    #[value(name = "range_class")]
-    RangeClass,
-    /// `port_source`: iana, local, nmap.
-    Source,
-}
-
-impl Column {
-    /// The added column's name.
-    pub fn header(self) -> &'static str {
-        match self {
-            Column::Name => "port_name",
-            Column::Description => "port_description",
-            Column::Status => "port_status",
-            Column::RangeClass => "port_range_class",
-            Column::Source => "port_source",
-        }
-    }
-
-    fn value(self, record: &RecordRef<'_>, port: u16) -> Option<String> {
-        match self {
-            Column::Name => record.name().map(str::to_owned),
-            Column::Description => record.description().map(|d| d.replace(['\n', '\r'], " ")),
-            Column::Status => Some(record.status().as_str().to_owned()),
-            Column::RangeClass => Some(RangeClass::of(port).as_str().to_owned()),
-            Column::Source => Some(record.source().as_str().to_owned()),
-        }
-    }
-}
+pub use portreg::answer_table::Column;
 
 /// The default port fields of CSV, TSV and JSON lines, the first present wins.
 pub const PORT_FIELDS: [&str; 5] = [
@@ -131,9 +95,6 @@ pub enum EnrichError {
     Io(#[from] std::io::Error),
 }
 
-/// Transport slots of the table: the four, then "any" (no transport field).
-const SLOTS: usize = 5;
-const ANY: usize = 4;
 const BLOCK: usize = 1 << 20;
 
 /// The bytes appended for every (transport, port): computed once.
@@ -145,33 +106,18 @@ struct Table {
     bytes: Vec<u8>,
 }
 
-/// The record that answers each transport slot and port: the costly part of the
-/// answers (327,680 lookups, about 13 ms), the same whatever the log's format.
+/// The record that answers each transport slot and port ([`AnswerTable`]): the costly
+/// part of the answers, the same whatever the log's format.
 pub struct Enricher<'r> {
-    registry: &'r CompiledRegistry,
-    /// Record index + 1 per slot and port; 0 where no record answers.
-    records: Vec<u32>,
+    answers: AnswerTable<'r>,
 }
 
 impl<'r> Enricher<'r> {
     /// Looks every port up once, on each transport and on any.
     pub fn new(registry: &'r CompiledRegistry) -> Enricher<'r> {
-        let protocols: [Option<&[u8]>; SLOTS] = [
-            Some(b"tcp"),
-            Some(b"udp"),
-            Some(b"sctp"),
-            Some(b"dccp"),
-            None,
-        ];
-        let mut records = vec![0u32; SLOTS * 65536];
-        for (slot, protocol) in protocols.iter().enumerate() {
-            for port in 0..=u16::MAX {
-                if let Some(record) = registry.canonical_record(port, *protocol) {
-                    records[slot * 65536 + port as usize] = record.index() as u32 + 1;
-                }
-            }
+        Enricher {
+            answers: AnswerTable::new(registry),
         }
-        Enricher { registry, records }
     }
 }
 
@@ -186,16 +132,9 @@ impl Table {
         // A record's cell is the same on every port, but for the range class.
         let mut known: HashMap<(u32, RangeClass), u32> = HashMap::new();
         let mut cells = vec![0u32; SLOTS * 65536];
-        for (at, &record) in enricher.records.iter().enumerate() {
-            let port = (at % 65536) as u16;
-            let Some(record) = record
-                .checked_sub(1)
-                .and_then(|index| enricher.registry.record(index as usize))
-            else {
-                continue;
-            };
+        for (slot, port, record) in enricher.answers.entries() {
             let key = (record.index() as u32, RangeClass::of(port));
-            cells[at] = *known.entry(key).or_insert_with(|| {
+            cells[slot * 65536 + usize::from(port)] = *known.entry(key).or_insert_with(|| {
                 let values: Vec<Option<String>> =
                     columns.iter().map(|c| c.value(&record, port)).collect();
                 encoding.cell(&values, &mut bytes);
@@ -338,47 +277,6 @@ impl Field {
             Field::Keys(keys) => keys.join(" or "),
         }
     }
-}
-
-/// The transport slot of a field's value: `tcp`, `udp`, `sctp`, `dccp` in any case, or
-/// their protocol numbers (6, 17, 132, 33); `None` for any other (icmp: no ports).
-fn slot_of(value: &[u8]) -> Option<usize> {
-    let value = value.strip_prefix(b"\"").unwrap_or(value);
-    let value = value.strip_suffix(b"\"").unwrap_or(value);
-    match value.len() {
-        1..=4 => {}
-        _ => return None,
-    }
-    let mut lower = [0u8; 4];
-    for (slot, byte) in lower.iter_mut().zip(value) {
-        *slot = byte.to_ascii_lowercase();
-    }
-    match &lower[..value.len()] {
-        b"tcp" | b"6" => Some(0),
-        b"udp" | b"17" => Some(1),
-        b"sctp" | b"132" => Some(2),
-        b"dccp" | b"33" => Some(3),
-        _ => None,
-    }
-}
-
-/// A port number: 1 to 5 ASCII digits, at most 65535 (a JSON string's quotes allowed).
-fn port_of(value: &[u8]) -> Option<u16> {
-    let value = value
-        .strip_prefix(b"\"")
-        .and_then(|v| v.strip_suffix(b"\""))
-        .unwrap_or(value);
-    if value.is_empty() || value.len() > 5 {
-        return None;
-    }
-    let mut port: u32 = 0;
-    for &byte in value {
-        if !byte.is_ascii_digit() {
-            return None;
-        }
-        port = port * 10 + u32::from(byte - b'0');
-    }
-    u16::try_from(port).ok()
 }
 
 /// The `index`th field of a delimited line (CSV quotes understood when the line has any).
@@ -618,7 +516,7 @@ impl Engine {
             Field::Keys(keys) => keys.iter().find_map(|key| json_value(body, key)),
         };
         let port = field(&layout.port);
-        let Some(port) = port.and_then(port_of) else {
+        let Some(port) = port.and_then(port_number) else {
             if self.strict {
                 let found = match port {
                     Some(value) => format!("{:?}", String::from_utf8_lossy(value)),
@@ -645,8 +543,8 @@ impl Engine {
             (Some(slot), _) => Some(*slot),
             // A line without the field is asked of any transport; an unknown value
             // (icmp) of none.
-            (None, Some(transport)) => field(transport).map_or(Some(ANY), slot_of),
-            (None, None) => Some(ANY),
+            (None, Some(transport)) => field(transport).map_or(Some(ANY_SLOT), transport_slot),
+            (None, None) => Some(ANY_SLOT),
         };
         let (cell, found) = match slot {
             Some(slot) => self.table.cell(slot, port),
@@ -978,7 +876,7 @@ fn layout(
     settings: &Settings,
 ) -> Result<(Layout, usize), EnrichError> {
     let fixed_slot = match &settings.transport {
-        Some(transport) => Some(slot_of(transport.as_bytes()).ok_or_else(|| {
+        Some(transport) => Some(transport_slot(transport.as_bytes()).ok_or_else(|| {
             EnrichError::Header(format!(
                 "--log-transport {transport:?}: use tcp, udp, sctp or dccp"
             ))
@@ -1161,13 +1059,13 @@ mod tests {
             delimited_field(b"a||b||c", b"||", 2, false),
             Some(&b"c"[..])
         );
-        assert_eq!(port_of(b"443"), Some(443));
-        assert_eq!(port_of(b"65536"), None);
-        assert_eq!(port_of(b"-"), None);
-        assert_eq!(port_of(b"\"22\""), Some(22));
-        assert_eq!(slot_of(b"TCP"), Some(0));
-        assert_eq!(slot_of(b"17"), Some(1));
-        assert_eq!(slot_of(b"icmp"), None);
+        assert_eq!(port_number(b"443"), Some(443));
+        assert_eq!(port_number(b"65536"), None);
+        assert_eq!(port_number(b"-"), None);
+        assert_eq!(port_number(b"\"22\""), Some(22));
+        assert_eq!(transport_slot(b"TCP"), Some(0));
+        assert_eq!(transport_slot(b"17"), Some(1));
+        assert_eq!(transport_slot(b"icmp"), None);
     }
 
     #[test]

@@ -16,9 +16,14 @@ pub use error::{exit_code, report, CommandResult, Exit, Failure};
 /// Runs `portreg` with the process's arguments; returns the exit code, standard output
 /// flushed.
 pub fn main() -> u8 {
-    use clap::Parser;
+    main_with(std::env::args_os().collect())
+}
+
+/// Runs `portreg` with `args`, the program's name first (as `python -m portreg` does);
+/// returns the exit code, standard output flushed.
+pub fn main_with(args: Vec<std::ffi::OsString>) -> u8 {
     use std::io::Write;
-    let code = exit_code(commands::run(cli::Cli::parse()));
+    let code = exit_code(commands::run(cli::Cli::from_args(args)));
     let _ = std::io::stdout().flush();
     code
 }

@@ -162,7 +162,8 @@ impl Output {
     /// Prints an aligned table; the last column is wrapped to the terminal width. Cells
     /// are shown with [`visible`]: data never reaches the terminal as control sequences.
     pub fn table(&mut self, headers: &[&str], rows: &[Vec<(String, Style)>]) -> io::Result<()> {
-        render_table(&mut self.stream, headers, rows, self.width)
+        let styled = self.stream.current_choice() != anstream::ColorChoice::Never;
+        render_table(&mut self.stream, headers, rows, self.width, styled)
     }
 
     /// Prints `label  value` lines, aligned, for `info` and `about`; a value's line breaks
@@ -205,42 +206,44 @@ impl Output {
 /// Table rows, one per record, with records that differ only in transport merged
 /// (`tcp,udp`).
 fn table_rows(items: &[Item], layered: bool) -> Vec<Vec<(String, Style)>> {
-    let mut rows: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    // Port, name, status, description, source; and the transports, comma-separated.
+    let mut rows: Vec<([String; 5], String)> = Vec::new();
     for item in items {
         let record = &item.record;
-        let key = vec![
-            record.ports.map_or("-".to_owned(), |s| s.to_string()),
+        let key = [
+            record
+                .ports
+                .map_or_else(|| "-".to_owned(), |s| s.to_string()),
             name_cell(record),
             status_cell(record, item.role),
             description_cell(record),
             record.source.as_str().to_owned(),
         ];
-        let transport = record
-            .transport
-            .as_ref()
-            .map_or("any".to_owned(), |t| t.to_string());
+        let transport = record.transport.as_ref().map_or("any", |t| t.as_str());
         match rows.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, transports)) if !transports.contains(&transport) => transports.push(transport),
-            Some(_) => rows.push((key, vec![transport])),
-            None => rows.push((key, vec![transport])),
+            Some((_, transports)) if !transports.split(',').any(|t| t == transport) => {
+                transports.push(',');
+                transports.push_str(transport);
+            }
+            _ => rows.push((key, transport.to_owned())),
         }
     }
     rows.into_iter()
-        .map(|(key, transports)| {
+        .map(|([port, name, status, description, source], transports)| {
             let quiet = matches!(
-                key[2].as_str(),
+                status.as_str(),
                 "reserved" | "unassigned" | "historic" | "deassigned"
             );
             let mut row = vec![
-                (key[0].clone(), PORT),
-                (transports.join(","), PLAIN),
-                (key[1].clone(), if quiet { DIM } else { NAME }),
-                (key[2].clone(), if quiet { DIM } else { PLAIN }),
+                (port, PORT),
+                (transports, PLAIN),
+                (name, if quiet { DIM } else { NAME }),
+                (status, if quiet { DIM } else { PLAIN }),
             ];
             if layered {
-                row.push((key[4].clone(), PLAIN));
+                row.push((source, PLAIN));
             }
-            row.push((key[3].clone(), PLAIN));
+            row.push((description, PLAIN));
             row
         })
         .collect()
@@ -275,19 +278,21 @@ fn description_cell(record: &Record) -> String {
     text.trim().to_owned()
 }
 
-/// Writes an aligned table to `out`, the last column wrapped to `width` columns.
+/// Writes an aligned table to `out` in one write, the last column wrapped to `width`
+/// columns, with the cells' styles where `styled`.
 pub fn render_table(
     out: &mut impl Write,
     headers: &[&str],
     rows: &[Vec<(String, Style)>],
     width: Option<usize>,
+    styled: bool,
 ) -> io::Result<()> {
     let columns = headers.len().max(1);
-    let rows: Vec<Vec<(String, Style)>> = rows
+    let rows: Vec<Vec<(Cow<'_, str>, Style)>> = rows
         .iter()
         .map(|row| {
             row.iter()
-                .map(|(text, style)| (visible(text).into_owned(), *style))
+                .map(|(text, style)| (visible(text), *style))
                 .collect()
         })
         .collect();
@@ -307,42 +312,76 @@ pub fn render_table(
     } else {
         (indent, width.map(|w| w.saturating_sub(indent)))
     };
-    // Padding is built, not formatted: a width argument above 65,535 would panic.
-    let pad = |text: &str, width: usize| " ".repeat(width + 2 - text.chars().count().min(width));
-    let mut line = String::new();
+    let mut table = Table {
+        text: String::with_capacity(128 * (rows.len() + 1)),
+        line_start: 0,
+        styled,
+    };
     for (column, header) in headers.iter().enumerate() {
         if narrow && column + 1 == columns {
             // The last column's header on its own line, as its cells are.
-            writeln!(out, "{}", line.trim_end())?;
-            line = " ".repeat(indent);
+            table.end_line();
+            table.pad(indent);
         }
-        line.push_str(&format!("{HEADER}{header}{HEADER:#}"));
+        table.cell(header, HEADER);
         if column + 1 < columns {
-            line.push_str(&pad(header, widths[column]));
+            table.pad(widths[column] + 2 - header.chars().count().min(widths[column]));
         }
     }
-    writeln!(out, "{}", line.trim_end())?;
+    table.end_line();
     for row in &rows {
-        let mut line = String::new();
         for (column, (text, style)) in row.iter().enumerate().take(columns - 1) {
-            line.push_str(&format!("{style}{text}{style:#}"));
-            line.push_str(&pad(text, widths[column]));
+            table.cell(text, *style);
+            table.pad(widths[column] + 2 - text.chars().count().min(widths[column]));
         }
-        let (last, style) = row.get(columns - 1).cloned().unwrap_or_default();
-        let wrapped = wrap(&last, last_width);
+        let (last, style) = row
+            .get(columns - 1)
+            .map_or((Cow::Borrowed(""), PLAIN), |(text, style)| {
+                (text.clone(), *style)
+            });
         if narrow {
-            writeln!(out, "{}", line.trim_end())?;
-            line = " ".repeat(indent);
+            table.end_line();
+            table.pad(indent);
         }
-        for (index, part) in wrapped.iter().enumerate() {
+        for (index, part) in wrap(&last, last_width).iter().enumerate() {
             if index > 0 {
-                line = " ".repeat(indent);
+                table.pad(indent);
             }
-            line.push_str(&format!("{style}{part}{style:#}"));
-            writeln!(out, "{}", line.trim_end())?;
+            table.cell(part, style);
+            table.end_line();
         }
     }
-    Ok(())
+    out.write_all(table.text.as_bytes())
+}
+
+/// A table's text as it is laid out, line by line.
+struct Table {
+    text: String,
+    line_start: usize,
+    styled: bool,
+}
+
+impl Table {
+    fn cell(&mut self, text: &str, style: Style) {
+        use std::fmt::Write as _;
+        if self.styled {
+            let _ = write!(self.text, "{style}{text}{style:#}");
+        } else {
+            self.text.push_str(text);
+        }
+    }
+
+    // Padding is pushed, not formatted: a width argument above 65,535 would panic.
+    fn pad(&mut self, spaces: usize) {
+        self.text.extend(std::iter::repeat_n(' ', spaces));
+    }
+
+    fn end_line(&mut self) {
+        let kept = self.text[self.line_start..].trim_end().len();
+        self.text.truncate(self.line_start + kept);
+        self.text.push('\n');
+        self.line_start = self.text.len();
+    }
 }
 
 /// Text for people, safe on a terminal: control characters (C0 and C1, line breaks
@@ -432,7 +471,7 @@ mod tests {
             let rows = vec![cells.iter().map(|c| (c.clone(), PLAIN)).collect::<Vec<_>>(); 2];
             let headers: Vec<&str> = (0..cells.len()).map(|_| "H").collect();
             let mut bytes = Vec::new();
-            render_table(&mut bytes, &headers, &rows, Some(80)).unwrap();
+            render_table(&mut bytes, &headers, &rows, Some(80), true).unwrap();
             // Only the header's own bold style is a control sequence.
             let text = String::from_utf8(bytes).unwrap().replace(&HEADER.render().to_string(), "").replace(&HEADER.render_reset().to_string(), "");
             proptest::prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n'));

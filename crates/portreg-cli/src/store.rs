@@ -82,8 +82,14 @@ impl Store {
     /// changed on disk since is always verified.
     pub fn load_current(&self) -> Result<Option<CompiledRegistry>> {
         let path = self.current_path();
-        self.recover();
-        let file = match File::open(&path) {
+        let opened = File::open(&path).or_else(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound && self.recover() {
+                File::open(&path)
+            } else {
+                Err(error)
+            }
+        });
+        let file = match opened {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => {
@@ -133,18 +139,24 @@ impl Store {
     }
 
     /// An update killed before this version left no current registry but the previous
-    /// one: put it back in use, and say so (once: the file is then there again).
-    fn recover(&self) {
+    /// one: put it back in use, and say so (once: the file is then there again). Whether
+    /// there is a current registry now.
+    fn recover(&self) -> bool {
         let (current, previous) = (self.current_path(), self.dir.join(PREVIOUS));
-        if current.exists() || !previous.exists() {
-            return;
+        if !previous.exists() {
+            return false;
         }
-        if fs::hard_link(&previous, &current).is_ok() {
-            eprintln!(
-                "portreg: warning: no installed registry but the previous one in {} (an \
-                 interrupted update); it is back in use",
-                self.dir.display()
-            );
+        match fs::hard_link(&previous, &current) {
+            Ok(()) => {
+                eprintln!(
+                    "portreg: warning: no installed registry but the previous one in {} (an \
+                     interrupted update); it is back in use",
+                    self.dir.display()
+                );
+                true
+            }
+            // Installed meanwhile.
+            Err(error) => error.kind() == std::io::ErrorKind::AlreadyExists,
         }
     }
 

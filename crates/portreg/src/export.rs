@@ -3,17 +3,25 @@
 //! and Spark, is written by `portreg-admin`: its crates are too heavy for a lookup.)
 //!
 //! Every (port, transport) the registry names is one entry, ranges expanded to each
-//! port; the name is the one the name service and `portreg enrich` give
-//! ([`CompiledRegistry::service_by_port`]). Ports with no name have no entry.
+//! port; the name is the one `portreg enrich`, the Python package and the name service
+//! give ([`AnswerTable`]). Ports with no name have no entry.
 
+use crate::answer_table::AnswerTable;
 use crate::{CompiledRegistry, RangeClass, Service};
 
 /// Every named (port, transport): port order, then tcp, udp, sctp, dccp.
 pub fn services(registry: &CompiledRegistry) -> impl Iterator<Item = Service<'_>> + '_ {
-    (0..=u16::MAX).flat_map(move |port| {
-        ["tcp", "udp", "sctp", "dccp"]
-            .into_iter()
-            .filter_map(move |protocol| registry.service_by_port(port, Some(protocol.as_bytes())))
+    const PROTOCOLS: [&str; 4] = ["tcp", "udp", "sctp", "dccp"];
+    let answers = AnswerTable::new(registry);
+    (0..PROTOCOLS.len() << 16).filter_map(move |at| {
+        let (port, slot) = ((at / PROTOCOLS.len()) as u16, at % PROTOCOLS.len());
+        let record = answers.record(slot, port)?;
+        Some(Service {
+            name: record.name()?,
+            record,
+            port,
+            protocol: PROTOCOLS[slot],
+        })
     })
 }
 

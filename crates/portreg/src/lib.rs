@@ -84,6 +84,7 @@
 
 #![deny(missing_docs)]
 
+pub mod answer_table;
 mod compiled;
 #[cfg(feature = "formats")]
 mod diagnostic;

@@ -13,16 +13,7 @@ pub fn run(common: &Common) -> CommandResult {
     let registry = active.registry();
     let provenance = registry.provenance();
     let updated = registry.updated().map(|d| d.to_string());
-    // The built-in registry, and any `update` installs, carry netbase's aliases over
-    // IANA's records; a `--registry` file has its own.
-    let aliases = if common.registry.is_none() {
-        format!(
-            "from {} (Debian's /etc/services), added to IANA's records by name, port and transport",
-            portreg_data::alias_source()
-        )
-    } else {
-        "those of the file".to_owned()
-    };
+    let aliases = aliases(common.registry.is_none());
     let mut out = Output::new(common);
     match out.format {
         OutputFormat::Table => {
@@ -32,14 +23,11 @@ pub fn run(common: &Common) -> CommandResult {
                 ("source", provenance.source.clone()),
                 ("version", provenance.version.clone()),
                 ("sha256", provenance.sha256.clone()),
-                (
-                    "updated",
-                    updated.clone().unwrap_or_else(|| "unknown".into()),
-                ),
+                ("updated", updated.unwrap_or_else(|| "unknown".into())),
                 ("records", registry.len().to_string()),
                 ("names", registry.name_count().to_string()),
                 ("people", registry.people_count().to_string()),
-                ("aliases", aliases.clone()),
+                ("aliases", aliases),
                 (
                     "format",
                     format!(
@@ -49,19 +37,41 @@ pub fn run(common: &Common) -> CommandResult {
                 ),
             ])?;
         }
-        _ => out.json(&json!({
-            "portreg": env!("CARGO_PKG_VERSION"),
-            "registry": active.origin,
-            "source": provenance.source,
-            "version": provenance.version,
-            "sha256": provenance.sha256,
-            "updated": updated,
-            "records": registry.len(),
-            "names": registry.name_count(),
-            "people": registry.people_count(),
-            "aliases": aliases,
-            "format_version": portreg::COMPILED_FORMAT_VERSION,
-        }))?,
+        _ => out.json(&about_json(&active, common.registry.is_none()))?,
     }
     Ok(Exit::Success)
+}
+
+/// `about`'s JSON: portreg's version and the registry `active` (the installed or built-in
+/// one where `default`, else a file given).
+pub fn about_json(active: &Active, default: bool) -> serde_json::Value {
+    let registry = active.registry();
+    let provenance = registry.provenance();
+    json!({
+        "portreg": env!("CARGO_PKG_VERSION"),
+        "registry": active.origin,
+        "source": provenance.source,
+        "version": provenance.version,
+        "sha256": provenance.sha256,
+        "updated": registry.updated().map(|d| d.to_string()),
+        "records": registry.len(),
+        "names": registry.name_count(),
+        "people": registry.people_count(),
+        "aliases": aliases(default),
+        "format_version": portreg::COMPILED_FORMAT_VERSION,
+    })
+}
+
+/// Where the records' aliases come from.
+fn aliases(default: bool) -> String {
+    // The built-in registry, and any `update` installs, carry netbase's aliases over
+    // IANA's records; a `--registry` file has its own.
+    if default {
+        format!(
+            "from {} (Debian's /etc/services), added to IANA's records by name, port and transport",
+            portreg_data::alias_source()
+        )
+    } else {
+        "those of the file".to_owned()
+    }
 }
