@@ -41,3 +41,25 @@ for command in "$work/hello" "getent services 22" "$portreg 22" "$portreg ssh" "
   rss=$(/usr/bin/time -v $command 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}')
   echo "| ${command#"$work/"} | $rss |"
 done
+
+# `portreg 22` against `getent services 22` alone: single runs on this machine move by
+# +-10%, so six rounds of 600 runs each, the two commands taking turns to go first; the
+# median of the rounds' ratios (of medians).
+echo
+rounds=()
+for round in 1 2 3 4 5 6; do
+  pair=("getent services 22" "$portreg 22")
+  ((round % 2)) && pair=("$portreg 22" "getent services 22")
+  hyperfine -N --warmup 50 --runs 600 --export-json "$work/round$round.json" "${pair[@]}" >/dev/null
+  rounds+=("$work/round$round.json")
+done
+python3 - "$portreg 22" "${rounds[@]}" <<'PY'
+import json, statistics, sys
+ours, files = sys.argv[1], sys.argv[2:]
+ratios = []
+for name in files:
+    medians = {r["command"]: statistics.median(r["times"]) for r in json.load(open(name))["results"]}
+    ratios.append(medians[ours] / medians["getent services 22"])
+print("portreg 22 / getent services 22, six rounds: "
+      + ", ".join(f"{r:.2f}" for r in ratios) + f"; median {statistics.median(ratios):.2f}x")
+PY

@@ -10,7 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/build"
 "$work/build/bin/pip" install -q "maturin>=1.5,<2"
-"$work/build/bin/maturin" build --release --locked --quiet -m python/pyproject.toml -o "$work/wheels"
+(cd python && "$work/build/bin/maturin" build --release --locked --quiet -o "$work/wheels")
 wheel=$(ls "$work"/wheels/portreg-*.whl)
 echo "wheel: $(basename "$wheel"), $(du -k "$wheel" | cut -f1) KiB"
 python3 -m venv "$work/test"

@@ -32,12 +32,14 @@ __all__ = [
     "about",
     "check_name",
     "enrich",
+    "explain_port",
     "free",
     "getservbyname",
     "getservbyport",
     "lookup",
     "search",
     "service_names",
+    "stable_port",
 ]
 
 __version__: str = _portreg.__version__
@@ -107,6 +109,19 @@ class Record:
     notes: Optional[str]
     range_class: Optional[str]
     source: str
+    #: IANA XML's inner markup of the description and the notes, where there was some.
+    description_markup: Optional[str] = None
+    notes_markup: Optional[str] = None
+    #: The legacy list's banner lines above the entry.
+    banners: Tuple[str, ...] = ()
+    #: Earlier assignments of the entry, each a record.
+    history: Tuple["Record", ...] = ()
+    #: nmap's open frequency, as written.
+    frequency: Optional[str] = None
+    #: The port or range as the file wrote it (``4748-4748``).
+    ports_as_written: Optional[str] = None
+    #: Whether the legacy list wrote the entry as a comment.
+    commented: Optional[bool] = None
     #: How the record answers a lookup (canonical, alias, historic, unnamed).
     role: Optional[str] = None
     #: How well it matches a search (exact-name, name-prefix, ...).
@@ -136,6 +151,13 @@ class Record:
             notes=value["notes"],
             range_class=value["range_class"],
             source=value["source"],
+            description_markup=value.get("description_markup"),
+            notes_markup=value.get("notes_markup"),
+            banners=tuple(value.get("banners", ())),
+            history=tuple(cls.from_dict(earlier) for earlier in value.get("history", ())),
+            frequency=value.get("frequency"),
+            ports_as_written=value.get("ports_as_written"),
+            commented=value.get("commented"),
             role=value.get("role"),
             match=value.get("match"),
             _json=value,
@@ -245,15 +267,59 @@ class Registry:
         include_kernel_reserved: bool = False,
         include_listening: bool = False,
         include_browser_blocked: bool = False,
+        avoid_popular: bool = False,
+        nmap: Union[None, str, "PathLike[str]"] = None,
     ) -> List[PortRange]:
-        """Port spans free on every transport given, as ``portreg free``: ``range`` is
-        ``system``, ``user``, ``dynamic``, ``"LOW-HIGH"`` or a pair."""
-        low, high = _range(range)
-        spans = self._native.free(
-            low, high, count, _transports(transport) or ["tcp", "udp"], include_ephemeral,
-            include_kernel_reserved, include_listening, include_browser_blocked,
+        """Port spans free on every transport given (tcp and udp when none), as
+        ``portreg free``: ``range`` is ``system``, ``user``, ``dynamic``, ``"LOW-HIGH"`` or a
+        pair; this machine's ephemeral range, reserved and listening ports and the ports
+        browsers block are left out unless included; ``avoid_popular`` leaves out nmap's
+        most used ports too (its table at ``nmap``, else its usual place)."""
+        spans = json.loads(self._free(range, count, transport, include_ephemeral,
+                                      include_kernel_reserved, include_listening,
+                                      include_browser_blocked, avoid_popular, nmap))
+        return [PortRange(s["port_low"], s["port_high"]) for s in spans]
+
+    def explain_port(
+        self,
+        port: int,
+        transport: Union[None, str, Sequence[str]] = None,
+        include_ephemeral: bool = False,
+        include_kernel_reserved: bool = False,
+        include_listening: bool = False,
+        include_browser_blocked: bool = False,
+    ) -> Dict[str, Any]:
+        """Why ``free`` does not offer ``port`` (``portreg free --explain PORT``'s JSON)."""
+        result: Dict[str, Any] = json.loads(self._free(
+            "user", None, transport, include_ephemeral, include_kernel_reserved,
+            include_listening, include_browser_blocked, False, None, explain=port))
+        return result
+
+    def stable_port(
+        self,
+        name: str,
+        transport: Union[None, str, Sequence[str]] = None,
+        include_listening: bool = False,
+    ) -> Dict[str, Any]:
+        """One stable free port for a new service ``name`` (``portreg free --for NAME``'s
+        JSON): the same name gets the same port on every machine."""
+        result: Dict[str, Any] = json.loads(self._free(
+            "user", None, transport, False, False, include_listening, False, False, None,
+            stable_for=name))
+        return result
+
+    def _free(
+        self, range: Union[str, Tuple[int, int]], count: Optional[int],
+        transport: Union[None, str, Sequence[str]], include_ephemeral: bool,
+        include_kernel_reserved: bool, include_listening: bool, include_browser_blocked: bool,
+        avoid_popular: bool, nmap: Union[None, str, "PathLike[str]"],
+        explain: Optional[int] = None, stable_for: Optional[str] = None,
+    ) -> str:
+        return self._native.free(
+            _range(range), count, _transports(transport) or ["tcp", "udp"], include_ephemeral,
+            include_kernel_reserved, include_listening, include_browser_blocked, avoid_popular,
+            None if nmap is None else str(nmap), explain, stable_for,
         )
-        return [PortRange(low, high) for low, high in spans]
 
     def about(self) -> Dict[str, Any]:
         """portreg's version and this registry's provenance, as ``portreg about``'s JSON."""
@@ -455,12 +521,26 @@ def free(
     include_kernel_reserved: bool = False,
     include_listening: bool = False,
     include_browser_blocked: bool = False,
+    avoid_popular: bool = False,
+    nmap: Union[None, str, "PathLike[str]"] = None,
 ) -> List[PortRange]:
-    """Port spans free on every transport given, as ``portreg free``."""
+    """Port spans free on every transport given, as ``portreg free``: see
+    :meth:`Registry.free`; :func:`explain_port` and :func:`stable_port` are its
+    ``--explain`` and ``--for``."""
     return _registry().free(
         range, count, transport, include_ephemeral, include_kernel_reserved,
-        include_listening, include_browser_blocked,
+        include_listening, include_browser_blocked, avoid_popular, nmap,
     )
+
+
+def explain_port(port: int, transport: Union[None, str, Sequence[str]] = None) -> Dict[str, Any]:
+    """Why :func:`free` does not offer ``port`` (``portreg free --explain``)."""
+    return _registry().explain_port(port, transport)
+
+
+def stable_port(name: str, transport: Union[None, str, Sequence[str]] = None) -> Dict[str, Any]:
+    """A stable free port for a new service ``name`` (``portreg free --for``)."""
+    return _registry().stable_port(name, transport)
 
 
 def about() -> Dict[str, Any]:

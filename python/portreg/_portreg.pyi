@@ -21,15 +21,18 @@ class NativeRegistry:
     def about(self) -> str: ...
     def free(
         self,
-        low: int,
-        high: int,
-        count: Optional[int],
-        transports: List[str],
-        include_ephemeral: bool,
-        include_kernel_reserved: bool,
-        include_listening: bool,
-        include_browser_blocked: bool,
-    ) -> List[Tuple[int, int]]: ...
+        range: Tuple[int, int],
+        count: Optional[int] = ...,
+        transports: List[str] = ...,
+        include_ephemeral: bool = ...,
+        include_kernel_reserved: bool = ...,
+        include_listening: bool = ...,
+        include_browser_blocked: bool = ...,
+        avoid_popular: bool = ...,
+        nmap: Optional[str] = ...,
+        explain: Optional[int] = ...,
+        stable_for: Optional[str] = ...,
+    ) -> str: ...
     def getservbyport(self, port: int, protocol: Optional[str] = ...) -> Optional[str]: ...
     def getservbyname(self, name: str, protocol: Optional[str] = ...) -> Optional[int]: ...
     def answer_columns(

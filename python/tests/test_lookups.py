@@ -48,6 +48,13 @@ def test_search_check_name_free_about(tmp_path: Path) -> None:
     assert spans and all(8000 <= s.low <= s.high <= 8100 for s in spans)
     with pytest.raises(ValueError):
         portreg.free(range="nowhere")
+    out = cli(["free", "--range", "8000-8100", "--count", "3", "--format", "json"], tmp_path)
+    assert [list(s) for s in spans] == [[s["port_low"], s["port_high"]] for s in json.loads(out.stdout)]
+    assert portreg.explain_port(22)["free"] is False
+    pick = portreg.stable_port("zq-new-svc")
+    assert pick == portreg.stable_port("zq-new-svc") and isinstance(pick["port"], int)
+    with pytest.raises(ValueError, match="not a valid service name"):
+        portreg.stable_port("-bad-")
     about = portreg.about()
     assert about["records"] == len(EMBEDDED) and about["portreg"] == portreg.__version__
 

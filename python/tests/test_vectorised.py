@@ -72,11 +72,27 @@ def test_a_million_rows_of_every_kind(flows: Tuple[List[Optional[int]], List[Opt
         "pandas": (pd.Series(ports, dtype="Int64"), pd.Series(transports)),
         "pandas-float": (pd.Series([float("nan") if p is None else p for p in ports]),
                          pd.Series(transports)),
+        "numpy": (np.array([-1 if p is None else p for p in ports], dtype=np.int32),
+                  np.array(["" if t is None else t for t in transports], dtype=object)),
         "list": (ports, transports),
     }
+    # numpy has no nulls: a missing port is -1 (null), a missing transport "" (none).
+    numpy_expected = [
+        None if t is None else name for name, t in zip(expected, transports)
+    ]
     for kind, (p, t) in kinds.items():
         got = REGISTRY.service_names(p, t).to_pylist()
-        assert got == expected, kind
+        assert got == (numpy_expected if kind == "numpy" else expected), kind
+    # enrich on the same million rows, in each kind of frame: the scalar answers again.
+    columns = {"id.resp_p": arrow_ports, "proto": arrow_transports}
+    table = pa.table(columns)
+    frames = {"pyarrow": table, "polars": pl.from_arrow(table), "pandas": table.to_pandas()}
+    for kind, frame in frames.items():
+        enriched = REGISTRY.enrich(frame, add=("name", "range_class"))
+        names = enriched["port_name"]
+        listed = names.to_list() if kind == "polars" else (
+            names.tolist() if kind == "pandas" else names.to_pylist())
+        assert listed == expected, kind
 
 
 @pytest.mark.parametrize("dtype", [np.int16, np.int32, np.int64, np.uint16, np.uint32,

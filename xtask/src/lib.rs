@@ -4,6 +4,7 @@
 //! same from the shared copy of the pinned XML and fails when the committed data differs.
 
 pub mod deb;
+pub mod history;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -8,11 +8,13 @@ use anyhow::{bail, Result};
 const USAGE: &str = "usage: cargo xtask gen-data [--iana FILE] [--check]
        cargo xtask gen-schema [--check]
        cargo xtask compile FILE OUT
+       cargo xtask gen-history [--shared DIR] [--check]
        cargo xtask deb [--no-build]
   regenerates crates/portreg-data from IANA's XML (FILE, else downloaded from iana.org and
   checked as `portreg update` checks a registry) and Debian's netbase aliases;
   --check only compares with what is committed;
   gen-schema writes docs/record.schema.json from the record type;
+  gen-history regenerates crates/portreg-history from every snapshot in ../shared (DIR);
   compile writes any registry file in the compiled form (fuzzing seeds, tests);
   deb builds target/deb/portreg_VERSION_ARCH.deb from the dist profile (--no-build: from
   the binaries already built there)";
@@ -38,6 +40,7 @@ fn main() -> Result<()> {
             }
             return Ok(());
         }
+        Some("gen-history") => return gen_history(args),
         Some("deb") => {
             let no_build = match args.next().as_deref() {
                 None => false,
@@ -79,17 +82,72 @@ fn main() -> Result<()> {
     let generated = xtask::generate_from(&iana, &work);
     let _ = std::fs::remove_dir_all(&work);
     let generated = generated?;
-    let dir = xtask::data_crate();
-    let files = [
-        ("data/registry.bin", generated.registry),
-        ("src/generated.rs", generated.rust.into_bytes()),
-    ];
+    write_or_check(
+        &xtask::data_crate(),
+        [
+            ("data/registry.bin", generated.registry),
+            ("src/generated.rs", generated.rust.into_bytes()),
+        ],
+        check,
+        "gen-data",
+    )?;
+    if !check {
+        eprintln!(
+            "the pinned SHA-256 is now {}: update PINNED_IANA_SHA256 if it changed",
+            iana.sha256()
+        );
+    }
+    Ok(())
+}
+
+fn gen_history(mut args: impl Iterator<Item = String>) -> Result<()> {
+    let (mut shared, mut check) = (
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        false,
+    );
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--shared" => match args.next() {
+                Some(path) => shared = PathBuf::from(path),
+                None => bail!("--shared needs a DIR\n{USAGE}"),
+            },
+            _ => bail!("unknown argument {arg:?}\n{USAGE}"),
+        }
+    }
+    let work = std::env::temp_dir().join(format!("portreg-gen-history-{}", std::process::id()));
+    let files = xtask::history::snapshot_files(&shared, &work);
+    let generated = files.and_then(|files| xtask::history::generate(&files));
+    let _ = std::fs::remove_dir_all(&work);
+    let generated = generated?;
+    for warning in &generated.warnings {
+        eprintln!("warning: {warning}");
+    }
+    write_or_check(
+        &xtask::history::history_crate(),
+        [
+            ("data/history.bin", generated.history),
+            ("data/SNAPSHOTS.tsv", generated.snapshots.into_bytes()),
+        ],
+        check,
+        "gen-history",
+    )
+}
+
+/// Writes the generated files under `dir`, or, with `check`, fails where one differs
+/// from what is committed (`task` says how to regenerate them).
+fn write_or_check<const N: usize>(
+    dir: &std::path::Path,
+    files: [(&str, Vec<u8>); N],
+    check: bool,
+    task: &str,
+) -> Result<()> {
     for (path, bytes) in files {
         let path = dir.join(path);
         if check {
             if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
                 bail!(
-                    "{} is out of date: run `cargo xtask gen-data`",
+                    "{} is out of date: run `cargo xtask {task}`",
                     path.display()
                 );
             }
@@ -97,12 +155,6 @@ fn main() -> Result<()> {
             std::fs::write(&path, &bytes)?;
             eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
         }
-    }
-    if !check {
-        eprintln!(
-            "the pinned SHA-256 is now {}: update PINNED_IANA_SHA256 if it changed",
-            iana.sha256()
-        );
     }
     Ok(())
 }

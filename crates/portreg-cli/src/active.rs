@@ -9,7 +9,7 @@ use portreg::format::{self, Format, ReadOptions};
 use portreg::{CompiledRegistry, Provenance, Record, Registry, Source, Status};
 use portreg::{LocalLayer, LocalRecord};
 
-use crate::cli::Common;
+use crate::cli::{AsOfArgs, Common};
 use crate::store::Store;
 
 /// The registry in use and what to call it.
@@ -160,6 +160,54 @@ impl Active {
                 }
                 None
             }
+        }
+    }
+
+    /// The registry a question is asked of: as of `--as-of` where given, else the one in
+    /// use with its layers.
+    pub fn asked(common: &Common, as_of: &AsOfArgs) -> Result<Active, crate::Failure> {
+        match &as_of.as_of {
+            Some(date) => Active::as_of(date, as_of.history.as_deref()),
+            None => Ok(Active::layered(common)?),
+        }
+    }
+
+    /// The registry as the history's latest snapshot on or before `date` published it,
+    /// named on standard error.
+    pub fn as_of(
+        date: &portreg::RegistryDate,
+        history: Option<&Path>,
+    ) -> Result<Active, crate::Failure> {
+        let history = crate::history::load(history)?;
+        let at = crate::history::snapshot_on(&history, date)?;
+        let snapshot = &history.snapshots[at];
+        let registry = history.registry_at(at);
+        eprintln!(
+            "portreg: as published on {} ({}){}",
+            snapshot.date,
+            snapshot.source,
+            if snapshot.covers < u16::MAX / 2 {
+                format!(", which lists ports 0-{} only", snapshot.covers)
+            } else {
+                String::new()
+            }
+        );
+        let provenance = Provenance {
+            source: format!("history: {} ({})", snapshot.source, snapshot.date),
+            ..Provenance::default()
+        };
+        Ok(Active::from_compiled(
+            CompiledRegistry::compile(&registry, &provenance),
+            format!("as of {date}: the snapshot of {}", snapshot.date),
+        ))
+    }
+
+    /// A registry compiled here (a snapshot of the history, a merged one), and where it
+    /// comes from.
+    pub fn from_compiled(registry: CompiledRegistry, origin: String) -> Active {
+        Active {
+            registry: Held::Loaded(Box::new(registry)),
+            origin,
         }
     }
 

@@ -61,6 +61,10 @@ impl Cli {
             lookup: LookupArgs {
                 queries,
                 all: false,
+                as_of: AsOfArgs {
+                    as_of: None,
+                    history: None,
+                },
                 output: RecordOutput {
                     format: OutputFormat::Table,
                     color: ColorChoice::Auto,
@@ -268,6 +272,8 @@ pub enum Command {
     Enrich(EnrichArgs),
     /// Version and registry in use.
     About(AboutArgs),
+    /// The registry's history.
+    History(HistoryArgs),
     /// Convert a registry file.
     Convert(ConvertArgs),
     /// Shell completions.
@@ -301,7 +307,7 @@ macro_rules! spec {
     };
 }
 
-const COMMANDS: [Spec; 16] = [
+const COMMANDS: [Spec; 17] = [
     spec!("lookup", LookupArgs, "Look ports, ranges and names up (the default command)", LOOKUP_EXAMPLES),
     spec!("search", SearchArgs, "Search names and descriptions for text, best matches first", SEARCH_EXAMPLES),
     spec!("info", InfoArgs, "Everything about a port or a name: every field, people, links, range, this machine", INFO_EXAMPLES),
@@ -314,6 +320,7 @@ const COMMANDS: [Spec; 16] = [
     spec!("serve", ServeArgs, "Serve the HTTP API and the web page", SERVE_EXAMPLES),
     spec!("enrich", EnrichArgs, "Add service names (and more) to every line of a flow log: Zeek, CSV, TSV, JSON lines", ENRICH_EXAMPLES),
     spec!("nss", NssArgs, "Install, remove or show the name service (`services: portreg` in nsswitch.conf)", NSS_EXAMPLES),
+    spec!("history", HistoryArgs, "The registry's history: when each name and port appeared, what changed, and when", HISTORY_EXAMPLES),
     spec!("about", AboutArgs, "portreg's version and the registry in use", ABOUT_EXAMPLES),
     spec!("convert", ConvertArgs, "Convert a registry file from one format to another", CONVERT_EXAMPLES),
     spec!("completions", CompletionsArgs, "Print shell completions", "Example:\n  portreg completions bash > /etc/bash_completion.d/portreg"),
@@ -362,6 +369,7 @@ impl clap::FromArgMatches for Command {
             "nss" => Command::Nss(NssArgs::from_arg_matches(sub)?),
             "enrich" => Command::Enrich(EnrichArgs::from_arg_matches(sub)?),
             "about" => Command::About(AboutArgs::from_arg_matches(sub)?),
+            "history" => Command::History(HistoryArgs::from_arg_matches(sub)?),
             "convert" => Command::Convert(ConvertArgs::from_arg_matches(sub)?),
             "completions" => Command::Completions(CompletionsArgs::from_arg_matches(sub)?),
             "man" => Command::Man(ManArgs::from_arg_matches(sub)?),
@@ -388,6 +396,7 @@ Examples:
   portreg ldaps              what port does ldaps use?
   portreg _ssh._tcp          the DNS-SD form
   portreg 22 80 443 -f json  several at once, as JSON
+  portreg 465 --as-of 2016-06-01   as the registry was published then
 
 Exit codes: 0 found, 1 nothing found, 2 usage or input error.";
 
@@ -422,6 +431,18 @@ Examples:
   portreg diff /etc/services service-names-port-numbers.csv -f json
 
 Exit codes, as diff(1): 0 the same records, 1 different, 2 trouble.";
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  portreg history 465              every record port 465 has had, oldest first
+  portreg history nicname -f json  a name's timeline, each change with old and new values
+  portreg 465 --as-of 2016-01-01   the registry as published then
+  portreg history build snapshots/ -o my.history   a history of your own snapshots
+
+Built in: 347 snapshots, 2001-09-17 to 2026-08-17 (`portreg about` lists them).
+A change is dated by the two snapshots around it: published after one, by the next.
+
+Exit codes: 0 found, 1 nothing found, 2 usage error.";
 
 const CHECK_NAME_EXAMPLES: &str = "\
 Examples:
@@ -559,12 +580,49 @@ pub struct LookupArgs {
     /// Also show the Unassigned and Reserved rows of a range.
     #[arg(long)]
     pub all: bool,
+    /// The registry as published on DATE (YYYY-MM-DD): the latest snapshot of the
+    /// history on or before it.
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
     /// Output.
     #[command(flatten)]
     pub output: RecordOutput,
     /// Registry, layers, transports.
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// `--as-of DATE`, `--history FILE`.
+#[derive(Debug, Args)]
+pub struct AsOfArgs {
+    /// The registry as published on DATE (YYYY-MM-DD or YYYY-MM): the latest snapshot of
+    /// the history on or before it, named in the output.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<RegistryDate>,
+    /// Use this history (`portreg history build` writes one) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+/// `portreg history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Ports (`465`), ranges (`6000-6063`) or names (`nicname`); or `build` and the
+    /// snapshot files or folders to build a history of.
+    #[arg(required = true, value_name = "QUERY")]
+    pub queries: Vec<String>,
+    /// With `build`: the history file to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Use this history instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Only these transports (comma-separated: tcp,udp,sctp,dccp).
+    #[arg(long, short = 't', value_delimiter = ',', value_parser = parse_transport)]
+    pub transport: Vec<Transport>,
+    /// Output.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// `portreg about`, `portreg check-local`: a report on the registry in use.
@@ -587,6 +645,9 @@ pub struct SearchArgs {
     /// At most this many results.
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
+    /// `--as-of DATE`.
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
     /// Output.
     #[command(flatten)]
     pub output: RecordOutput,
@@ -601,6 +662,9 @@ pub struct InfoArgs {
     /// A port, a range or a name.
     #[arg(value_name = "PORT|NAME")]
     pub subject: String,
+    /// `--as-of DATE`.
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
     /// Output.
     #[command(flatten)]
     pub output: ReportOutput,
@@ -652,10 +716,19 @@ pub struct FreeArgs {
 /// `portreg diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The old registry file (any format).
-    pub old: PathBuf,
-    /// The new registry file (any format).
-    pub new: PathBuf,
+    /// The old registry file (any format), then the new one; `--from` and `--to` take
+    /// their places with the registry as published on a date.
+    #[arg(value_name = "FILE", num_args = 0..=2)]
+    pub files: Vec<PathBuf>,
+    /// The old registry as published on DATE (the history's snapshot then).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<RegistryDate>,
+    /// The new registry as published on DATE.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: Option<RegistryDate>,
+    /// With `--from` or `--to`: this history instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// Output.
     #[command(flatten)]
     pub output: ReportOutput,
@@ -742,6 +815,17 @@ pub struct EnrichArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// The registry.
+    /// Answer every line as the registry was published on DATE (the history's snapshot
+    /// then).
+    #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with = "as_of_field")]
+    pub as_of: Option<RegistryDate>,
+    /// Answer each line as the registry was published at the time its FIELD holds (epoch
+    /// seconds, as Zeek's `ts`, or an ISO date and time): for old captures.
+    #[arg(long, value_name = "FIELD")]
+    pub as_of_field: Option<String>,
+    /// With `--as-of` or `--as-of-field`: this history instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArg,
     /// The de facto layer.

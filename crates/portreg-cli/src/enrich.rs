@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use memchr::{memchr, memchr_iter, memrchr};
 use portreg::answer_table::{port_number, transport_slot, AnswerTable, ANY_SLOT, SLOTS};
-use portreg::{CompiledRegistry, RangeClass};
+use portreg::history::History;
+use portreg::{CompiledRegistry, RangeClass, RegistryDate};
 
 /// A log's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +60,8 @@ pub struct Settings {
     pub strict: bool,
     /// Worker threads.
     pub threads: usize,
+    /// The field whose time picks the registry a line is answered by (`--as-of-field`).
+    pub as_of_field: Option<String>,
 }
 
 /// Counts, for the summary.
@@ -110,6 +113,8 @@ struct Table {
 /// part of the answers, the same whatever the log's format.
 pub struct Enricher<'r> {
     answers: AnswerTable<'r>,
+    /// With `--as-of-field`: the history whose snapshots answer each line by its time.
+    history: Option<&'r History>,
 }
 
 impl<'r> Enricher<'r> {
@@ -117,8 +122,62 @@ impl<'r> Enricher<'r> {
     pub fn new(registry: &'r CompiledRegistry) -> Enricher<'r> {
         Enricher {
             answers: AnswerTable::new(registry),
+            history: None,
         }
     }
+
+    /// Answers each line by the snapshot of `history` in force at its time (the field
+    /// `--as-of-field` names); a line without a time is answered by `registry`.
+    pub fn with_history(registry: &'r CompiledRegistry, history: &'r History) -> Enricher<'r> {
+        Enricher {
+            history: Some(history),
+            ..Enricher::new(registry)
+        }
+    }
+}
+
+/// The answers of each snapshot of a history, built the first time a line needs them.
+struct Dated<'a> {
+    history: &'a History,
+    /// Each snapshot's first moment, seconds since 1970.
+    starts: Vec<i64>,
+    tables: Vec<OnceLock<Table>>,
+    columns: &'a [Column],
+    encoding: &'a Encoding,
+}
+
+impl Dated<'_> {
+    /// The table of the snapshot in force at `seconds` (the earliest before the first).
+    fn table(&self, seconds: i64) -> &Table {
+        let at = self
+            .starts
+            .partition_point(|&start| start <= seconds)
+            .saturating_sub(1);
+        self.tables[at].get_or_init(|| {
+            let registry = CompiledRegistry::compile(
+                &self.history.registry_at(at),
+                &portreg::Provenance::default(),
+            );
+            Table::build(&Enricher::new(&registry), self.columns, self.encoding)
+        })
+    }
+}
+
+/// A time in a log, in seconds since 1970: epoch seconds (Zeek's `ts`, `1700000000.25`)
+/// or an ISO date, with or without its time of day (`2016-05-01T12:00:00Z`).
+fn seconds_of(value: &[u8]) -> Option<i64> {
+    let value = value.strip_prefix(b"\"").unwrap_or(value);
+    let value = value.strip_suffix(b"\"").unwrap_or(value);
+    let whole = value.split(|&b| b == b'.').next()?;
+    if !whole.is_empty() && whole.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(whole).ok()?.parse().ok();
+    }
+    let date: RegistryDate = std::str::from_utf8(value.get(..10)?).ok()?.parse().ok()?;
+    let since = date
+        .to_system_time()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_secs()).ok()
 }
 
 impl Table {
@@ -261,6 +320,8 @@ struct Layout {
     /// Zeek: the `#fields` line as read, to recognise a repeated header.
     zeek_fields: Option<Vec<u8>>,
     added_headers: Vec<&'static str>,
+    /// The field whose time picks the registry (`--as-of-field`).
+    timestamp: Option<Field>,
 }
 
 #[derive(Clone, Debug)]
@@ -464,13 +525,15 @@ struct Done {
     stop: Option<(u64, String)>,
 }
 
-struct Engine {
+struct Engine<'a> {
     layout: Layout,
     table: Table,
+    /// With `--as-of-field`: the table of each line's time.
+    dated: Option<Dated<'a>>,
     strict: bool,
 }
 
-impl Engine {
+impl Engine<'_> {
     fn block(&self, input: &[u8], mut output: Vec<u8>) -> Done {
         output.clear();
         output.reserve(input.len() + input.len() / 4);
@@ -515,6 +578,12 @@ impl Engine {
             Field::Index(index, _) => delimited_field(body, &layout.separator, *index, csv),
             Field::Keys(keys) => keys.iter().find_map(|key| json_value(body, key)),
         };
+        let table = match (&self.dated, &layout.timestamp) {
+            (Some(dated), Some(time)) => field(time)
+                .and_then(seconds_of)
+                .map_or(&self.table, |seconds| dated.table(seconds)),
+            _ => &self.table,
+        };
         let port = field(&layout.port);
         let Some(port) = port.and_then(port_number) else {
             if self.strict {
@@ -534,7 +603,7 @@ impl Engine {
                 // The added columns, unset, so that every line has the header's width
                 // and strict readers (zeek-cut, pandas, DuckDB) take the file.
                 out.extend_from_slice(body);
-                out.extend_from_slice(self.table.empty());
+                out.extend_from_slice(table.empty());
                 out.extend_from_slice(cr);
             }
             return Ok(());
@@ -547,8 +616,8 @@ impl Engine {
             (None, None) => Some(ANY_SLOT),
         };
         let (cell, found) = match slot {
-            Some(slot) => self.table.cell(slot, port),
-            None => (self.table.empty(), false),
+            Some(slot) => table.cell(slot, port),
+            None => (table.empty(), false),
         };
         if json {
             let Some(close) = memrchr(b'}', body) else {
@@ -653,9 +722,28 @@ impl Enricher<'_> {
             },
         };
         let table = Table::build(self, &settings.columns, &encoding);
+        let dated = self.history.map(|history| Dated {
+            history,
+            starts: history
+                .snapshots
+                .iter()
+                .map(|snapshot| {
+                    let since = snapshot
+                        .date
+                        .to_system_time()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    i64::try_from(since).unwrap_or(i64::MAX)
+                })
+                .collect(),
+            tables: history.snapshots.iter().map(|_| OnceLock::new()).collect(),
+            columns: &settings.columns,
+            encoding: &encoding,
+        });
         let engine = Engine {
             layout,
             table,
+            dated,
             strict: settings.strict,
         };
         // The header as it becomes.
@@ -941,6 +1029,7 @@ fn layout(
             } else {
                 pick(&names, &settings.transport_field, &["proto"], "transport")?
             };
+            let timestamp = pick(&names, &settings.as_of_field, &[], "time")?;
             Ok((
                 Layout {
                     format,
@@ -950,6 +1039,7 @@ fn layout(
                     fixed_slot,
                     zeek_fields: Some(fields_line),
                     added_headers,
+                    timestamp,
                 },
                 0,
             ))
@@ -975,6 +1065,7 @@ fn layout(
                     "transport",
                 )?
             };
+            let timestamp = pick(&names, &settings.as_of_field, &[], "time")?;
             Ok((
                 Layout {
                     format,
@@ -984,6 +1075,7 @@ fn layout(
                     fixed_slot,
                     zeek_fields: None,
                     added_headers,
+                    timestamp,
                 },
                 end,
             ))
@@ -1004,6 +1096,10 @@ fn layout(
                     fixed_slot,
                     zeek_fields: None,
                     added_headers,
+                    timestamp: settings
+                        .as_of_field
+                        .as_ref()
+                        .map(|key| Field::Keys(vec![key.clone()])),
                 },
                 0,
             ))

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod enrich;
 pub mod error;
+pub mod history;
 pub mod output;
 pub mod store;
 

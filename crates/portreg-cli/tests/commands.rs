@@ -507,7 +507,7 @@ fn every_command_has_a_whole_man_page() {
     let written = portreg(&["man", "--dir", out.to_str().unwrap()]);
     assert_eq!(written.code, 0, "{}", written.stderr);
     let pages: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
-    assert_eq!(pages.len(), 17, "portreg.1 and one page a command");
+    assert_eq!(pages.len(), 18, "portreg.1 and one page a command");
     for page in pages {
         let name = page.file_name().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(page.path()).unwrap();

@@ -17,7 +17,7 @@ use arrow_schema::DataType;
 use portreg::answer_table::{
     port_number, protocol_slot, transport_slot, AnswerTable, Column, ColumnValues, ANY_SLOT,
 };
-use portreg::{CompiledRegistry, Exclusions, FreePorts, Machine, PortSpan, Query, Transport};
+use portreg::{CompiledRegistry, Machine, PortSpan, Query, Transport};
 use portreg_cli::active::Active;
 use portreg_cli::cli::Common;
 use portreg_cli::output::Item;
@@ -184,37 +184,87 @@ impl NativeRegistry {
         ))
     }
 
-    /// Free port spans in `low..=high` on every transport given, as `portreg free`.
-    #[pyo3(signature = (low, high, count, transports, include_ephemeral, include_kernel_reserved, include_listening, include_browser_blocked))]
+    /// `portreg free --format json`: free spans in `range` on every transport given, or
+    /// why `explain` is not offered, or a stable port `stable_for` a name.
+    #[pyo3(signature = (range, count = None, transports = Vec::new(), include_ephemeral = false, include_kernel_reserved = false, include_listening = false, include_browser_blocked = false, avoid_popular = false, nmap = None, explain = None, stable_for = None))]
     #[allow(clippy::too_many_arguments)]
     fn free(
         &self,
-        low: u16,
-        high: u16,
+        range: (u16, u16),
         count: Option<usize>,
         transports: Vec<String>,
         include_ephemeral: bool,
         include_kernel_reserved: bool,
         include_listening: bool,
         include_browser_blocked: bool,
-    ) -> PyResult<Vec<(u16, u16)>> {
+        avoid_popular: bool,
+        nmap: Option<std::path::PathBuf>,
+        explain: Option<u16>,
+        stable_for: Option<String>,
+    ) -> PyResult<String> {
+        use portreg_cli::cli::{
+            ColorChoice, FreeArgs, LayerArgs, RegistryArg, ReportFormat, ReportOutput, SourceArgs,
+        };
+        use portreg_cli::commands::free;
+        let (low, high) = range;
         let span = PortSpan::new(low, high)
             .ok_or_else(|| PyValueError::new_err(format!("{low}-{high} is not a range")))?;
         let transports = self::transports(&transports)?;
-        let machine = Machine::read().with_listening();
-        let exclusions = Exclusions {
-            ephemeral: !include_ephemeral,
-            kernel_reserved: !include_kernel_reserved,
-            listening: !include_listening,
-            browser_blocked: !include_browser_blocked,
-            popular: false,
+        let args = FreeArgs {
+            range: span,
+            count,
+            explain,
+            stable_for,
+            include_ephemeral,
+            include_kernel_reserved,
+            include_listening,
+            include_browser_blocked,
+            avoid_popular,
+            output: ReportOutput {
+                format: ReportFormat::Json,
+                color: ColorChoice::Never,
+            },
+            source: SourceArgs {
+                transport: transports.clone(),
+                registry: RegistryArg { registry: None },
+                layers: LayerArgs {
+                    unofficial: false,
+                    nmap: nmap.clone(),
+                },
+            },
         };
-        let finder = FreePorts::new(self.registry(), &transports, Some(&machine), exclusions);
-        Ok(finder
-            .spans(span, count)
-            .iter()
-            .map(|span| (span.low, span.high))
-            .collect())
+        let failure =
+            |failure: portreg_cli::Failure| PyValueError::new_err(format!("{:#}", failure.error));
+        let machine = Machine::read().with_listening();
+        let finder = free::finder(
+            self.registry(),
+            &transports,
+            &machine,
+            &args,
+            nmap.as_deref(),
+        )
+        .map_err(failure)?;
+        let value = if let Some(port) = explain {
+            portreg::explain_json(port, &finder.explain(port))
+        } else if let Some(name) = &args.stable_for {
+            free::check_stable_name(self.registry(), name).map_err(failure)?;
+            let pick = finder.stable(name).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "no port of {} is free in the registry",
+                    portreg::STABLE_SPAN
+                ))
+            })?;
+            portreg::stable_json(name, &pick)
+        } else {
+            serde_json::Value::Array(
+                finder
+                    .spans(span, count)
+                    .iter()
+                    .map(free::span_json)
+                    .collect(),
+            )
+        };
+        Ok(json_text(&value))
     }
 
     /// libc's `getservbyport` answer: the name of the service on `port` and `protocol`

@@ -3,9 +3,16 @@ const $ = (selector) => document.querySelector(selector);
 const escape = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 const ports = (r) => r.port_low === null ? "-" : (r.port_low === r.port_high ? String(r.port_low) : r.port_low + "-" + r.port_high);
 
+// `?as_of=2016-06-01` in the page's address: every answer as the registry was published
+// then (the history's snapshot, named by the server's X-Portreg-As-Of header).
+const asOf = new URLSearchParams(location.search).get("as_of") || "";
+const dated = (url) => asOf ? url + (url.includes("?") ? "&" : "?") + "as_of=" + encodeURIComponent(asOf) : url;
+
 async function getJson(url) {
   const response = await fetch(url, {headers: {"Accept": "application/json"}});
   const body = await response.json().catch(() => null);
+  const snapshot = response.headers.get("X-Portreg-As-Of");
+  if (snapshot) $("#as-of").textContent = "As published on " + snapshot + ".";
   return {ok: response.ok, status: response.status, body};
 }
 
@@ -23,7 +30,7 @@ async function lookup(text) {
   } else {
     url = "/v1/search?limit=50&q=" + encodeURIComponent(text);
   }
-  const answer = await getJson(url);
+  const answer = await getJson(dated(url));
   if (mine !== generation) return;
   if (!answer.ok) {
     results.hidden = true;
@@ -64,7 +71,7 @@ function openDetail(query) {
 
 async function showDetail(query) {
   const detail = $("#detail");
-  const answer = await getJson("/v1/info/" + encodeURIComponent(query));
+  const answer = await getJson(dated("/v1/info/" + encodeURIComponent(query)));
   if (!answer.ok) { detail.hidden = false; detail.textContent = answer.body ? answer.body.detail : "Nothing found."; return; }
   const field = (label, value) => value && value.length ? `<dt>${label}</dt><dd>${escape(Array.isArray(value) ? value.join("\n") : value)}</dd>` : "";
   const records = answer.body.records.map((r) => `
@@ -90,9 +97,35 @@ async function showDetail(query) {
       <dt>Privileged here</dt><dd>${p.privileged === null ? "unknown" : (p.privileged ? "yes: binding it needs privileges on this server" : "no")}</dd>
       <dt>Ephemeral here</dt><dd>${p.ephemeral === null ? "unknown" : (p.ephemeral ? "yes: in this server's ephemeral range" : "no")}</dd>
     </dl>`);
-  detail.innerHTML = records.join("") + facts.join("");
+  detail.innerHTML = records.join("") + `<div id="timeline"></div>` + facts.join("");
   detail.hidden = false;
   detail.scrollIntoView({block: "nearest"});
+  showTimeline(query, answer.body.records);
+}
+
+// Under a record's detail, its timeline across the history's snapshots: when it was
+// added, what changed (old and new values), when it was removed.
+async function showTimeline(query, records) {
+  const answer = await getJson("/v1/history/" + encodeURIComponent(query));
+  const place = $("#timeline");
+  if (!place || !answer.ok) return;
+  const shown = new Set(records.map((r) => (r.name || "").toLowerCase() + "/" + (r.transport || "")));
+  const entries = answer.body.records.filter((e) => {
+    const last = e.versions[e.versions.length - 1].record;
+    return shown.has((last.name || "").toLowerCase() + "/" + (last.transport || ""));
+  });
+  if (!entries.length) return;
+  const when = (e) => e.after ? `${escape(e.after)} – ${escape(e.by || "")}` : `by ${escape(e.by || "")}`;
+  const value = (v) => escape(v === null ? "-" : (typeof v === "string" ? v : JSON.stringify(v)));
+  const rows = entries.flatMap((entry) => entry.events.map((e) => ({e, r: e.record})))
+    .sort((a, b) => String(a.e.by || "9999").localeCompare(String(b.e.by || "9999")))
+    .map(({e, r}) => `<tr><td>${when(e)}</td><td>${escape(e.change)}</td>
+      <td>${escape(r.name || "-")} ${escape(ports(r))}${r.transport ? "/" + escape(r.transport) : ""}</td>
+      <td>${e.fields ? e.fields.map((f) => `${escape(f.field)}: ${value(f.old)} → ${value(f.new)}`).join("<br>") : escape(e.change === "added" ? (r.description || "") : "")}</td></tr>`);
+  const held = answer.body.snapshots;
+  place.innerHTML = `<h2>History</h2>
+    <p class="dim">As ${held.count} snapshots of the registry show it (${escape(held.first && held.first.date)} to ${escape(held.last && held.last.date)}); a change is dated by the snapshots around it.</p>
+    <table class="timeline"><thead><tr><th>Published</th><th>Change</th><th>Record</th><th>What</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 // The address follows what is typed (`/?q=ssh`), so that a result can be shared, and a

@@ -14,6 +14,7 @@ use portreg::{PortSpan, RangeClass, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::history::{AsOfParams, Served};
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -37,6 +38,13 @@ pub struct LookupParams {
     /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
     #[param(pattern = "^[0-9]{1,18}$", example = "100")]
     pub cursor: Option<String>,
+    /// The registry as published on this date (the latest snapshot of the history on or
+    /// before it, named in the `X-Portreg-As-Of` header).
+    #[param(
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$",
+        example = "2016-06-01"
+    )]
+    pub as_of: Option<String>,
 }
 
 /// `?transport=tcp,udp`.
@@ -49,6 +57,13 @@ pub struct ServiceParams {
         example = "tcp"
     )]
     pub transport: Option<String>,
+    /// The registry as published on this date (the latest snapshot of the history on or
+    /// before it, named in the `X-Portreg-As-Of` header).
+    #[param(
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$",
+        example = "2016-06-01"
+    )]
+    pub as_of: Option<String>,
 }
 
 /// The default and the largest page.
@@ -121,6 +136,13 @@ pub struct SearchParams {
         example = "tcp"
     )]
     pub transport: Option<String>,
+    /// The registry as published on this date (the latest snapshot of the history on or
+    /// before it, named in the `X-Portreg-As-Of` header).
+    #[param(
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$",
+        example = "2016-06-01"
+    )]
+    pub as_of: Option<String>,
 }
 
 /// `?transport=&range=&count=`.
@@ -224,7 +246,7 @@ pub struct RegistryInfo {
 }
 
 /// `tcp,udp`: the registry's four transports, as the document's pattern says.
-fn transports(text: Option<&str>) -> Result<Vec<Transport>, Problem> {
+pub(crate) fn transports(text: Option<&str>) -> Result<Vec<Transport>, Problem> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
@@ -258,13 +280,13 @@ fn forwards(text: &str) -> String {
     }
 }
 
-fn params<T: Default>(params: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
+pub(crate) fn params<T: Default>(params: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
     params
         .map(|Query(p)| p)
         .map_err(|e| Problem::bad_request(format!("bad query string: {}", e.body_text())))
 }
 
-fn path(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+pub(crate) fn path(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
     path.map(|Path(p)| p)
         .map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))
 }
@@ -297,20 +319,23 @@ pub async fn ports(
         transport: None,
     };
     let all = query.all.unwrap_or(false);
+    let served = Served::pick(snapshot.registry(), query.as_of.as_deref())?;
     if span.is_single() {
         // One port: its few records, and RFC 6335's Reserved row where none is listed.
-        let values = answer(snapshot.registry(), &lookup, &transports, all);
+        let values = answer(&served, &lookup, &transports, all);
         return paged(
             values.iter().map(portreg::answer_to_json),
             query.limit,
             query.cursor.as_deref(),
             &uri,
             &spec,
-        );
+        )
+        .map(|response| served.named(response));
     }
-    let values = portreg::answers(snapshot.registry(), &lookup, &transports, all)
-        .map(|a| portreg::answer_to_json(&a));
+    let values =
+        portreg::answers(&served, &lookup, &transports, all).map(|a| portreg::answer_to_json(&a));
     paged(values, query.limit, query.cursor.as_deref(), &uri, &spec)
+        .map(|response| served.named(response))
 }
 
 /// Records of a service name.
@@ -335,20 +360,21 @@ pub async fn services(
         Err(_) => return Err(Problem::not_found(format!("no record for {name}"))),
     };
     let transports = transports(query.transport.as_deref())?;
-    let values: Vec<Value> = answer(snapshot.registry(), &lookup, &transports, true)
+    let served = Served::pick(snapshot.registry(), query.as_of.as_deref())?;
+    let values: Vec<Value> = answer(&served, &lookup, &transports, true)
         .iter()
         .map(portreg::answer_to_json)
         .collect();
     if values.is_empty() {
         let suggestions = match &lookup {
-            Lookup::Name { name, .. } => snapshot.registry().suggest(name, 3),
+            Lookup::Name { name, .. } => served.suggest(name, 3),
             Lookup::Ports { .. } => Vec::new(),
         };
         return Err(
             Problem::not_found(format!("no record for {name}")).with_suggestions(suggestions)
         );
     }
-    found(values, &name)
+    found(values, &name).map(|response| served.named(response))
 }
 
 /// Ranked search over names and descriptions.
@@ -368,9 +394,10 @@ pub async fn search(
     let transports = transports(query.transport.as_deref())?;
     // The ranking holds a slot per record (bounded by the registry); only the page is
     // turned into JSON.
-    let hits = snapshot.registry().search(&text, &transports, usize::MAX);
+    let served = Served::pick(snapshot.registry(), query.as_of.as_deref())?;
+    let hits = served.search(&text, &transports, usize::MAX);
     if hits.is_empty() {
-        let suggestions = snapshot.registry().suggest(&text, 3);
+        let suggestions = served.suggest(&text, 3);
         return Err(
             Problem::not_found(format!("nothing matches {text:?}")).with_suggestions(suggestions)
         );
@@ -389,6 +416,7 @@ pub async fn search(
         &uri,
         &format!("{text:?}"),
     )
+    .map(|response| served.named(response))
 }
 
 /// Ports free on every given transport. Besides the registry, the live exclusions (the
@@ -493,14 +521,16 @@ pub async fn check_name(
 }
 
 /// Everything about a port or a name, as `portreg info` shows it.
-#[utoipa::path(get, path = "/v1/info/{query}", params(("query" = String, Path, description = "`22`, `22/tcp`, `6000-6010`, `ssh`, `_ssh._tcp`", pattern = "^((6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/(tcp|udp|sctp|dccp))?|[^/]*[^0-9/-].*)$", example = "ssh")),
+#[utoipa::path(get, path = "/v1/info/{query}", params(("query" = String, Path, description = "`22`, `22/tcp`, `6000-6010`, `ssh`, `_ssh._tcp`", pattern = "^((6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})(-(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/(tcp|udp|sctp|dccp))?|[^/]*[^0-9/-].*)$", example = "ssh"), AsOfParams),
     responses((status = 200, description = "Records with people and links, and the ports' facts", body = crate::schema::InfoBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn info(
     State(state): State<Arc<AppState>>,
     subject: Result<Path<String>, PathRejection>,
+    as_of: Result<Query<AsOfParams>, QueryRejection>,
 ) -> Answer {
     let snapshot = state.snapshot();
     let subject = path(subject)?;
+    let as_of = params(as_of)?;
     // A port outside 0-65535 is bad input; any other text that does not parse names
     // nothing.
     let query: Lookup = match forwards(&subject).parse() {
@@ -510,12 +540,13 @@ pub async fn info(
         }
         Err(_) => return Err(Problem::not_found(format!("no record for {subject}"))),
     };
-    let info = Info::gather(snapshot.registry(), &query, &[]);
+    let served = Served::pick(snapshot.registry(), as_of.as_of.as_deref())?;
+    let info = Info::gather(&served, &query, &[]);
     if info.answers.is_empty() && info.ports.is_empty() {
         return Err(Problem::not_found(format!("no record for {subject}")));
     }
     let machine = Machine::read().with_listening();
-    Ok(Json(info.to_json(snapshot.registry(), &machine)).into_response())
+    Ok(served.named(Json(info.to_json(&served, &machine)).into_response()))
 }
 
 /// The registry in use.

@@ -4,6 +4,7 @@
 mod api;
 pub mod authority;
 pub mod cache;
+mod history;
 mod log;
 pub mod metrics;
 mod problem;
@@ -182,6 +183,7 @@ impl AppState {
         api::info,
         api::registry,
         api::registry_bin,
+        history::timeline,
         metrics::healthz,
         metrics::metrics,
         authority::submit,
@@ -231,6 +233,13 @@ impl AppState {
         schema::ExclusionBody,
         schema::Role,
         schema::Tier,
+        schema::HistoryBody,
+        schema::SnapshotsHeld,
+        schema::SnapshotBody,
+        schema::HistoryEntry,
+        schema::HistoryVersion,
+        schema::HistoryEvent,
+        schema::FieldChange,
         authority::RequestFields,
         authority::TransportField,
         authority::PortField,
@@ -409,6 +418,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/check-name/{name}", get(api::check_name))
         .route("/v1/info/{query}", get(api::info))
         .route("/v1/registry", get(api::registry))
+        .route("/v1/history/{query}", get(history::timeline))
         .fallback(|| async { Problem::not_found("no such resource; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

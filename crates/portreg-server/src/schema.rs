@@ -187,3 +187,87 @@ pub struct Health {
     /// `refused` (why the source's log was refused), `refusals`, `failures`, `swaps`.
     pub follow: Option<serde_json::Value>,
 }
+
+/// `/v1/history/{query}`: the snapshots held, and each record the query names.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryBody {
+    /// How many snapshots the history holds, the first and the last.
+    pub snapshots: SnapshotsHeld,
+    /// Each record across the snapshots.
+    pub records: Vec<HistoryEntry>,
+}
+
+/// The snapshots held.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SnapshotsHeld {
+    /// How many.
+    pub count: usize,
+    /// The earliest.
+    pub first: Option<SnapshotBody>,
+    /// The latest.
+    pub last: Option<SnapshotBody>,
+}
+
+/// A snapshot of the registry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SnapshotBody {
+    /// The date its content states.
+    pub date: String,
+    /// The file or release it was read from.
+    pub source: String,
+    /// That file's SHA-256, hex.
+    pub sha256: String,
+    /// Its number of records.
+    pub records: usize,
+    /// The highest port it lists (the 2001 copy lists 0-145 only).
+    pub covers: u16,
+}
+
+/// A record across the snapshots.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    /// Its contents, oldest first, each with the snapshots that published it.
+    pub versions: Vec<HistoryVersion>,
+    /// What happened to it, oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// One content of a record.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryVersion {
+    /// The date of the first snapshot that published it.
+    pub first: String,
+    /// The date of the last.
+    pub last: String,
+    /// The record.
+    pub record: JsonRecord,
+}
+
+/// What happened to a record between two snapshots.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryEvent {
+    /// `added`, `changed` or `removed`.
+    #[schema(pattern = "^(added|changed|removed)$")]
+    pub change: String,
+    /// The date of the last snapshot before it; null where the first snapshot held has it.
+    pub after: Option<String>,
+    /// The date of the first snapshot that shows it; null for a removal after the last.
+    pub by: Option<String>,
+    /// The fields a change changed; null for an addition or a removal.
+    pub fields: Option<Vec<FieldChange>>,
+    /// For an addition: the name it replaced on the same ports and transport.
+    pub renamed_from: Option<String>,
+    /// The record after the event (before it, for a removal).
+    pub record: JsonRecord,
+}
+
+/// One field of a change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldChange {
+    /// The JSON record's key.
+    pub field: String,
+    /// Its value before.
+    pub old: serde_json::Value,
+    /// Its value after.
+    pub new: serde_json::Value,
+}

@@ -140,6 +140,58 @@ fn free_check_name_info_registry_health() {
 }
 
 #[test]
+fn history_and_as_of() {
+    let base = start();
+    let timeline = get(&format!("{base}/v1/history/465?transport=tcp"));
+    assert_eq!(timeline.status, 200, "{}", timeline.body);
+    let body = timeline.json();
+    assert!(body["snapshots"]["count"].as_u64().unwrap() > 300);
+    let names: Vec<&str> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["versions"][0]["record"]["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"urd") && names.contains(&"submissions"),
+        "{names:?}"
+    );
+    problem(&get(&format!("{base}/v1/history/zq-never-a-name")), 404);
+    problem(&get(&format!("{base}/v1/history/70000")), 400);
+    problem(&get(&format!("{base}/v1/history/22?transport=icmp")), 400);
+    // As published on a date: the snapshot named in a header.
+    let then = get(&format!(
+        "{base}/v1/ports/465?transport=tcp&as_of=2016-06-01"
+    ));
+    assert_eq!(then.status, 200, "{}", then.body);
+    assert_eq!(
+        then.header("x-portreg-as-of"),
+        Some("2013-06-26 (service-names-port-numbers.txt)")
+    );
+    let names: Vec<serde_json::Value> = then
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, [serde_json::Value::from("urd")]);
+    let now = get(&format!("{base}/v1/ports/465?transport=tcp"));
+    assert!(now.header("x-portreg-as-of").is_none());
+    assert!(now.body.contains("submissions"));
+    let search = get(&format!("{base}/v1/search?q=submissions&as_of=2016-06-01"));
+    assert_eq!(search.status, 404, "{}", search.body);
+    let service = get(&format!("{base}/v1/services/submissions?as_of=2018-06-01"));
+    assert_eq!(service.status, 200, "{}", service.body);
+    let info = get(&format!("{base}/v1/info/400?as_of=2020-01-01"));
+    assert!(info.body.contains("Joseph_Dziedzic"), "{}", info.body);
+    problem(&get(&format!("{base}/v1/ports/22?as_of=1999-01-01")), 404);
+    problem(&get(&format!("{base}/v1/ports/22?as_of=soon")), 400);
+    // The authority's own events stay at /v1/history (not served without an authority).
+    problem(&get(&format!("{base}/v1/history?subject=x")), 404);
+}
+
+#[test]
 fn openapi_describes_every_route() {
     let base = start();
     let document = get(&format!("{base}/openapi.json")).json();
@@ -153,6 +205,7 @@ fn openapi_describes_every_route() {
         "/v1/check-name/{name}",
         "/v1/info/{query}",
         "/v1/registry",
+        "/v1/history/{query}",
         "/healthz",
     ] {
         assert!(

@@ -123,6 +123,43 @@ async fn console_errors(client: &fantoccini::Client) -> Vec<String> {
 }
 
 #[test]
+fn a_record_shows_its_timeline_and_the_page_takes_as_of() {
+    let base = support::start();
+    in_browser(|client| async move {
+        client
+            .goto(&format!("{base}/?q=465&detail=465%2Ftcp&as_of=2016-06-01"))
+            .await
+            .unwrap();
+        // The detail as published then: urd alone; its timeline below it.
+        let timeline = element(&client, "//div[@id='timeline']//table[@class='timeline']").await;
+        let text = timeline.text().await.unwrap();
+        assert!(text.contains("added") && text.contains("urd"), "{text}");
+        let banner = client
+            .find(Locator::Css("#as-of"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(banner.contains("As published on 2013-06-26"), "{banner}");
+        let detail = client
+            .find(Locator::Css("#detail"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            detail.contains("urd") && !detail.contains("Message Submission"),
+            "{detail}"
+        );
+        let errors = console_errors(&client).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        client
+    });
+}
+
+#[test]
 fn type_ssh_see_22_open_the_detail_view() {
     let base = support::start();
     in_browser(|client| async move {

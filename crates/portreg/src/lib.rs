@@ -94,6 +94,8 @@ pub mod export;
 #[cfg(feature = "formats")]
 pub mod format;
 mod free;
+#[cfg(feature = "history")]
+pub mod history;
 #[cfg(feature = "formats")]
 mod info;
 mod installed;

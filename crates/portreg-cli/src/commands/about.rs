@@ -35,6 +35,7 @@ pub fn run(common: &Common) -> CommandResult {
                         portreg::COMPILED_FORMAT_VERSION
                     ),
                 ),
+                ("history", history_summary()),
             ])?;
         }
         _ => out.json(&about_json(&active, common.registry.is_none()))?,
@@ -59,7 +60,40 @@ pub fn about_json(active: &Active, default: bool) -> serde_json::Value {
         "people": registry.people_count(),
         "aliases": aliases(default),
         "format_version": portreg::COMPILED_FORMAT_VERSION,
+        "history": crate::history::load(None).ok().map(|history| {
+            history
+                .snapshots
+                .iter()
+                .map(portreg::history::snapshot_json)
+                .collect::<Vec<_>>()
+        }),
     })
+}
+
+/// The snapshots of the built-in history, by year: `2001 (1), 2008 (1), ... 2017 (41)`.
+fn history_summary() -> String {
+    let Ok(history) = crate::history::load(None) else {
+        return "cannot be read".to_owned();
+    };
+    let mut years: Vec<(&str, usize)> = Vec::new();
+    for snapshot in &history.snapshots {
+        let year = snapshot.date.as_str().get(..4).unwrap_or("?");
+        match years.last_mut() {
+            Some((last, count)) if *last == year => *count += 1,
+            _ => years.push((year, 1)),
+        }
+    }
+    let years: Vec<String> = years
+        .iter()
+        .map(|(year, count)| format!("{year} ({count})"))
+        .collect();
+    format!(
+        "{} snapshots held, {} to {}: {} (`portreg about -f json` lists each, with its sha256)",
+        history.snapshots.len(),
+        history.snapshots.first().map_or("-", |s| s.date.as_str()),
+        history.snapshots.last().map_or("-", |s| s.date.as_str()),
+        years.join(", ")
+    )
 }
 
 /// Where the records' aliases come from.

@@ -2,18 +2,26 @@
 
 use portreg::diff;
 use portreg::format::record_to_json;
-use portreg::Record;
+use std::path::{Path, PathBuf};
+
+use portreg::{Record, Registry, RegistryDate};
 use serde_json::json;
 
 use crate::active::read_file;
 use crate::cli::{Common, DiffArgs, OutputFormat};
 use crate::output::{Output, DIM, NAME, WARN};
-use crate::{CommandResult, Exit};
+use crate::{CommandResult, Exit, Failure};
 
 /// Runs the command.
 pub fn run(args: &DiffArgs, common: &Common) -> CommandResult {
-    let old = read_file(&args.old)?;
-    let new = read_file(&args.new)?;
+    let mut files = args.files.iter();
+    let (old, old_name) = side(args.from.as_ref(), files.next(), args.history.as_deref())?;
+    let (new, new_name) = side(args.to.as_ref(), files.next(), args.history.as_deref())?;
+    if files.next().is_some() {
+        return Err(Failure::usage(
+            "give two registries: OLD and NEW files, or --from DATE and --to DATE in their places",
+        ));
+    }
     let changes = diff(&old.records, &new.records);
     let mut out = Output::new(common);
     match out.format {
@@ -24,9 +32,9 @@ pub fn run(args: &DiffArgs, common: &Common) -> CommandResult {
                 changes.removed.len(),
                 changes.changed.len(),
                 old.records.len(),
-                args.old.display(),
+                old_name,
                 new.records.len(),
-                args.new.display()
+                new_name
             ))?;
             for record in &changes.added {
                 out.styled_line(&format!("+ {}", summary(record)), NAME)?;
@@ -78,4 +86,28 @@ fn summary(record: &Record) -> String {
             .unwrap_or("")
             .replace('\n', " ")
     )
+}
+
+/// One side of the comparison: the registry as published on `date` (the history's
+/// snapshot then), else the `file`; and its name for the summary.
+fn side(
+    date: Option<&RegistryDate>,
+    file: Option<&PathBuf>,
+    history: Option<&Path>,
+) -> Result<(Registry, String), Failure> {
+    match (date, file) {
+        (Some(date), _) => {
+            let history = crate::history::load(history)?;
+            let at = crate::history::snapshot_on(&history, date)?;
+            let snapshot = &history.snapshots[at];
+            Ok((
+                history.registry_at(at),
+                format!("the snapshot of {} ({})", snapshot.date, snapshot.source),
+            ))
+        }
+        (None, Some(file)) => Ok((read_file(file)?, file.display().to_string())),
+        (None, None) => Err(Failure::usage(
+            "give two registries: OLD and NEW files, or --from DATE and --to DATE in their places",
+        )),
+    }
 }

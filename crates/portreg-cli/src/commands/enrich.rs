@@ -19,7 +19,14 @@ pub fn run(args: &EnrichArgs) -> CommandResult {
         nmap: args.layers.nmap.clone(),
         ..Common::default()
     };
-    let active = Active::layered(&common)?;
+    let active = match &args.as_of {
+        Some(date) => Active::as_of(date, args.history.as_deref())?,
+        None => Active::layered(&common)?,
+    };
+    let history = match &args.as_of_field {
+        Some(_) => Some(crate::history::load(args.history.as_deref())?),
+        None => None,
+    };
     let settings = Settings {
         format: args.log_format,
         port_field: args.port_field.clone(),
@@ -30,6 +37,7 @@ pub fn run(args: &EnrichArgs) -> CommandResult {
         threads: args.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         }),
+        as_of_field: args.as_of_field.clone(),
     };
     let (input, source_name): (Box<dyn Read + Send>, String) = match args.input.as_deref() {
         Some(path) if path != Path::new("-") => (
@@ -38,7 +46,10 @@ pub fn run(args: &EnrichArgs) -> CommandResult {
         ),
         _ => (Box::new(std::io::stdin()), "<stdin>".to_owned()),
     };
-    let enricher = Enricher::new(active.registry());
+    let enricher = match &history {
+        Some(history) => Enricher::with_history(active.registry(), history),
+        None => Enricher::new(active.registry()),
+    };
     let summary = match &args.output {
         Some(path) => {
             let file =

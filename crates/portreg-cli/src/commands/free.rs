@@ -1,7 +1,9 @@
 //! `portreg free`: ports a new service can take, why a port is not offered, and one
 //! stable port for a service name.
 
-use portreg::{Exclusions, FreePorts, Machine, PortSpan, Transport};
+use std::path::Path;
+
+use portreg::{CompiledRegistry, Exclusions, FreePorts, Machine, PortSpan, Transport};
 use serde_json::{json, Value};
 
 use crate::active::{popular_ports, read_nmap, Active, NMAP_SERVICES};
@@ -14,48 +16,18 @@ pub fn run(args: &FreeArgs, common: &Common) -> CommandResult {
     let mut out = Output::new(common);
     let active = Active::layered(common)?;
     let machine = Machine::read().with_listening();
-    let exclusions = Exclusions {
-        ephemeral: !args.include_ephemeral,
-        kernel_reserved: !args.include_kernel_reserved,
-        listening: !args.include_listening,
-        browser_blocked: !args.include_browser_blocked,
-        popular: args.avoid_popular,
-    };
-    let mut finder = FreePorts::new(
+    let finder = finder(
         active.registry(),
         &common.transport,
-        Some(&machine),
-        exclusions,
-    );
-    if args.avoid_popular {
-        let Some(nmap) = read_nmap(common.nmap.as_deref())? else {
-            return Err(Failure::usage(format!(
-                "--avoid-popular needs nmap's services table: none at {NMAP_SERVICES}; give one with --nmap FILE"
-            )));
-        };
-        finder = finder.with_popular(popular_ports(&nmap));
-    }
+        &machine,
+        args,
+        common.nmap.as_deref(),
+    )?;
     if let Some(port) = args.explain {
         return explain(&mut out, &finder, port);
     }
     if let Some(name) = &args.stable_for {
-        // A name is checked as `check-name` checks it: an invalid one is a usage error,
-        // and one already assigned is said (with where), since its port is known.
-        let check = portreg::NameCheck::run(active.registry(), name);
-        if !check.problems.is_empty() {
-            let reasons: Vec<String> = check.problems.iter().map(ToString::to_string).collect();
-            return Err(Failure::usage(format!(
-                "--for {name:?} is not a valid service name: {}",
-                reasons.join("; ")
-            )));
-        }
-        if !check.taken_by.is_empty() {
-            let places: Vec<String> = check.taken_by.iter().map(|t| t.record.place()).collect();
-            eprintln!(
-                "portreg: {name} is already assigned ({}); a stable pick is for a new name",
-                places.join(", ")
-            );
-        }
+        check_stable_name(active.registry(), name)?;
         return stable(&mut out, &finder, name);
     }
     let span = args.range;
@@ -95,7 +67,57 @@ pub fn run(args: &FreeArgs, common: &Common) -> CommandResult {
     })
 }
 
-fn span_json(span: &PortSpan) -> Value {
+/// The ports `free` offers on `transports` of `registry` and this machine, as `args`
+/// exclude them (nmap's popular ports read from `nmap`, else its usual place).
+pub fn finder<'r>(
+    registry: &'r CompiledRegistry,
+    transports: &[Transport],
+    machine: &'r Machine,
+    args: &FreeArgs,
+    nmap: Option<&Path>,
+) -> Result<FreePorts<'r>, Failure> {
+    let exclusions = Exclusions {
+        ephemeral: !args.include_ephemeral,
+        kernel_reserved: !args.include_kernel_reserved,
+        listening: !args.include_listening,
+        browser_blocked: !args.include_browser_blocked,
+        popular: args.avoid_popular,
+    };
+    let mut finder = FreePorts::new(registry, transports, Some(machine), exclusions);
+    if args.avoid_popular {
+        let Some(nmap) = read_nmap(nmap)? else {
+            return Err(Failure::usage(format!(
+                "--avoid-popular needs nmap's services table: none at {NMAP_SERVICES}; give one with --nmap FILE"
+            )));
+        };
+        finder = finder.with_popular(popular_ports(&nmap));
+    }
+    Ok(finder)
+}
+
+/// A `--for` name is checked as `check-name` checks it: an invalid one is a usage error,
+/// and one already assigned is said (with where), since its port is known.
+pub fn check_stable_name(registry: &CompiledRegistry, name: &str) -> Result<(), Failure> {
+    let check = portreg::NameCheck::run(registry, name);
+    if !check.problems.is_empty() {
+        let reasons: Vec<String> = check.problems.iter().map(ToString::to_string).collect();
+        return Err(Failure::usage(format!(
+            "--for {name:?} is not a valid service name: {}",
+            reasons.join("; ")
+        )));
+    }
+    if !check.taken_by.is_empty() {
+        let places: Vec<String> = check.taken_by.iter().map(|t| t.record.place()).collect();
+        eprintln!(
+            "portreg: {name} is already assigned ({}); a stable pick is for a new name",
+            places.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A span's JSON: `{"port_low", "port_high"}`.
+pub fn span_json(span: &PortSpan) -> Value {
     json!({"port_low": span.low, "port_high": span.high})
 }
 

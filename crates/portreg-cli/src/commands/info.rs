@@ -16,7 +16,7 @@ use crate::{CommandResult, Exit, Failure};
 pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
     let query: Query = args.subject.parse().map_err(Failure::usage)?;
     let mut out = Output::new(common);
-    let active = Active::layered(common)?;
+    let active = Active::asked(common, &args.as_of)?;
     let registry = active.registry();
     let info = Info::gather(registry, &query, &common.transport);
     // The same facts of this machine as `free --explain` reads.
@@ -44,6 +44,22 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
             })
             .collect()
     };
+    // What the history's snapshots show of each record (not for a file's own records).
+    let history = if common.registry.is_none() {
+        crate::history::load(args.as_of.history.as_deref()).ok()
+    } else {
+        None
+    };
+    let observed = |record: &Record| {
+        let history = history.as_ref()?;
+        history.observed(history.entry_of(record)?).map(|o| {
+            (
+                o.first_published.to_string(),
+                o.last_changed.map(|i| i.to_string()),
+                o.to_json(),
+            )
+        })
+    };
     if out.format == OutputFormat::Table {
         for answer in &info.answers {
             print_record(
@@ -52,6 +68,7 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
                 common.registry.is_none(),
                 &answer.record,
                 answer.role,
+                observed(&answer.record).map(|(first, last, _)| (first, last)),
             )?;
         }
         for &port in &info.ports {
@@ -87,6 +104,15 @@ pub fn run(args: &InfoArgs, common: &Common) -> CommandResult {
         }
     } else {
         let mut value = info.to_json(registry, &machine);
+        if let Some(records) = value.get_mut("records").and_then(|r| r.as_array_mut()) {
+            for (entry, answer) in records.iter_mut().zip(&info.answers) {
+                if let (Some(map), Some((_, _, json))) =
+                    (entry.as_object_mut(), observed(&answer.record))
+                {
+                    map.insert("observed".to_owned(), json);
+                }
+            }
+        }
         if let Some(ports) = value.get_mut("ports").and_then(|p| p.as_array_mut()) {
             for entry in ports {
                 let Some(port) = entry.get("port").and_then(|p| p.as_u64()) else {
@@ -125,6 +151,7 @@ fn print_record(
     alias_layer: bool,
     record: &Record,
     role: Role,
+    observed: Option<(String, Option<String>)>,
 ) -> Result<()> {
     let place = record.place();
     let name = record.name.as_deref().unwrap_or("(no name)");
@@ -182,6 +209,14 @@ fn print_record(
             .map(ToString::to_string)
             .unwrap_or_default(),
     );
+    if let Some((first, last)) = observed {
+        // Seen in the snapshots, beside the dates IANA states.
+        add("first published", first);
+        add(
+            "last changed",
+            last.unwrap_or_else(|| "never, as the snapshots show".to_owned()),
+        );
+    }
     add(
         "references",
         reference_links(registry, &record.references).join("\n"),

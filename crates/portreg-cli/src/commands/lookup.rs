@@ -21,7 +21,7 @@ pub fn run(args: &LookupArgs, common: &Common) -> CommandResult {
         let query = text.parse::<Query>().map_err(Failure::usage)?;
         queries.push((text, query));
     }
-    let active = Active::layered(common)?;
+    let active = Active::asked(common, &args.as_of)?;
     let registry = active.registry();
     let mut items = Vec::new();
     for (text, query) in &queries {

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod diff;
 pub mod enrich;
 pub mod free;
+pub mod history;
 pub mod info;
 pub mod lookup;
 pub mod nss;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Some(Command::CheckLocal(args)) => {
             check_local::run(&Common::with_registry(&args.output, &args.registry))
         }
+        Some(Command::History(args)) => history::run(args),
         Some(Command::About(args)) => {
             about::run(&Common::with_registry(&args.output, &args.registry))
         }

@@ -11,7 +11,7 @@ pub fn run(args: &SearchArgs, common: &Common) -> CommandResult {
     if text.trim().is_empty() {
         return Err(Failure::usage("give some text to search for"));
     }
-    let active = Active::layered(common)?;
+    let active = Active::asked(common, &args.as_of)?;
     let registry = active.registry();
     let items: Vec<Item> = registry
         .search(&text, &common.transport, usize::MAX)

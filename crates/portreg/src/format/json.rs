@@ -105,7 +105,7 @@ impl From<&Record> for JsonRecord {
 }
 
 impl JsonRecord {
-    fn into_record(self) -> Result<Record, String> {
+    pub(crate) fn into_record(self) -> Result<Record, String> {
         let ports = match (self.port_low, self.port_high) {
             (None, None) => None,
             (Some(low), high) => Some(

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use super::services::one_line;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::port_range::PortSpan;
-use crate::record::{Record, Reference, ReferenceKind, Status};
+use crate::record::{Record, Reference, ReferenceKind, RegistryDate, Status};
 use crate::registry::{Prose, Registry};
 use crate::transport::Transport;
 
@@ -92,12 +92,8 @@ pub(super) fn read(text: &str, diagnostics: &mut Diagnostics) -> Result<Registry
         if region == Region::Junk {
             if let Some(at) = line.find("(last updated") {
                 registry.meta.legacy_updated = Some(trimmed.to_owned());
-                registry.meta.updated = line[at + "(last updated".len()..]
-                    .trim()
-                    .trim_end_matches(')')
-                    .trim()
-                    .parse()
-                    .ok();
+                registry.meta.updated =
+                    written_date(line[at + "(last updated".len()..].trim_end_matches([')', ' ']));
                 region = Region::Prose;
             } else if !trimmed.is_empty() {
                 let column = line.len() - line.trim_start().len() + 1;
@@ -660,8 +656,39 @@ fn write_history(out: &mut String, history: &[&Record]) {
     }
 }
 
+/// The list's date as written: `2008-02-29`, or `2001 Sept 17` in the older copies.
+fn written_date(text: &str) -> Option<RegistryDate> {
+    let text = text.trim();
+    if let Ok(date) = text.parse() {
+        return Some(date);
+    }
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let mut parts = text.split_whitespace();
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let month = month.get(..3)?.to_ascii_lowercase();
+    let month = MONTHS.iter().position(|m| *m == month)? + 1;
+    let day: u32 = day.trim_end_matches(',').parse().ok()?;
+    let year: u32 = year.parse().ok()?;
+    format!("{year:04}-{month:02}-{day:02}").parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_both_ways_of_writing_the_date() {
+        assert_eq!(
+            super::written_date("2008-02-29").map(|d| d.to_string()),
+            Some("2008-02-29".to_owned())
+        );
+        assert_eq!(
+            super::written_date("2001 Sept 17").map(|d| d.to_string()),
+            Some("2001-09-17".to_owned())
+        );
+        assert_eq!(super::written_date("someday"), None);
+    }
+
     use super::*;
 
     #[test]
