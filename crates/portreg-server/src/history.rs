@@ -30,7 +30,7 @@ pub struct AsOfParams {
     /// The registry as published on this date (the latest snapshot of the history on or
     /// before it, named in the `X-Portreg-As-Of` header).
     #[param(
-        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$",
+        pattern = "^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$",
         example = "2016-06-01"
     )]
     pub as_of: Option<String>,

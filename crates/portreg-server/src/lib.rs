@@ -208,7 +208,7 @@ impl AppState {
         web::current,
         web::sign_out
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &UriLimit),
     components(schemas(
         portreg::format::JsonRecord,
         portreg::Status,
@@ -256,6 +256,41 @@ impl AppState {
     ))
 )]
 struct ApiDoc;
+
+/// Every route answers 414 to a URI over 2048 bytes (checked before routing): said once
+/// here for the operations that do not say it themselves.
+struct UriLimit;
+
+impl utoipa::Modify for UriLimit {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let too_long = ResponseBuilder::new()
+            .description("The URI is over 2048 bytes")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("414".to_owned())
+                    .or_insert_with(|| too_long.clone().into());
+            }
+        }
+    }
+}
 
 /// The authority's routes take an identity's API token.
 struct BearerScheme;
