@@ -323,3 +323,23 @@ fn enrich_answers_each_line_by_its_own_time() {
     );
     assert!(!fixed.stdout.contains("a-trust-rpc"));
 }
+
+#[test]
+fn notes_link_an_old_name_to_its_replacement() {
+    // IANA: udt-os "is a replacement for \"udt_os\""; udt_os "is an alias to \"udt-os\"".
+    let timeline = json(&["history", "udt_os", "-t", "tcp", "-f", "json"]);
+    let added = timeline["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["events"].as_array().unwrap().clone())
+        .find(|e| e["change"] == "added" && e["record"]["name"] == "udt-os")
+        .expect("the replacement is part of the old name's history");
+    assert_eq!(added["links"][0]["relation"], "replacement_for");
+    assert_eq!(added["links"][0]["name"], "udt_os");
+    assert_eq!(added["after"], "2008-02-29");
+    let historic = events(&timeline)
+        .into_iter()
+        .find(|e| e.0 == "changed" && e.1 == "udt_os");
+    assert!(historic.is_some());
+}

@@ -240,6 +240,7 @@ impl AppState {
         schema::HistoryVersion,
         schema::HistoryEvent,
         schema::FieldChange,
+        schema::HistoryLink,
         authority::RequestFields,
         authority::TransportField,
         authority::PortField,

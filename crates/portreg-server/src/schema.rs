@@ -257,8 +257,21 @@ pub struct HistoryEvent {
     pub fields: Option<Vec<FieldChange>>,
     /// For an addition: the name it replaced on the same ports and transport.
     pub renamed_from: Option<String>,
+    /// The names the record's own text links it to.
+    pub links: Vec<HistoryLink>,
     /// The record after the event (before it, for a removal).
     pub record: JsonRecord,
+}
+
+/// A name a record's text links it to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryLink {
+    /// `replacement_for` (IANA's "a replacement for"), `alias_to` ("an alias to") or `was`
+    /// (the legacy list's "[was ...]").
+    #[schema(pattern = "^(replacement_for|alias_to|was)$")]
+    pub relation: String,
+    /// The other name.
+    pub name: String,
 }
 
 /// One field of a change.

@@ -148,6 +148,43 @@ impl Observed<'_> {
     }
 }
 
+/// A name a record's own text links it to: IANA's "This entry is a replacement for
+/// \"udt_os\"" and "an alias to \"udt-os\"", the legacy list's "[was name]".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link<'r> {
+    /// `replacement_for`, `alias_to` or `was`.
+    pub relation: &'static str,
+    /// The other name.
+    pub name: &'r str,
+}
+
+/// The names `record`'s description and notes link it to.
+pub fn links(record: &Record) -> Vec<Link<'_>> {
+    const PATTERNS: [(&str, &str, char); 3] = [
+        ("replacement for \"", "replacement_for", '"'),
+        ("alias to \"", "alias_to", '"'),
+        ("[was ", "was", ']'),
+    ];
+    let mut found = Vec::new();
+    for text in [&record.description, &record.notes].into_iter().flatten() {
+        for (opening, relation, closing) in PATTERNS {
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(opening) {
+                let after = &rest[at + opening.len()..];
+                let Some(end) = after.find(closing) else {
+                    break;
+                };
+                let name = after[..end].trim();
+                if !name.is_empty() && !name.contains(char::is_whitespace) {
+                    found.push(Link { relation, name });
+                }
+                rest = &after[end..];
+            }
+        }
+    }
+    found
+}
+
 /// A record's identity across snapshots.
 fn identity(record: &Record) -> String {
     let transport = record.transport.as_ref().map_or("", Transport::as_str);
@@ -363,7 +400,8 @@ impl History {
     }
 
     /// The entries that `query` names: a port or range they ever covered, or a name or
-    /// alias they ever had (any case); only on `transports` when some are given.
+    /// alias they ever had (any case), or a name their notes link them to ("replacement
+    /// for", "alias to", "[was ...]"); only on `transports` when some are given.
     pub fn entries_for<'h>(&'h self, query: &Query, transports: &[Transport]) -> Vec<&'h Entry> {
         let (span, name, query_transport) = match query {
             Query::Ports { span, transport } => (Some(*span), None, transport.clone()),
@@ -386,11 +424,16 @@ impl History {
                         (Some(span), _) => record
                             .ports
                             .is_some_and(|own| own.low <= span.high && span.low <= own.high),
-                        (None, Some(name)) => record
-                            .name
-                            .iter()
-                            .chain(&record.aliases)
-                            .any(|own| own.eq_ignore_ascii_case(name)),
+                        (None, Some(name)) => {
+                            record
+                                .name
+                                .iter()
+                                .chain(&record.aliases)
+                                .any(|own| own.eq_ignore_ascii_case(name))
+                                || links(record)
+                                    .iter()
+                                    .any(|link| link.name.eq_ignore_ascii_case(name))
+                        }
                         (None, None) => false,
                     };
                     hit && transport_ok(record)
@@ -571,6 +614,10 @@ pub fn event_json(event: &Event<'_>) -> Value {
         "by": event.by.map(|s| s.date.as_str()),
         "fields": fields,
         "renamed_from": event.renamed_from.and_then(|r| r.name.as_deref()),
+        "links": links(event.record)
+            .iter()
+            .map(|link| json!({"relation": link.relation, "name": link.name}))
+            .collect::<Vec<_>>(),
         "record": record_to_json(event.record),
     })
 }

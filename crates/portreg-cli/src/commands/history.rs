@@ -97,7 +97,11 @@ fn row(event: &Event<'_>) -> Vec<(String, anstyle::Style)> {
                     .renamed_from
                     .and_then(|old| old.name.as_deref())
                     .map(|old| format!("renamed from {old}, "))
-                    .unwrap_or_default(),
+                    .into_iter()
+                    .chain(portreg::history::links(record).iter().map(|link| {
+                        format!("{} {}, ", link.relation.replace('_', " "), link.name)
+                    }))
+                    .collect::<String>(),
                 record.status.as_str(),
                 record
                     .description
