@@ -121,7 +121,10 @@ async function showTimeline(query, records) {
     .sort((a, b) => String(a.e.by || "9999").localeCompare(String(b.e.by || "9999")))
     .map(({e, r}) => `<tr><td>${when(e)}</td><td>${escape(e.change)}</td>
       <td>${escape(r.name || "-")} ${escape(ports(r))}${r.transport ? "/" + escape(r.transport) : ""}</td>
-      <td>${e.fields ? e.fields.map((f) => `${escape(f.field)}: ${value(f.old)} → ${value(f.new)}`).join("<br>") : escape(e.change === "added" ? (r.description || "") : "")}</td></tr>`);
+      <td>${e.fields ? e.fields.map((f) => `${escape(f.field)}: ${value(f.old)} → ${value(f.new)}`).join("<br>") : escape(e.change === "added" ? [
+        e.renamed_from ? "renamed from " + e.renamed_from : "",
+        ...e.links.map((l) => l.relation.replace("_", " ") + " " + l.name),
+        r.description || ""].filter(Boolean).join("; ") : "")}</td></tr>`);
   const held = answer.body.snapshots;
   place.innerHTML = `<h2>History</h2>
     <p class="dim">As ${held.count} snapshots of the registry show it (${escape(held.first && held.first.date)} to ${escape(held.last && held.last.date)}); a change is dated by the snapshots around it.</p>
