@@ -56,6 +56,7 @@ fn read_snapshot(file: &Path) -> Result<(Snapshot, Registry)> {
             .map_or(name.clone(), |n| n.to_string_lossy().into_owned()),
         sha256: format!("{:x}", Sha256::digest(&bytes)),
         records: registry.records.len(),
+        // What it lists is known once read: `History::build` sets it.
         covers: 0,
     };
     Ok((snapshot, registry))
