@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, StringArray};
-use arrow_buffer::{BooleanBufferBuilder, NullBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use portreg::answer_table::{
     port_number, protocol_slot, transport_slot, AnswerTable, Column, ColumnValues, ANY_SLOT,
@@ -416,14 +416,27 @@ fn rows_of(chunks: &[ArrayRef], slots: &Slots, column_name: &str) -> Result<Vec<
             let cast = arrow_cast::cast(chunk, &DataType::Int64).map_err(|e| e.to_string())?;
             let ports = cast.as_primitive::<Int64Type>();
             let values = ports.values();
-            match ports.nulls() {
-                None => rows.extend(
+            match (ports.nulls(), slots) {
+                // The common case, a column of ports and one of transports: one pass over
+                // the two, no per-row dispatch.
+                (None, Slots::Each(each)) => {
+                    let each = each.get(offset..offset + values.len()).unwrap_or_default();
+                    rows.extend(values.iter().zip(each).map(|(&port, &slot)| {
+                        match u16::try_from(port) {
+                            Ok(port) if slot != NO_SLOT => {
+                                u32::from(slot) * 65536 + u32::from(port)
+                            }
+                            _ => NONE,
+                        }
+                    }));
+                }
+                (None, _) => rows.extend(
                     values
                         .iter()
                         .enumerate()
                         .map(|(row, &port)| at(offset + row, u16::try_from(port).ok())),
                 ),
-                Some(nulls) => rows.extend(values.iter().enumerate().map(|(row, &port)| {
+                (Some(nulls), _) => rows.extend(values.iter().enumerate().map(|(row, &port)| {
                     let port = nulls.is_valid(row).then(|| u16::try_from(port).ok());
                     at(offset + row, port.flatten())
                 })),
@@ -473,14 +486,15 @@ fn rows_of(chunks: &[ArrayRef], slots: &Slots, column_name: &str) -> Result<Vec<
 
 /// A column's values for the rows: a dictionary array over its distinct values.
 fn dictionary(rows: &[u32], table: &ColumnValues) -> Result<ArrayRef, String> {
-    let mut keys = Vec::with_capacity(rows.len());
-    let mut valid = BooleanBufferBuilder::new(rows.len());
-    for &row in rows {
-        let key = table.keys.get(row as usize).copied().unwrap_or(-1);
-        keys.push(key.max(0));
-        valid.append(key >= 0);
+    let mut keys: Vec<i32> = rows
+        .iter()
+        .map(|&row| table.keys.get(row as usize).copied().unwrap_or(-1))
+        .collect();
+    // Validity packed 64 rows a word; a null's key then points at the first value.
+    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(keys.len(), |i| keys[i] >= 0));
+    for key in &mut keys {
+        *key = (*key).max(0);
     }
-    let nulls = NullBuffer::new(valid.finish());
     let values = StringArray::from_iter_values(&table.values);
     if values.is_empty() {
         // No value to point at: every row is null.
