@@ -421,14 +421,17 @@ fn rows_of(chunks: &[ArrayRef], slots: &Slots, column_name: &str) -> Result<Vec<
                 // the two, no per-row dispatch.
                 (None, Slots::Each(each)) => {
                     let each = each.get(offset..offset + values.len()).unwrap_or_default();
-                    rows.extend(values.iter().zip(each).map(|(&port, &slot)| {
-                        match u16::try_from(port) {
-                            Ok(port) if slot != NO_SLOT => {
-                                u32::from(slot) * 65536 + u32::from(port)
-                            }
-                            _ => NONE,
-                        }
-                    }));
+                    rows.extend(
+                        values
+                            .iter()
+                            .zip(each)
+                            .map(|(&port, &slot)| match u16::try_from(port) {
+                                Ok(port) if slot != NO_SLOT => {
+                                    u32::from(slot) * 65536 + u32::from(port)
+                                }
+                                _ => NONE,
+                            }),
+                    );
                 }
                 (None, _) => rows.extend(
                     values
