@@ -181,7 +181,6 @@ impl Active {
         let history = crate::history::load(history)?;
         let at = crate::history::snapshot_on(&history, date)?;
         let snapshot = &history.snapshots[at];
-        let registry = history.registry_at(at);
         eprintln!(
             "portreg: as published on {} ({}){}",
             snapshot.date,
@@ -192,12 +191,8 @@ impl Active {
                 String::new()
             }
         );
-        let provenance = Provenance {
-            source: format!("history: {} ({})", snapshot.source, snapshot.date),
-            ..Provenance::default()
-        };
         Ok(Active::from_compiled(
-            CompiledRegistry::compile(&registry, &provenance),
+            history.compiled_at(at),
             format!("as of {date}: the snapshot of {}", snapshot.date),
         ))
     }

@@ -154,10 +154,7 @@ impl Dated<'_> {
             .partition_point(|&start| start <= seconds)
             .saturating_sub(1);
         self.tables[at].get_or_init(|| {
-            let registry = CompiledRegistry::compile(
-                &self.history.registry_at(at),
-                &portreg::Provenance::default(),
-            );
+            let registry = self.history.compiled_at(at);
             Table::build(&Enricher::new(&registry), self.columns, self.encoding)
         })
     }

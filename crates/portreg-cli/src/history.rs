@@ -80,10 +80,11 @@ pub fn snapshot_on(
     history: &History,
     date: &portreg::RegistryDate,
 ) -> Result<usize, crate::Failure> {
-    history.snapshot_on(date).ok_or_else(|| {
-        crate::Failure::usage(format!(
-            "no snapshot of the registry is held from before {date}: the earliest is {}",
-            history.snapshots.first().map_or("-", |s| s.date.as_str())
-        ))
-    })
+    history.snapshot_on(date).map_err(crate::Failure::usage)
+}
+
+/// The snapshots of the built-in history, without reading its records.
+pub fn built_in_snapshots() -> Result<Vec<Snapshot>> {
+    History::snapshots_from_bytes(portreg_history::bytes())
+        .context("the built-in history cannot be read")
 }

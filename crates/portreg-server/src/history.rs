@@ -12,7 +12,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use portreg::history::{History, Snapshot};
-use portreg::{CompiledRegistry, Provenance, Query as Lookup, RegistryDate};
+use portreg::{CompiledRegistry, Query as Lookup, RegistryDate};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -94,12 +94,9 @@ impl Served<'_> {
             Problem::bad_request(format!("as_of {text:?}: expected a date, YYYY-MM-DD"))
         })?;
         let history = history()?;
-        let at = history.snapshot_on(&date).ok_or_else(|| {
-            Problem::not_found(format!(
-                "no snapshot of the registry is held from before {date}: the earliest is {}",
-                history.snapshots.first().map_or("-", |s| s.date.as_str())
-            ))
-        })?;
+        let at = history
+            .snapshot_on(&date)
+            .map_err(|before| Problem::not_found(before.to_string()))?;
         static COMPILED: Mutex<Vec<(usize, Arc<CompiledRegistry>)>> = Mutex::new(Vec::new());
         let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
         let registry = match compiled.iter().position(|(kept, _)| *kept == at) {
@@ -110,10 +107,7 @@ impl Served<'_> {
                 registry
             }
             None => {
-                let registry = Arc::new(CompiledRegistry::compile(
-                    &history.registry_at(at),
-                    &Provenance::default(),
-                ));
+                let registry = Arc::new(history.compiled_at(at));
                 if compiled.len() == KEPT {
                     compiled.remove(0);
                 }

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use serde_json::{json, Value};
 
 use crate::format::{record_to_json, JsonRecord};
-use crate::{Query, Record, Registry, RegistryDate, Transport};
+use crate::{CompiledRegistry, Provenance, Query, Record, Registry, RegistryDate, Transport};
 
 /// The version of the history's serialized form.
 pub const HISTORY_FORMAT_VERSION: u64 = 1;
@@ -102,6 +102,81 @@ pub struct Event<'h> {
     /// For an addition: the record it replaced, a name that left the same ports and
     /// transport between the same two snapshots (`work-sol` became `osb-sd` on 400/tcp).
     pub renamed_from: Option<&'h Record>,
+}
+
+/// The key that follows the snapshots in the serialized form.
+const ENTRIES_KEY: &[u8] = b",\"entries\":";
+
+/// A snapshot as the serialized form holds it.
+#[derive(serde::Deserialize)]
+struct SnapshotJson {
+    date: String,
+    source: String,
+    sha256: String,
+    records: usize,
+    covers: u16,
+}
+
+impl SnapshotJson {
+    fn into_snapshot(self) -> Result<Snapshot, HistoryError> {
+        Ok(Snapshot {
+            date: self.date.parse().map_err(|_| {
+                HistoryError::Malformed(format!("a snapshot dated {:?}", self.date))
+            })?,
+            source: self.source,
+            sha256: self.sha256,
+            records: self.records,
+            covers: self.covers,
+        })
+    }
+}
+
+/// The serialized form's JSON, its format version checked; with `until`, only up to
+/// where those bytes first appear.
+fn inflate(bytes: &[u8], until: Option<&[u8]>) -> Result<Vec<u8>, HistoryError> {
+    let malformed = |what: String| HistoryError::Malformed(what);
+    let mut decoder = flate2::read::DeflateDecoder::new(bytes);
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let read = decoder
+            .read(&mut chunk)
+            .map_err(|e| malformed(e.to_string()))?;
+        if read == 0 {
+            break;
+        }
+        text.extend_from_slice(&chunk[..read]);
+        if let Some(at) = until.and_then(|until| memchr::memmem::find(&text, until)) {
+            text.truncate(at);
+            break;
+        }
+    }
+    // The version is the document's first key: read before the rest, whose shape may be
+    // another version's.
+    let version = text
+        .strip_prefix(b"{\"portreg_history\":")
+        .and_then(|rest| {
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            std::str::from_utf8(&rest[..digits])
+                .ok()?
+                .parse::<u64>()
+                .ok()
+        })
+        .ok_or_else(|| malformed("no format version".to_owned()))?;
+    if version != HISTORY_FORMAT_VERSION {
+        return Err(HistoryError::Version { found: version });
+    }
+    Ok(text)
+}
+
+/// A date before the first snapshot held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no snapshot of the registry is held from before {date}: the earliest is {earliest}")]
+pub struct BeforeHistory {
+    /// The date asked.
+    pub date: RegistryDate,
+    /// The first snapshot's date.
+    pub earliest: String,
 }
 
 /// When something was published: after one snapshot, by the next.
@@ -300,51 +375,14 @@ impl History {
             snapshots: Vec<SnapshotJson>,
             entries: Vec<Vec<(usize, usize, JsonRecord)>>,
         }
-        #[derive(serde::Deserialize)]
-        struct SnapshotJson {
-            date: String,
-            source: String,
-            sha256: String,
-            records: usize,
-            covers: u16,
-        }
         let malformed = |what: String| HistoryError::Malformed(what);
-        let mut text = Vec::new();
-        flate2::read::DeflateDecoder::new(bytes)
-            .read_to_end(&mut text)
-            .map_err(|e| malformed(e.to_string()))?;
-        // The version is the document's first key: read before the rest, whose shape
-        // may be another version's.
-        let version = text
-            .strip_prefix(b"{\"portreg_history\":")
-            .and_then(|rest| {
-                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-                std::str::from_utf8(&rest[..digits])
-                    .ok()?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .ok_or_else(|| malformed("no format version".to_owned()))?;
-        if version != HISTORY_FORMAT_VERSION {
-            return Err(HistoryError::Version { found: version });
-        }
+        let text = inflate(bytes, None)?;
         let document: Document =
             serde_json::from_slice(&text).map_err(|e| malformed(e.to_string()))?;
         let snapshots = document
             .snapshots
             .into_iter()
-            .map(|s| {
-                Ok(Snapshot {
-                    date: s
-                        .date
-                        .parse()
-                        .map_err(|_| malformed(format!("a snapshot dated {:?}", s.date)))?,
-                    source: s.source,
-                    sha256: s.sha256,
-                    records: s.records,
-                    covers: s.covers,
-                })
-            })
+            .map(SnapshotJson::into_snapshot)
             .collect::<Result<Vec<_>, HistoryError>>()?;
         let count = snapshots.len();
         let entries = document
@@ -372,9 +410,36 @@ impl History {
         Ok(History { snapshots, entries })
     }
 
+    /// The snapshots of the serialized form alone, without reading its records: what
+    /// `about` lists.
+    pub fn snapshots_from_bytes(bytes: &[u8]) -> Result<Vec<Snapshot>, HistoryError> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            snapshots: Vec<SnapshotJson>,
+        }
+        // The snapshots come before the entries: inflated up to them, the object closed.
+        let mut text = inflate(bytes, Some(ENTRIES_KEY))?;
+        text.push(b'}');
+        let head: Head =
+            serde_json::from_slice(&text).map_err(|e| HistoryError::Malformed(e.to_string()))?;
+        head.snapshots
+            .into_iter()
+            .map(SnapshotJson::into_snapshot)
+            .collect()
+    }
+
     /// The snapshot in force at `date`: the latest published on or before it.
-    pub fn snapshot_on(&self, date: &RegistryDate) -> Option<usize> {
-        self.snapshots.iter().rposition(|s| &s.date <= date)
+    pub fn snapshot_on(&self, date: &RegistryDate) -> Result<usize, BeforeHistory> {
+        self.snapshots
+            .iter()
+            .rposition(|s| &s.date <= date)
+            .ok_or_else(|| BeforeHistory {
+                date: date.clone(),
+                earliest: self
+                    .snapshots
+                    .first()
+                    .map_or_else(|| "-".to_owned(), |s| s.date.to_string()),
+            })
     }
 
     /// The registry as snapshot `at` published it: its records in port order (the
@@ -397,6 +462,20 @@ impl History {
             records: records.into_iter().cloned().collect(),
             ..Registry::default()
         }
+    }
+
+    /// The registry snapshot `at` published, compiled to be asked, its provenance the
+    /// snapshot.
+    pub fn compiled_at(&self, at: usize) -> CompiledRegistry {
+        let provenance = self
+            .snapshots
+            .get(at)
+            .map_or_else(Provenance::default, |s| Provenance {
+                source: format!("history: {} ({})", s.source, s.date),
+                sha256: s.sha256.clone(),
+                ..Provenance::default()
+            });
+        CompiledRegistry::compile(&self.registry_at(at), &provenance)
     }
 
     /// The entries that `query` names: a port or range they ever covered, or a name or
@@ -739,10 +818,13 @@ mod tests {
             observed.first_published.to_string(),
             "between 2021-01-01 and 2022-01-01"
         );
-        assert!(history
-            .snapshot_on(&"2019-12-31".parse().unwrap())
-            .is_none());
-        assert_eq!(history.snapshot_on(&"2099-01-01".parse().unwrap()), Some(2));
+        assert!(history.snapshot_on(&"2019-12-31".parse().unwrap()).is_err());
+        assert_eq!(history.snapshot_on(&"2099-01-01".parse().unwrap()), Ok(2));
+        let bytes = history.to_bytes();
+        assert_eq!(
+            History::snapshots_from_bytes(&bytes).unwrap(),
+            history.snapshots
+        );
         assert!(matches!(
             History::from_bytes(b"junk"),
             Err(HistoryError::Malformed(_))

@@ -60,9 +60,8 @@ pub fn about_json(active: &Active, default: bool) -> serde_json::Value {
         "people": registry.people_count(),
         "aliases": aliases(default),
         "format_version": portreg::COMPILED_FORMAT_VERSION,
-        "history": crate::history::load(None).ok().map(|history| {
-            history
-                .snapshots
+        "history": crate::history::built_in_snapshots().ok().map(|snapshots| {
+            snapshots
                 .iter()
                 .map(portreg::history::snapshot_json)
                 .collect::<Vec<_>>()
@@ -72,11 +71,11 @@ pub fn about_json(active: &Active, default: bool) -> serde_json::Value {
 
 /// The snapshots of the built-in history, by year: `2001 (1), 2008 (1), ... 2017 (41)`.
 fn history_summary() -> String {
-    let Ok(history) = crate::history::load(None) else {
+    let Ok(snapshots) = crate::history::built_in_snapshots() else {
         return "cannot be read".to_owned();
     };
     let mut years: Vec<(&str, usize)> = Vec::new();
-    for snapshot in &history.snapshots {
+    for snapshot in &snapshots {
         let year = snapshot.date.as_str().get(..4).unwrap_or("?");
         match years.last_mut() {
             Some((last, count)) if *last == year => *count += 1,
@@ -89,9 +88,9 @@ fn history_summary() -> String {
         .collect();
     format!(
         "{} snapshots held, {} to {}: {} (`portreg about -f json` lists each, with its sha256)",
-        history.snapshots.len(),
-        history.snapshots.first().map_or("-", |s| s.date.as_str()),
-        history.snapshots.last().map_or("-", |s| s.date.as_str()),
+        snapshots.len(),
+        snapshots.first().map_or("-", |s| s.date.as_str()),
+        snapshots.last().map_or("-", |s| s.date.as_str()),
         years.join(", ")
     )
 }

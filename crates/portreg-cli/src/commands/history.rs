@@ -21,8 +21,8 @@ pub fn run(args: &HistoryArgs) -> CommandResult {
         ..Common::default()
     };
     let mut out = Output::new(&common);
-    let mut found = Vec::new();
-    let mut rows = Vec::new();
+    let table = out.format == OutputFormat::Table;
+    let (mut found, mut rows, mut named) = (Vec::new(), Vec::new(), 0);
     for text in &args.queries {
         let query = text.parse::<Query>().map_err(Failure::usage)?;
         let entries = history.entries_for(&query, &args.transport);
@@ -35,41 +35,42 @@ pub fn run(args: &HistoryArgs) -> CommandResult {
                 history.snapshots.last().map_or("-", |s| s.date.as_str()),
             );
         }
-        let mut events: Vec<(usize, Event<'_>)> = Vec::new();
-        for (order, entry) in entries.iter().enumerate() {
-            events.extend(history.events(entry).into_iter().map(|e| (order, e)));
-            let mut value = history.entry_json(entry);
-            if let Some(map) = value.as_object_mut() {
-                map.insert("query".to_owned(), json!(text));
-            }
-            found.push(value);
+        named += entries.len();
+        if !table {
+            found.extend(entries.iter().map(|entry| {
+                let mut value = history.entry_json(entry);
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("query".to_owned(), json!(text));
+                }
+                value
+            }));
+            continue;
         }
-        // Oldest first; one snapshot's events in the order of their records.
-        events.sort_by(|(a_order, a), (b_order, b)| {
-            let when = |e: &Event<'_>| e.by.map(|s| s.date.clone());
-            when(a)
-                .is_none()
-                .cmp(&when(b).is_none())
-                .then(when(a).cmp(&when(b)))
-                .then(a_order.cmp(b_order))
-        });
+        let mut events: Vec<(usize, Event<'_>)> = entries
+            .iter()
+            .enumerate()
+            .flat_map(|(order, entry)| history.events(entry).into_iter().map(move |e| (order, e)))
+            .collect();
+        // Oldest first (a removal after the last snapshot at the end); one snapshot's
+        // events in the order of their records.
+        events
+            .sort_by_key(|(order, event)| (event.by.is_none(), event.by.map(|s| &s.date), *order));
         rows.extend(events.iter().map(|(_, event)| row(event)));
     }
-    match out.format {
-        OutputFormat::Table => {
-            if !rows.is_empty() {
-                out.table(
-                    &["PUBLISHED", "CHANGE", "PORT", "TRANSPORT", "NAME", "WHAT"],
-                    &rows,
-                )?;
-            }
+    if table {
+        if !rows.is_empty() {
+            out.table(
+                &["PUBLISHED", "CHANGE", "PORT", "TRANSPORT", "NAME", "WHAT"],
+                &rows,
+            )?;
         }
-        _ => out.json(&json!({
+    } else {
+        out.json(&json!({
             "snapshots": history.summary_json(),
             "records": found,
-        }))?,
+        }))?;
     }
-    Ok(if found.is_empty() {
+    Ok(if named == 0 {
         Exit::NotFound
     } else {
         Exit::Success
