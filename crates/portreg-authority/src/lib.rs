@@ -21,7 +21,8 @@ use std::fmt;
 
 pub use actor::{Actor, Identity, Role};
 pub use store::{
-    time_after, AuditEntry, Authority, ChainReport, RequestRecord, RequestState, UserRecord,
+    proofs, time_after, AuditEntry, Authority, ChainReport, RequestRecord, RequestState,
+    SharedTree, UserRecord,
 };
 
 /// The longest text the authority takes in a field a person types, in characters:
@@ -175,6 +176,10 @@ pub enum AuthorityError {
     /// A record in the store does not read back.
     #[error("a damaged record in the store: {0}")]
     DamagedRecord(String),
+    /// The log does not verify: an entry written, changed or removed by someone without
+    /// the authority's key. Nothing is signed over it.
+    #[error("the log does not verify: {0}")]
+    Tampered(String),
     /// SQLite failed during an operation.
     #[error("database error")]
     Database(#[from] rusqlite::Error),
@@ -207,6 +212,7 @@ impl AuthorityError {
             AuthorityError::NotFound(_) => "not found",
             AuthorityError::Store { .. }
             | AuthorityError::DamagedRecord(_)
+            | AuthorityError::Tampered(_)
             | AuthorityError::Database(_) => "error",
         }
     }

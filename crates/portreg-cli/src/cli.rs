@@ -1184,11 +1184,16 @@ pub struct ServeArgs {
     /// Seconds between fetches of --follow's URL.
     #[arg(long, value_name = "SECS", default_value_t = 60, requires = "follow", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub interval: u64,
-    /// The followed authority's public key (a file `portreg authority key` wrote, or its
-    /// hex): every head must be signed by it. Without it, the key of the first signed
-    /// head fetched is pinned (and said in the log).
+    /// The followed authority's key (a file `portreg authority key` wrote: its verifier
+    /// key, `ORIGIN+KEYID+BASE64`, or its public key's hex; or the text itself): every
+    /// checkpoint must be signed by it. Without it, the key the source names on the first
+    /// fetch is pinned (and said in the log).
     #[arg(long, value_name = "FILE", requires = "follow")]
     pub authority_key: Option<PathBuf>,
+    /// The oldest a followed authority's checkpoint may be, in seconds: an older one
+    /// (a source frozen, or a replay of an old answer) makes /healthz 503, `stale`.
+    #[arg(long, value_name = "SECS", requires = "follow", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_age: Option<u64>,
     /// The key the authority signs its log with; default DB.key beside the store (made
     /// there for a store that has none yet).
     #[arg(long, value_name = "FILE", requires = "authority")]

@@ -24,6 +24,7 @@ use portreg_authority::{
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::Digest as _;
 
 use crate::problem::Problem;
 use crate::{AppState, Snapshot};
@@ -128,10 +129,43 @@ const SECURE_SESSION_COOKIE: &str = "__Host-portreg_session";
 /// The authority a server runs.
 pub struct AuthorityService {
     store: Arc<Mutex<Authority>>,
+    /// The log's tree, as the store verified it: proofs and tiles read it without the
+    /// store.
+    pub(crate) tree: portreg_authority::SharedTree,
+    /// The log as last checked and signed: its checkpoint, or why none is signed.
+    pub(crate) signed: Arc<Mutex<Signed>>,
     limiter: Limiter,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
     /// Whether clients reach the server over https (`--public-url https://...`).
     secure: bool,
+}
+
+/// The log as the server last checked it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Signed {
+    /// The checkpoint signed then, with the served registry's digest.
+    pub(crate) checkpoint: Option<String>,
+    /// Why no checkpoint is signed: the log does not verify (an entry written by
+    /// someone without the key, the store cut or replaced under the server).
+    pub(crate) refused: Option<String>,
+    /// The SHA-256 of the registry served (its compiled form's bytes).
+    pub(crate) registry: Option<[u8; 32]>,
+}
+
+/// How often the server checks the store's log and signs a fresh checkpoint when
+/// nothing else has: a store cut or an entry written behind the server's back is found
+/// within it, and a checkpoint is never older.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Checks the store's log and signs its checkpoint every [`CHECKPOINT_INTERVAL`].
+pub async fn watch(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+    loop {
+        ticks.tick().await;
+        if let Some(authority) = &state.authority {
+            let _ = authority.run(|_| Ok(())).await;
+        }
+    }
 }
 
 /// A new session id or CSRF token.
@@ -154,7 +188,9 @@ impl AuthorityService {
             FilePath::to_owned,
         );
         store.use_signing_key(&key)?;
-        Ok(AuthorityService {
+        let service = AuthorityService {
+            tree: store.shared_tree(),
+            signed: Arc::default(),
             store: Arc::new(Mutex::new(store)),
             limiter: Limiter {
                 limit,
@@ -162,7 +198,20 @@ impl AuthorityService {
             },
             sessions: Mutex::new(HashMap::new()),
             secure: false,
-        })
+        };
+        // Refused at start, as before every checkpoint, when the log does not verify.
+        if let Ok(store) = service.store.lock() {
+            store.sync_log()?;
+        }
+        Ok(service)
+    }
+
+    /// The log as last checked: its checkpoint, or why none is signed.
+    pub(crate) fn signed(&self) -> Signed {
+        self.signed
+            .lock()
+            .map(|signed| signed.clone())
+            .unwrap_or_default()
     }
 
     /// The address clients reach the server at: with https, the session cookie is
@@ -189,26 +238,38 @@ impl AuthorityService {
         }
     }
 
-    /// The registry as the store publishes it, compiled for serving.
+    /// The registry as the store publishes it, compiled for serving, its checkpoint
+    /// signed.
     pub fn snapshot(&self) -> Result<Snapshot, AuthorityError> {
         let store = self
             .store
             .lock()
             .map_err(|_| AuthorityError::Refused("the store's lock is poisoned".into()))?;
-        snapshot_of(&store)
+        let snapshot = snapshot_of(&store, &self.signed)?;
+        sign(&store, &self.signed);
+        Ok(snapshot)
     }
 
-    /// Runs `work` on the store on a blocking thread, one at a time.
+    /// Runs `work` on the store on a blocking thread, one at a time: after the store's
+    /// log is checked up to its last entry (an entry the server cannot verify stops every
+    /// change and every checkpoint, 503), and followed by a checkpoint signed anew.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Authority) -> Result<T, AuthorityError> + Send + 'static,
     ) -> Result<T, Problem> {
         let store = self.store.clone();
+        let signed = self.signed.clone();
         tokio::task::spawn_blocking(move || {
             let mut store = store
                 .lock()
                 .map_err(|_| AuthorityError::Refused("the store's lock is poisoned".into()))?;
-            work(&mut store)
+            if let Err(error) = store.sync_log() {
+                refuse(&signed, &error);
+                return Err(error);
+            }
+            let outcome = work(&mut store);
+            sign(&store, &signed);
+            outcome
         })
         .await
         .map_err(|_| {
@@ -373,8 +434,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The registry the store publishes, compiled, named by its audit head.
-fn snapshot_of(store: &Authority) -> Result<Snapshot, AuthorityError> {
+/// Signs a checkpoint of the store's log with the served registry's digest, or records
+/// why it cannot be.
+fn sign(store: &Authority, signed: &Mutex<Signed>) {
+    let registry = signed.lock().ok().and_then(|s| s.registry);
+    match store.checkpoint(registry) {
+        Ok(checkpoint) => {
+            if let Ok(mut signed) = signed.lock() {
+                signed.checkpoint = checkpoint;
+                signed.refused = None;
+            }
+        }
+        Err(error) => refuse(signed, &error),
+    }
+}
+
+/// The log does not verify: no checkpoint is signed until it does.
+fn refuse(signed: &Mutex<Signed>, error: &AuthorityError) {
+    tracing::error!(%error, "the authority's log does not verify: no checkpoint is signed and no change is made");
+    if let Ok(mut signed) = signed.lock() {
+        signed.checkpoint = None;
+        signed.refused = Some(error.to_string());
+    }
+}
+
+/// The registry the store publishes, compiled, named by its audit head; its digest is
+/// what the next checkpoint signs.
+fn snapshot_of(store: &Authority, signed: &Mutex<Signed>) -> Result<Snapshot, AuthorityError> {
     let path = store.path();
     let registry = store.published()?;
     let head = registry.meta.audit_head.clone().unwrap_or_default();
@@ -386,10 +472,15 @@ fn snapshot_of(store: &Authority) -> Result<Snapshot, AuthorityError> {
         sha256: hash.to_owned(),
     };
     let compiled = CompiledRegistry::compile(&registry, &provenance);
-    Ok(Snapshot::new(
+    let snapshot = Snapshot::new(
         Box::new(Box::new(compiled)),
         format!("authority ({})", path.display()),
-    ))
+    );
+    let digest: [u8; 32] = sha2::Sha256::digest(&snapshot.compiled().0).into();
+    if let Ok(mut signed) = signed.lock() {
+        signed.registry = Some(digest);
+    }
+    Ok(snapshot)
 }
 
 fn session_id(headers: &HeaderMap) -> Option<String> {
@@ -424,7 +515,7 @@ fn unauthorized(detail: &str) -> Problem {
 }
 
 /// The problem an authority error is to a client.
-fn problem(error: AuthorityError) -> Problem {
+pub(crate) fn problem(error: AuthorityError) -> Problem {
     let detail = error.to_string();
     match error {
         AuthorityError::Invalid { field, .. } | AuthorityError::Taken { field, .. } => {
@@ -435,6 +526,7 @@ fn problem(error: AuthorityError) -> Problem {
         AuthorityError::Unauthenticated(_) => unauthorized(&detail),
         AuthorityError::Conflict(_) => Problem::new(StatusCode::CONFLICT, detail),
         AuthorityError::NotFound(_) => Problem::not_found(detail),
+        AuthorityError::Tampered(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail),
         AuthorityError::Store { .. }
         | AuthorityError::DamagedRecord(_)
         | AuthorityError::Database(_) => {
@@ -891,13 +983,14 @@ async fn change_registry<T: Send + 'static>(
 ) -> Result<T, Problem> {
     let authority = service(state)?;
     let served = state.clone();
+    let signed = authority.signed.clone();
     authority
         .run(move |store| {
             let value = work(store, &actor)?;
             // Swapped while the store is held, so that registries are served in the
             // order their changes were made. The change is made whatever happens here.
             if touches(&value) {
-                match snapshot_of(store) {
+                match snapshot_of(store, &signed) {
                     Ok(snapshot) => served.swap(snapshot),
                     Err(error) => tracing::error!(%error, "the changed registry could not be compiled; the one before is served"),
                 }

@@ -201,6 +201,8 @@ impl AppState {
         authority::history,
         log::key,
         log::head,
+        log::checkpoint,
+        log::tile,
         log::entries,
         log::consistency,
         log::inclusion,

@@ -192,6 +192,11 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         },
     });
     let mut status = StatusCode::OK;
+    if let Some(refused) = state.authority.as_ref().and_then(|a| a.signed().refused) {
+        body["status"] = json!("unhealthy");
+        body["reason"] = json!(format!("no checkpoint is signed: {refused}"));
+        status = StatusCode::SERVICE_UNAVAILABLE;
+    }
     if let Some(follower) = &state.follower {
         body["follow"] = follower.report();
         if let Some(reason) = follower.unhealthy() {

@@ -161,7 +161,21 @@ fn outcome(
         AuthorityCommand::User { command } => return user(command, db, actor, &mut out),
         AuthorityCommand::Verify { head, against } => {
             let authority = Authority::open(db)?;
-            let report = authority.verify(head.as_deref())?;
+            // A checkpoint kept elsewhere (a file holding its signed note) is checked
+            // against the log; a chain head (`ID:HASH`, as published) is found in it.
+            let note = head
+                .as_deref()
+                .filter(|h| !h.contains(':') || Path::new(h).is_file())
+                .and_then(|h| std::fs::read_to_string(h).ok());
+            let chain_head = if note.is_some() {
+                None
+            } else {
+                head.as_deref()
+            };
+            let mut report = authority.verify(chain_head)?;
+            if let (None, Some(note)) = (&report.problem, note) {
+                report.problem = authority.check_checkpoint(&note)?.err();
+            }
             let problem = match (report.problem, against) {
                 (Some(problem), _) => Some(problem),
                 (None, Some(url)) => super::log::check_against(&authority, url).err(),

@@ -12,7 +12,7 @@ use portreg_server::{AppState, Snapshot};
 use sha2::{Digest, Sha256};
 use tracing_subscriber::EnvFilter;
 
-use portreg_authority::log::SignedHead;
+use portreg_authority::log::{Checkpoint, LogKey};
 use portreg_cli::active::Active;
 use portreg_cli::cli::{Common, ServeArgs};
 use portreg_cli::store::{ServerState, Store};
@@ -83,11 +83,11 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
     let mut witness = None;
     if let Some(url) = &args.follow {
         let url = registry_url(url);
-        let pinned = match &args.authority_key {
-            Some(path) => Some(read_public_key(path)?),
+        let given = match &args.authority_key {
+            Some(path) => Some(read_given_key(path)?),
             None => None,
         };
-        witness = Some(Witness::load(&url, pinned));
+        witness = Some(Witness::load(&url, given, args.max_age)?);
         state.follower = Some(FollowStatus::new(url, Duration::from_secs(args.interval)));
     }
     state.max_connections = args.max_connections as usize;
@@ -109,7 +109,9 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
         tracing::info!(%address, registry = %snapshot.origin, records = snapshot.registry().len(), "serving http://{address}/");
         if let Some(witness) = witness {
             tokio::spawn(follow(state.clone(), witness));
-        } else if state.authority.is_none() {
+        } else if state.authority.is_some() {
+            tokio::spawn(portreg_server::authority::watch(state.clone()));
+        } else {
             tokio::spawn(reload(state.clone(), common.registry.clone()));
         }
         portreg_server::serve(listener, state, portreg_server::shutdown_signal()).await.context("server failed")
@@ -177,140 +179,257 @@ fn registry_url(url: &str) -> String {
     }
 }
 
-/// A public key from `--authority-key`: a file holding its hex, or the hex itself.
-fn read_public_key(path: &std::path::Path) -> Result<String, Failure> {
+/// The key `--authority-key` names: a file holding a verifier key or a public key's hex,
+/// or the text itself.
+enum GivenKey {
+    /// A verifier key: the log's origin and key.
+    Log(LogKey),
+    /// A public key, hex: the origin is the source's.
+    Hex(String),
+}
+
+fn read_given_key(path: &std::path::Path) -> Result<GivenKey, Failure> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|_| path.display().to_string());
-    portreg_authority::log::verifying_key(&text)
-        .map(|_| text.trim().to_ascii_lowercase())
+    let text = text.trim();
+    if text.contains('+') {
+        return LogKey::from_verifier_key(text)
+            .map(GivenKey::Log)
+            .map_err(|e| Failure::usage(format!("--authority-key {}: {e}", path.display())));
+    }
+    portreg_authority::log::verifying_key(text)
+        .map(|_| GivenKey::Hex(text.to_ascii_lowercase()))
         .map_err(|e| Failure::usage(format!("--authority-key {}: {e}", path.display())))
 }
 
-/// What a follower witnessed of its source's log: the key its heads are signed with and
-/// the heads it accepted, kept in portreg's data directory so that a restart remembers
-/// them.
-#[derive(Clone, Debug, Default)]
+/// What a follower witnessed of its source's log: the key its checkpoints are signed
+/// with and the checkpoints it accepted. They are kept in portreg's data directory by the
+/// log (its origin and key), not by the URL it was reached at, so that another spelling
+/// of the same server, or a restart, remembers them.
 struct Witness {
-    /// The authority's public key: given, or pinned on the first signed head.
-    key: Option<String>,
-    /// Heads accepted, oldest first (the last few hundred).
-    heads: Vec<SignedHead>,
-    /// Where they are kept.
-    file: Option<std::path::PathBuf>,
+    /// The key given, or pinned on the first fetch.
+    key: Option<LogKey>,
+    /// A public key given without its origin.
+    given_hex: Option<String>,
+    /// Checkpoints accepted (signed notes), oldest first (the last few hundred).
+    accepted: Vec<String>,
+    /// The oldest a checkpoint may be.
+    max_age: Option<u64>,
 }
 
-/// Heads a follower keeps.
-const HEADS_KEPT: usize = 500;
+/// Checkpoints a follower keeps.
+const KEPT: usize = 500;
+
+/// The folder of what followers witnessed.
+fn witness_dir() -> Option<std::path::PathBuf> {
+    Store::locate().map(|store| store.dir().join("follow"))
+}
+
+fn short_digest(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))[..16].to_owned()
+}
 
 impl Witness {
-    fn load(source: &str, given: Option<String>) -> Witness {
-        let file = Store::locate().map(|store| {
-            let digest = format!("{:x}", Sha256::digest(source.as_bytes()));
-            store
-                .dir()
-                .join("follow")
-                .join(format!("{}.json", &digest[..16]))
-        });
-        let kept: Option<serde_json::Value> = file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .and_then(|text| serde_json::from_str(&text).ok());
+    /// A witness of `source`; the checkpoints kept for the key given (or pinned before
+    /// for this source). A file kept that cannot be read stops the replica: it is never
+    /// dropped and a key pinned afresh.
+    fn load(
+        source: &str,
+        given: Option<GivenKey>,
+        max_age: Option<u64>,
+    ) -> Result<Witness, Failure> {
         let mut witness = Witness {
-            file,
-            ..Witness::default()
+            key: None,
+            given_hex: None,
+            accepted: Vec::new(),
+            max_age,
         };
-        if let Some(kept) = kept {
-            witness.key = kept["key"].as_str().map(str::to_owned);
-            witness.heads = kept["heads"]
-                .as_array()
-                .map(|heads| {
-                    heads
-                        .iter()
-                        .filter_map(|h| SignedHead::from_json(h).ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-        }
-        if let Some(given) = given {
-            if witness.key.as_ref().is_some_and(|kept| *kept != given) {
-                tracing::warn!(source, key = %given, "--authority-key differs from the key pinned before; the given key is used and the heads kept are dropped");
-                witness.heads.clear();
+        match given {
+            Some(GivenKey::Log(key)) => witness.pin(key)?,
+            Some(GivenKey::Hex(hex)) => witness.given_hex = Some(hex),
+            None => {
+                let pinned =
+                    witness_dir().map(|d| d.join(format!("source-{}.json", short_digest(source))));
+                if let Some(kept) = read_kept(pinned.as_deref())? {
+                    let key = kept["verifier_key"].as_str().map(LogKey::from_verifier_key);
+                    match key {
+                        Some(Ok(key)) => witness.pin(key)?,
+                        _ => return Err(damaged(pinned.as_deref(), "no verifier key")),
+                    }
+                }
             }
-            witness.key = Some(given);
         }
-        witness
+        Ok(witness)
+    }
+
+    /// Takes `key` as the log's, with the checkpoints kept for it.
+    fn pin(&mut self, key: LogKey) -> Result<(), Failure> {
+        let file = self.file_of(&key);
+        self.accepted = match read_kept(file.as_deref())? {
+            Some(kept) => {
+                let notes = kept["checkpoints"]
+                    .as_array()
+                    .ok_or_else(|| damaged(file.as_deref(), "no checkpoints"))?;
+                let mut accepted = Vec::new();
+                for note in notes {
+                    let note = note
+                        .as_str()
+                        .ok_or_else(|| damaged(file.as_deref(), "a checkpoint that is no text"))?;
+                    Checkpoint::open(note, &key).map_err(|e| damaged(file.as_deref(), &e))?;
+                    accepted.push(note.to_owned());
+                }
+                accepted
+            }
+            None => Vec::new(),
+        };
+        self.key = Some(key);
+        Ok(())
+    }
+
+    fn file_of(&self, key: &LogKey) -> Option<std::path::PathBuf> {
+        witness_dir().map(|d| d.join(format!("log-{}.json", short_digest(&key.verifier_key()))))
     }
 
     fn save(&self, source: &str) {
-        let Some(file) = &self.file else { return };
-        let heads: Vec<serde_json::Value> = self.heads.iter().map(SignedHead::to_json).collect();
-        let body = serde_json::json!({"source": source, "key": self.key, "heads": heads});
-        let written = file
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
+        let (Some(key), Some(dir)) = (&self.key, witness_dir()) else {
+            return;
+        };
+        let body =
+            serde_json::json!({"verifier_key": key.verifier_key(), "checkpoints": self.accepted});
+        let pin = serde_json::json!({"source": source, "verifier_key": key.verifier_key()});
+        let write = |file: std::path::PathBuf, body: String| -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let temporary = file.with_extension("json.new");
+            std::fs::write(&temporary, body)?;
+            std::fs::rename(&temporary, file)
+        };
+        let written = self
+            .file_of(key)
+            .map_or(Ok(()), |file| write(file, body.to_string()))
             .and_then(|()| {
-                let temporary = file.with_extension("json.new");
-                std::fs::write(&temporary, body.to_string())?;
-                std::fs::rename(&temporary, file)
+                write(
+                    dir.join(format!("source-{}.json", short_digest(source))),
+                    pin.to_string(),
+                )
             });
         if let Err(error) = written {
-            tracing::warn!(file = %file.display(), %error, "the heads seen could not be kept");
+            tracing::warn!(dir = %dir.display(), %error, "the checkpoints seen could not be kept");
         }
     }
 
-    /// Checks the signed head a fetched registry carries: signed by the authority's
-    /// key (pinned now if none is), and extending the last head accepted (a consistency
-    /// proof from the source). A registry without a signed head is taken only while no
-    /// key is pinned (a plain registry file, IANA's).
-    fn check(
-        &mut self,
-        source: &str,
-        registry: &portreg::Registry,
-    ) -> Result<Option<SignedHead>, String> {
-        let head = registry
-            .meta
-            .audit_head
-            .as_deref()
-            .and_then(SignedHead::from_audit_head);
-        let Some(head) = head else {
-            return match &self.key {
-                Some(key) => Err(format!(
-                    "the registry carries no signed head, but the authority's key {key} is pinned"
-                )),
-                None => Ok(None),
-            };
-        };
-        head.verify(self.key.as_deref())?;
-        if let Some(last) = self.heads.last() {
-            super::log::check_extends(source, last, &head)?;
+    /// The key to check `base`'s checkpoints with: given, pinned, or (the first time,
+    /// without `--authority-key`) the one the source names, pinned now.
+    fn key_for(&mut self, base: &str) -> Result<LogKey, FetchError> {
+        if let Some(key) = &self.key {
+            return Ok(key.clone());
         }
-        if self.key.is_none() {
-            tracing::info!(source, key = %head.key, "pinned the authority's key on the first signed head fetched (give --authority-key to pin it beforehand)");
-            self.key = Some(head.key.clone());
+        let named = super::log::fetch_key(base).map_err(FetchError::Failed)?;
+        if let Some(hex) = &self.given_hex {
+            if named.hex() != *hex {
+                return Err(FetchError::Refused(format!(
+                    "the source signs with key {}, not the authority's key {hex}",
+                    named.hex()
+                )));
+            }
+        } else {
+            tracing::info!(source = base, key = %named.verifier_key(), "pinned the authority's key on the first fetch (give --authority-key to pin it beforehand)");
         }
-        Ok(Some(head))
+        self.pin(named.clone())
+            .map_err(|e| FetchError::Fatal(format!("{:#}", e.error)))?;
+        Ok(named)
     }
 
-    fn accept(&mut self, source: &str, head: SignedHead) {
-        self.heads.push(head);
-        if self.heads.len() > HEADS_KEPT {
-            self.heads.drain(..self.heads.len() - HEADS_KEPT);
+    /// Checks `base`'s checkpoint: signed by the log's key, extending the last one
+    /// accepted (a consistency proof from the source), not older than `--max-age`.
+    fn check(&mut self, base: &str) -> Result<Option<(Checkpoint, String)>, FetchError> {
+        if self.key.is_none() && self.given_hex.is_none() {
+            // A source that keeps no log (a plain registry file's server) is followed as
+            // it is, until a key is pinned.
+            match super::log::get_json(base, "/v1/authority/key") {
+                Ok(_) => {}
+                Err(_) => return Ok(None),
+            }
+        }
+        let key = self.key_for(base)?;
+        let (checkpoint, note) = super::log::fetch_checkpoint(base, &key)
+            .map_err(|e| {
+                if e.contains("HTTP 503") {
+                    FetchError::Refused(e)
+                } else {
+                    FetchError::Failed(e)
+                }
+            })?
+            .ok_or_else(|| {
+                FetchError::Refused(format!(
+                    "{base} keeps no log, but the authority's key {} is pinned",
+                    key.verifier_key()
+                ))
+            })?;
+        if let Some(last) = self
+            .accepted
+            .last()
+            .and_then(|n| Checkpoint::open(n, &key).ok())
+        {
+            super::log::check_extends(base, &last, &checkpoint).map_err(FetchError::Refused)?;
+        }
+        if let Some(max_age) = self.max_age {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let age = now.saturating_sub(checkpoint.time.unwrap_or(0));
+            if age > max_age {
+                return Err(FetchError::Refused(format!(
+                    "stale: the source's checkpoint is {age} s old, older than --max-age {max_age}"
+                )));
+            }
+        }
+        Ok(Some((checkpoint, note)))
+    }
+
+    fn accept(&mut self, source: &str, note: String) {
+        if self.accepted.last() == Some(&note) {
+            return;
+        }
+        self.accepted.push(note);
+        if self.accepted.len() > KEPT {
+            self.accepted.drain(..self.accepted.len() - KEPT);
         }
         self.save(source);
     }
+}
+
+fn read_kept(file: Option<&std::path::Path>) -> Result<Option<serde_json::Value>, Failure> {
+    let Some(file) = file else { return Ok(None) };
+    match std::fs::read_to_string(file) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| damaged(Some(file), &e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(damaged(Some(file), &e.to_string())),
+    }
+}
+
+fn damaged(file: Option<&std::path::Path>, why: &str) -> Failure {
+    Failure::usage(format!(
+        "{}: the checkpoints this replica witnessed cannot be read ({why}); it will not forget them silently: mend the file, or remove it to trust the source afresh",
+        file.map_or("?".into(), |f| f.display().to_string())
+    ))
 }
 
 /// Why a fetch did not give a registry to serve.
 enum FetchError {
     /// The source could not be fetched, or what it sent is no registry `update` takes.
     Failed(String),
-    /// Its log does not extend the one accepted before, or is not the authority's.
+    /// Its log does not extend the one accepted before, is not the authority's, is
+    /// stale, or does not commit to the registry sent.
     Refused(String),
+    /// What the replica witnessed cannot be read: it stops.
+    Fatal(String),
 }
 
 /// Fetches the followed registry every interval, conditionally, and swaps in what
 /// passes `update`'s checks and, for an authority's registry, the log's; on any failure
 /// the last good registry goes on serving.
-async fn follow(state: Arc<AppState>, mut witness: Witness) {
+async fn follow(state: Arc<AppState>, witness: Witness) {
     let Some(status) = state.follower.as_ref() else {
         return;
     };
@@ -323,6 +442,7 @@ async fn follow(state: Arc<AppState>, mut witness: Witness) {
     // may be older than the registry the replica started with (that one is no earlier
     // version of the source); from then on, none may go back in time.
     let mut taken_one = false;
+    let witness = Arc::new(std::sync::Mutex::new(witness));
     // A fetch every interval, whatever one takes (a slow one delays the next).
     let mut ticks = tokio::time::interval(status.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -332,31 +452,29 @@ async fn follow(state: Arc<AppState>, mut witness: Witness) {
         let fetch_url = url.clone();
         let since = last.clone();
         let strict = taken_one;
-        let seen = witness.clone();
+        let seen = Arc::clone(&witness);
         let fetched = tokio::task::spawn_blocking(move || {
-            let mut seen = seen;
-            let outcome = fetch(&fetch_url, &since, current.registry(), strict, &mut seen);
-            (outcome, seen)
+            let mut seen = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            fetch(&fetch_url, &since, current.registry(), strict, &mut seen)
         })
         .await
         .unwrap_or_else(|error| {
-            let failed = FetchError::Failed(format!("the fetch's worker failed: {error}"));
-            (Err(failed), witness.clone())
+            Err(FetchError::Failed(format!(
+                "the fetch's worker failed: {error}"
+            )))
         });
         match fetched {
-            (Ok(None), _) => status.succeeded(false),
-            (Ok(Some((snapshot, server_state, head))), mut seen) => {
+            Ok(None) => status.succeeded(false),
+            Ok(Some((snapshot, server_state))) => {
                 tracing::info!(source = %url, records = snapshot.registry().len(), "a new registry swapped in");
                 state.swap(snapshot);
-                if let Some(head) = head {
-                    seen.accept(&url, head);
-                }
-                witness = seen;
                 last = server_state;
                 taken_one = true;
                 status.succeeded(true);
             }
-            (Err(FetchError::Refused(reason)), _) => {
+            Err(FetchError::Refused(reason)) => {
                 tracing::error!(source = %url, %reason, "the followed log was refused; the last good registry goes on serving");
                 // Asked again from the start, not "not modified": the source may mend.
                 last = ServerState {
@@ -365,19 +483,25 @@ async fn follow(state: Arc<AppState>, mut witness: Witness) {
                 };
                 status.refused(reason);
             }
-            (Err(FetchError::Failed(error)), _) => {
+            Err(FetchError::Failed(error)) => {
                 tracing::warn!(source = %url, %error, "fetch failed; the last good registry goes on serving");
                 status.failed(error);
+            }
+            Err(FetchError::Fatal(error)) => {
+                tracing::error!(source = %url, %error, "the replica stops");
+                eprintln!("portreg: {error}");
+                std::process::exit(2);
             }
         }
     }
 }
 
-/// A registry fetched, its server's validators and the signed head it carries.
-type Taken = (Snapshot, ServerState, Option<SignedHead>);
+/// A registry fetched and its server's validators.
+type Taken = (Snapshot, ServerState);
 
-/// One conditional fetch: `None` when not modified, else the new snapshot and the
-/// server's validators.
+/// One fetch: the source's checkpoint (when it keeps a log), then, when the registry it
+/// commits to is not the one served, the registry, conditionally. `None` when nothing
+/// changed, else the new snapshot and the server's validators.
 fn fetch(
     url: &str,
     last: &ServerState,
@@ -385,12 +509,57 @@ fn fetch(
     strict: bool,
     witness: &mut Witness,
 ) -> Result<Option<Taken>, FetchError> {
-    let fetched: Fetched = match download(url, last, FETCH_TIMEOUT, false) {
+    let base = super::log::server_base(url);
+    let signed = if url.ends_with("/v1/registry.bin") {
+        witness.check(&base)?
+    } else {
+        None
+    };
+    if let Some((checkpoint, note)) = &signed {
+        let Some(committed) = checkpoint.registry else {
+            return Err(FetchError::Refused(
+                "the source's checkpoint commits to no registry".into(),
+            ));
+        };
+        if hex::encode(committed) == current.provenance().sha256 {
+            witness.accept(url, note.clone());
+            return Ok(None);
+        }
+    }
+    // A registry the checkpoint does not commit to is asked for whole, not "not modified".
+    let since = if signed.is_some() {
+        ServerState {
+            source: last.source.clone(),
+            ..ServerState::default()
+        }
+    } else {
+        last.clone()
+    };
+    let fetched: Fetched = match download(url, &since, FETCH_TIMEOUT, false) {
         Ok(Some(fetched)) => fetched,
         Ok(None) => return Ok(None),
         Err(error) => return Err(FetchError::Failed(format!("{error:#}"))),
     };
-    let sha256 = format!("{:x}", Sha256::digest(&fetched.bytes));
+    let digest: [u8; 32] = Sha256::digest(&fetched.bytes).into();
+    let sha256 = hex::encode(digest);
+    match &signed {
+        Some((checkpoint, _)) if checkpoint.registry != Some(digest) => {
+            // The registry may have changed between the two answers: asked once more.
+            let again = witness.check(&base)?;
+            if again.as_ref().and_then(|(c, _)| c.registry) != Some(digest) {
+                return Err(FetchError::Refused(format!(
+                    "the registry served (sha256 {sha256}) is not the one the authority's checkpoint signs (sha256 {}): it was changed on the way or at the source",
+                    checkpoint.registry.map(hex::encode).unwrap_or_default()
+                )));
+            }
+        }
+        None if witness.key.is_some() && !url.ends_with("/v1/registry.bin") => {
+            return Err(FetchError::Refused(
+                "the source keeps no log, but the authority's key is pinned".into(),
+            ));
+        }
+        _ => {}
+    }
     if sha256 == current.provenance().sha256 {
         return Ok(None);
     }
@@ -400,7 +569,6 @@ fn fetch(
             "{url}: refused as `portreg update` refuses it: {refusal}"
         ))
     })?;
-    let head = witness.check(url, &registry).map_err(FetchError::Refused)?;
     let provenance = Provenance {
         source: url.to_owned(),
         version: registry
@@ -412,7 +580,10 @@ fn fetch(
     };
     let compiled = CompiledRegistry::compile(&registry, &provenance);
     let snapshot = Snapshot::new(Box::new(Box::new(compiled)), format!("follows {url}"));
-    Ok(Some((snapshot, fetched.state, head)))
+    if let Some((_, note)) = signed {
+        witness.accept(url, note);
+    }
+    Ok(Some((snapshot, fetched.state)))
 }
 
 #[cfg(test)]

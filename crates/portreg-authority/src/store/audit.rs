@@ -17,6 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::log::{check_entry, sign_entry, Checkpoint, LogKey, LogSigner, LogTree};
 use crate::{AuthorityError, Result};
 
 use super::{metadata_from_json, metadata_to_json, now, Authority};
@@ -31,8 +32,9 @@ const TRACKED: [(&str, &str); 5] = [
     ("meta", "key"),
 ];
 
-/// The meta rows outside the log: what the log itself determines.
-const UNTRACKED_META: &str = "'audit_head'";
+/// The meta rows outside the log: what the log itself determines (its head, its last
+/// checkpoint, the first entry that had to be signed).
+const UNTRACKED_META: &str = "'audit_head', 'checkpoint', 'signed_from'";
 
 /// A table's columns, in order.
 fn columns_of(connection: &Connection, table: &str) -> Result<Vec<String>> {
@@ -212,9 +214,16 @@ impl AuditEntry {
     }
 }
 
-/// Appends an entry, with the changes the transaction made.
+/// What writes the log: the authority's key and the tree of the entries verified so far.
+pub(super) struct LogWriter<'a> {
+    pub(super) signer: &'a LogSigner,
+    pub(super) tree: &'a std::sync::RwLock<LogTree>,
+}
+
+/// Appends an entry, with the changes the transaction made, signed.
 pub(super) fn audit(
     tx: &Connection,
+    log: &LogWriter<'_>,
     actor: &str,
     action: &str,
     subject: &str,
@@ -224,21 +233,91 @@ pub(super) fn audit(
     let changes = take_changes(tx)?;
     append(
         tx,
+        Some(log),
         [&now(), actor, action, subject, outcome, detail],
         &changes,
     )
 }
 
-fn append(tx: &Connection, fields: [&str; 6], changes: &str) -> Result<()> {
+/// Appends an entry. With a writer (always, but for a migration run before any key is
+/// at hand), the entry is signed and the store keeps a checkpoint covering it, signed
+/// too: the tree is first brought up to the log's last entry, each entry checked.
+fn append(
+    tx: &Connection,
+    log: Option<&LogWriter<'_>>,
+    fields: [&str; 6],
+    changes: &str,
+) -> Result<()> {
     let (last, previous) = last_row(tx)?;
     let id = last + 1;
     let hash = row_hash(&previous, fields, Some(changes), id);
     let [at, actor, action, subject, outcome, detail] = fields;
-    tx.execute(
-        "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![id, at, actor, action, subject, outcome, detail, hash, changes],
-    )?;
+    let signature = match log {
+        Some(log) => {
+            let public = log.signer.public();
+            let mut tree = log
+                .tree
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            super::log::sync(tx, &mut tree, Some(&public))?;
+            let leaf: [u8; 32] = hex::decode(&hash)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or_default();
+            let checkpoint = Checkpoint {
+                origin: log.signer.name.clone(),
+                size: id as u64,
+                root: tree.root_with(leaf).map_err(AuthorityError::Tampered)?,
+                time: Some(super::unix_now()),
+                registry: None,
+            };
+            let note = checkpoint
+                .sign(log.signer)
+                .map_err(AuthorityError::Refused)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?1)",
+                [note],
+            )?;
+            Some(sign_entry(log.signer, id as u64, &hash))
+        }
+        None => None,
+    };
+    match signature {
+        Some(signature) => tx.execute(
+            "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash, changes, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![id, at, actor, action, subject, outcome, detail, hash, changes, signature],
+        )?,
+        // A migration's entry, written before the column of signatures exists.
+        None => tx.execute(
+            "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![id, at, actor, action, subject, outcome, detail, hash, changes],
+        )?,
+    };
     set_head(tx, id, &hash)
+}
+
+/// Why entry `id`'s signature does not hold, if it does not: from `first_signed` on
+/// every entry must be signed by the log's key.
+fn signature_problem(
+    key: Option<&LogKey>,
+    id: i64,
+    first_signed: u64,
+    hash: &str,
+    signature: Option<&str>,
+) -> Option<String> {
+    let id = id as u64;
+    if id < first_signed && signature.is_none() {
+        return None;
+    }
+    match (key, signature) {
+        (Some(key), Some(signature)) if check_entry(key, id, hash, signature) => None,
+        (_, None) => Some(format!(
+            "row {id} is not signed: it was written by someone without the authority's key"
+        )),
+        _ => Some(format!(
+            "row {id}'s signature is not the authority's key's: it was written or re-signed by someone else"
+        )),
+    }
 }
 
 /// The action of an entry that takes the tables as they are into the log: a store
@@ -250,6 +329,7 @@ pub(super) fn checkpoint(tx: &Connection, detail: &str) -> Result<()> {
     let state = table_state(tx)?;
     append(
         tx,
+        None,
         [&now(), "portreg", CHECKPOINT, "store", "ok", detail],
         &state_changes(&state),
     )
@@ -412,8 +492,11 @@ impl Authority {
     /// entry with that hash. The head the store keeps must be the last entry's. A store
     /// whose chain was rebuilt by a migration is refused without `expected`.
     pub fn verify(&self, expected: Option<&str>) -> Result<ChainReport> {
+        let key = self.log_key()?;
+        let first_signed = super::log::signed_from(&self.connection)?;
+        let mut tree = LogTree::default();
         let mut statement = self.connection.prepare(
-            "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, ''), changes FROM audit ORDER BY id",
+            "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, ''), changes, signature FROM audit ORDER BY id",
         )?;
         let mut rows = statement.query([])?;
         let mut previous = String::new();
@@ -438,6 +521,7 @@ impl Authority {
             ];
             let stored: String = row.get(7)?;
             let changes: Option<String> = row.get(8)?;
+            let signature: Option<String> = row.get(9)?;
             let fields = fields.each_ref().map(String::as_str);
             count += 1;
             if id != last + 1 {
@@ -474,9 +558,29 @@ impl Authority {
                     seen_expected = true;
                 }
             }
+            if let Some(found) = signature_problem(
+                key.as_ref(),
+                id,
+                first_signed,
+                &stored,
+                signature.as_deref(),
+            ) {
+                problem = Some(found);
+                break;
+            }
             if let Some(changes) = changes {
                 if let Err(found) = replay.apply(id, fields[2] == CHECKPOINT, changes) {
                     problem = Some(found);
+                    break;
+                }
+            }
+            match hex::decode(&stored)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            {
+                Some(leaf) => tree.push(leaf),
+                None => {
+                    problem = Some(format!("row {id} has no chain hash"));
                     break;
                 }
             }
@@ -509,6 +613,10 @@ impl Authority {
         }
         if problem.is_none() {
             problem = replay.compare(&table_state(&self.connection)?);
+        }
+        if problem.is_none() && (tree.size() >= first_signed || self.stored_checkpoint()?.is_some())
+        {
+            problem = self.checkpoint_problem(key.as_ref(), &tree)?;
         }
         if problem.is_none() && expected.is_none() {
             let rebuilt: Option<String> = self
@@ -548,6 +656,72 @@ impl Authority {
             head,
             problem,
         })
+    }
+
+    /// Whether the last checkpoint the store keeps is signed by the log's key and covers
+    /// exactly the entries present: entries added by someone without the key, or removed
+    /// from the end, are found here even when the chain was hashed anew.
+    fn checkpoint_problem(&self, key: Option<&LogKey>, tree: &LogTree) -> Result<Option<String>> {
+        let Some(key) = key else {
+            return Ok(Some(
+                "the log's entries are signed, but the store names no key".into(),
+            ));
+        };
+        let Some(note) = self.stored_checkpoint()? else {
+            return Ok(Some(
+                "the store keeps no signed checkpoint of its log: it was removed".into(),
+            ));
+        };
+        let checkpoint = match Checkpoint::open(&note, key) {
+            Ok(checkpoint) => checkpoint,
+            Err(why) => return Ok(Some(format!("the store's last checkpoint: {why}"))),
+        };
+        if checkpoint.size != tree.size() {
+            return Ok(Some(format!(
+                "the last checkpoint signed covers {} entries, the log has {}: entries were {} without the authority's key",
+                checkpoint.size,
+                tree.size(),
+                if checkpoint.size < tree.size() { "added" } else { "removed" }
+            )));
+        }
+        let root = tree.root(tree.size()).map_err(AuthorityError::Tampered)?;
+        if root != checkpoint.root {
+            return Ok(Some(format!(
+                "the log's root {} is not the root {} its last checkpoint signed: the log was rewritten",
+                hex::encode(root),
+                checkpoint.root_hex()
+            )));
+        }
+        Ok(None)
+    }
+
+    /// Checks a checkpoint kept elsewhere (a signed note a replica or a witness saw):
+    /// signed by the log's key, and its root this log's root at its size.
+    pub fn check_checkpoint(&self, note: &str) -> Result<Result<Checkpoint, String>> {
+        let Some(key) = self.log_key()? else {
+            return Ok(Err("the store signs with no key".into()));
+        };
+        let checkpoint = match Checkpoint::open(note, &key) {
+            Ok(checkpoint) => checkpoint,
+            Err(why) => return Ok(Err(why)),
+        };
+        let size = self.log_size()?;
+        if checkpoint.size > size {
+            return Ok(Err(format!(
+                "the checkpoint covers {} entries, the log has {size}: entries were removed (the store was rolled back)",
+                checkpoint.size
+            )));
+        }
+        let root = self.root_at(checkpoint.size)?;
+        if root != checkpoint.root {
+            return Ok(Err(format!(
+                "the log at {} entries has root {}, the checkpoint says {}: the log was rewritten",
+                checkpoint.size,
+                hex::encode(root),
+                checkpoint.root_hex()
+            )));
+        }
+        Ok(Ok(checkpoint))
     }
 
     /// The chain's head as the store keeps it (`ID:HASH`), written into what `publish`
@@ -693,21 +867,27 @@ mod tests {
             rusqlite::params![fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], hash],
         )
         .unwrap();
+        // Chained in, but not signed by the authority's key.
         assert!(
-            problem(&test, None).starts_with("row 3 was inserted"),
+            problem(&test, None).starts_with("row 3 is not signed"),
             "{}",
             problem(&test, None)
         );
 
-        // The whole trail rewritten, head and all: only a head kept elsewhere tells.
+        // The whole trail rewritten, head and all: the entries' signatures tell, and so
+        // does a head kept elsewhere.
         let (test, head_before) = tampered("chain-rewrite");
         let c = &test.authority.connection;
         c.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2", [])
             .unwrap();
         rehash(c);
-        assert_eq!(problem(&test, None), "");
         assert!(
-            problem(&test, Some(&head_before)).contains("rewritten"),
+            problem(&test, None).contains("row 2's signature is not the authority's"),
+            "{}",
+            problem(&test, None)
+        );
+        assert!(
+            !problem(&test, Some(&head_before)).is_empty(),
             "{}",
             problem(&test, Some(&head_before))
         );
@@ -809,7 +989,7 @@ mod tests {
         test.authority
             .connection
             .execute_batch(
-                "UPDATE users SET role = role; ALTER TABLE audit DROP COLUMN changes; PRAGMA user_version = 3;",
+                "UPDATE users SET role = role; ALTER TABLE audit DROP COLUMN changes; ALTER TABLE audit DROP COLUMN signature; DELETE FROM meta WHERE key = 'signed_from'; PRAGMA user_version = 3;",
             )
             .unwrap();
         let reopened = super::super::Authority::open(&path).unwrap();

@@ -1,21 +1,23 @@
-//! The store's side of the signed log: its Merkle tree over the entries' hashes (kept in
-//! memory and extended as entries are added), its signing key, its signed head, proofs
-//! and entries.
+//! The store's side of the signed log: its Merkle tree over the entries' chain hashes
+//! (kept in memory, extended only by entries whose chain and signature check), its
+//! signing key, its checkpoints, proofs and entries.
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use ct_merkle::mem_backed_tree::MemoryBackedTree;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-use crate::log::{load_or_create_key, SignedHead};
+use crate::log::{
+    check_entry, default_origin, load_or_create_key, verifying_key, Checkpoint, LogKey, LogSigner,
+    LogTree,
+};
 use crate::{Actor, AuthorityError, Result};
 
-use super::{now, store_error, Authority};
+use super::{store_error, Authority};
 
-/// The log's Merkle tree: one leaf an entry, its hash.
-pub(super) type Tree = MemoryBackedTree<Sha256, [u8; 32]>;
+/// The log's tree, shared with whoever serves proofs and tiles without the store.
+pub type SharedTree = Arc<RwLock<LogTree>>;
 
 /// The most entries one `/v1/log/entries` answer holds.
 const MAX_ENTRIES: u64 = 1_000;
@@ -27,9 +29,10 @@ fn entry_json(row: &rusqlite::Row<'_>, whole: bool) -> rusqlite::Result<Value> {
     let (action, outcome): (String, String) = (row.get(3)?, row.get(5)?);
     let id: i64 = row.get(0)?;
     let (at, hash): (String, String) = (row.get(1)?, row.get(7)?);
+    let signature: Option<String> = row.get(9)?;
     let public = super::registry_changes(&action) && outcome == "ok";
     if !(whole || public) {
-        return Ok(json!({"id": id, "at": at, "hash": hash}));
+        return Ok(json!({"id": id, "at": at, "hash": hash, "signature": signature}));
     }
     let changes: Value = if whole {
         row.get::<_, Option<String>>(8)?
@@ -42,49 +45,159 @@ fn entry_json(row: &rusqlite::Row<'_>, whole: bool) -> rusqlite::Result<Value> {
     Ok(json!({
         "id": id, "at": at, "actor": row.get::<_, String>(2)?, "action": action,
         "subject": row.get::<_, String>(4)?, "outcome": outcome,
-        "detail": row.get::<_, String>(6)?, "hash": hash, "changes": changes,
+        "detail": row.get::<_, String>(6)?, "hash": hash, "signature": signature,
+        "changes": changes,
     }))
 }
 
-/// The tree of the log's first `size` entries (at most the tree's size).
-fn prefix(tree: &Tree, size: u64) -> Tree {
-    let mut smaller = Tree::new();
-    for leaf in &tree.items()[..size as usize] {
-        smaller.push(*leaf);
-    }
-    smaller
+/// A meta row's value.
+pub(super) fn meta(connection: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(connection
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+            row.get(0)
+        })
+        .optional()?)
 }
 
-fn hex_digests(bytes: &[u8]) -> Vec<String> {
-    bytes.chunks(32).map(hex::encode).collect()
+/// The first entry that must be signed: entries before it were written before the log's
+/// entries were signed (a store migrated from an earlier portreg).
+pub(super) fn signed_from(connection: &Connection) -> Result<u64> {
+    Ok(meta(connection, "signed_from")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1))
+}
+
+/// The log's key as the store names it (its public key and origin), if it has one.
+pub(super) fn recorded_key(connection: &Connection) -> Result<Option<LogKey>> {
+    let Some(hex) = meta(connection, "signing_key")? else {
+        return Ok(None);
+    };
+    let key = verifying_key(&hex)
+        .map_err(|e| AuthorityError::DamagedRecord(format!("the store's signing key: {e}")))?;
+    let name = meta(connection, "log_origin")?.unwrap_or_else(|| default_origin(&key));
+    Ok(Some(LogKey { name, key }))
+}
+
+/// The last entry's id and chain hash.
+pub(super) fn last_entry(connection: &Connection) -> Result<Option<(u64, String)>> {
+    Ok(connection
+        .query_row(
+            "SELECT id, coalesce(hash, '') FROM audit ORDER BY id DESC LIMIT 1",
+            [],
+            |row| Ok((row.get::<_, i64>(0)? as u64, row.get(1)?)),
+        )
+        .optional()?)
+}
+
+fn leaf_of(id: u64, hash: &str) -> Result<[u8; 32]> {
+    hex::decode(hash)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| AuthorityError::Tampered(format!("log entry {id} has no chain hash")))
+}
+
+/// Brings `tree` up to the log's last entry, checking each new entry as it is added:
+/// ids without a gap, its chain hash from its content and the entry before, its
+/// signature by `key` from [`signed_from`] on. First, that the entries the tree holds are
+/// still the store's: a log cut or replaced under this process is refused.
+pub(super) fn sync(
+    connection: &Connection,
+    tree: &mut LogTree,
+    key: Option<&LogKey>,
+) -> Result<()> {
+    let size = tree.size();
+    let last = last_entry(connection)?;
+    let (last_id, _) = last.clone().unwrap_or((0, String::new()));
+    if last_id < size {
+        return Err(AuthorityError::Tampered(format!(
+            "the log was cut under this server: it had {size} entries, the store now has {last_id}"
+        )));
+    }
+    if size > 0 {
+        let kept: Option<String> = connection
+            .query_row(
+                "SELECT coalesce(hash, '') FROM audit WHERE id = ?1",
+                [size as i64],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if kept.map(|h| leaf_of(size, &h)).transpose()? != tree.leaf(size - 1) {
+            return Err(AuthorityError::Tampered(format!(
+                "log entry {size} is not the one this server verified: the log was replaced under it"
+            )));
+        }
+    }
+    if last_id == size {
+        return Ok(());
+    }
+    let first_signed = signed_from(connection)?;
+    let mut previous = match size {
+        0 => String::new(),
+        n => hex::encode(tree.leaf(n - 1).unwrap_or_default()),
+    };
+    let mut statement = connection.prepare_cached(
+        "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, ''), changes, signature
+         FROM audit WHERE id > ?1 ORDER BY id",
+    )?;
+    let mut rows = statement.query([size as i64])?;
+    while let Some(row) = rows.next()? {
+        let id = row.get::<_, i64>(0)? as u64;
+        let fields: [String; 6] = [
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+        ];
+        let (hash, changes, signature): (String, Option<String>, Option<String>) =
+            (row.get(7)?, row.get(8)?, row.get(9)?);
+        if id != tree.size() + 1 {
+            return Err(AuthorityError::Tampered(format!(
+                "log entry {} is missing",
+                tree.size() + 1
+            )));
+        }
+        let computed = super::audit::row_hash(
+            &previous,
+            fields.each_ref().map(String::as_str),
+            changes.as_deref(),
+            id as i64,
+        );
+        if computed != hash {
+            return Err(AuthorityError::Tampered(format!(
+                "log entry {id} does not match its chain hash: it was changed or inserted"
+            )));
+        }
+        if id >= first_signed || signature.is_some() {
+            let signed = match (key, &signature) {
+                (Some(key), Some(signature)) => check_entry(key, id, &hash, signature),
+                _ => false,
+            };
+            if !signed {
+                return Err(AuthorityError::Tampered(format!(
+                    "log entry {id} ({} {} by {}) is not signed by the authority's key: it was written by someone else",
+                    fields[2], fields[3], fields[1]
+                )));
+            }
+        }
+        tree.push(leaf_of(id, &hash)?);
+        previous = hash;
+    }
+    Ok(())
 }
 
 impl Authority {
-    /// Brings the tree up to the log's last entry.
-    fn sync_tree(&self) -> Result<()> {
-        let mut tree = self.tree.borrow_mut();
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT id, coalesce(hash, '') FROM audit WHERE id > ?1 ORDER BY id")?;
-        let mut rows = statement.query([tree.len() as i64])?;
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            let hash: String = row.get(1)?;
-            let leaf: [u8; 32] = hex::decode(&hash)
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or_else(|| {
-                    AuthorityError::DamagedRecord(format!("log entry {id} has no hash"))
-                })?;
-            if id as u64 != tree.len() + 1 {
-                return Err(AuthorityError::DamagedRecord(format!(
-                    "log entry {} is missing",
-                    tree.len() + 1
-                )));
-            }
-            tree.push(leaf);
-        }
-        Ok(())
+    /// The log's tree as this process verified it, brought up to the store's last entry.
+    pub fn sync_log(&self) -> Result<()> {
+        let key = self.log_key()?;
+        let mut tree = self.tree.write().unwrap_or_else(PoisonError::into_inner);
+        sync(&self.connection, &mut tree, key.as_ref())
+    }
+
+    /// The tree, shared: proofs and tiles read it without the store.
+    pub fn shared_tree(&self) -> SharedTree {
+        Arc::clone(&self.tree)
     }
 
     /// Signs with the key at `path`: read if it exists, else made there (0600). The
@@ -92,7 +205,8 @@ impl Authority {
     /// other (a new store can take over an old store's key by being given its file).
     /// Returns the public key, hex.
     pub fn use_signing_key(&mut self, path: &Path) -> Result<String> {
-        if self.public_key()?.is_some() && !path.exists() {
+        let recorded = recorded_key(&self.connection)?;
+        if recorded.is_some() && !path.exists() {
             return Err(store_error(
                 path,
                 "no such signing key, and the store signs with one: give its file with --signing-key",
@@ -100,124 +214,99 @@ impl Authority {
         }
         let key = load_or_create_key(path)?;
         let public = hex::encode(key.verifying_key().as_bytes());
-        match self.public_key()? {
-            Some(recorded) if recorded != public => {
+        match recorded {
+            Some(recorded) if recorded.key != key.verifying_key() => {
                 return Err(store_error(
                     path,
                     format!(
-                        "this key ({public}) is not the one the store signs with ({recorded}); give the store's key with --signing-key"
+                        "this key ({public}) is not the one the store signs with ({}); give the store's key with --signing-key",
+                        recorded.hex()
                     ),
                 ))
             }
-            Some(_) => {}
+            Some(recorded) => {
+                self.signer = Some(LogSigner {
+                    name: recorded.name,
+                    key,
+                });
+            }
             None => {
+                let origin = default_origin(&key.verifying_key());
+                self.signer = Some(LogSigner {
+                    name: origin.clone(),
+                    key,
+                });
                 let recorded = public.clone();
                 self.change(&Actor::local("portreg"), "key", "signing key", |tx| {
                     tx.execute(
-                        "INSERT INTO meta (key, value) VALUES ('signing_key', ?1)",
-                        [&recorded],
+                        "INSERT INTO meta (key, value) VALUES ('signing_key', ?1), ('log_origin', ?2)",
+                        params![recorded, origin],
                     )?;
-                    Ok(((), format!("the log is signed by Ed25519 key {recorded}")))
+                    Ok(((), format!("the log {origin} is signed by Ed25519 key {recorded}")))
                 })?;
             }
         }
-        self.signing = Some(key);
         Ok(public)
     }
 
-    /// The public key the store's heads are signed with (hex), once one is in use.
+    /// The public key the store's log is signed with (hex), once one is in use.
     pub fn public_key(&self) -> Result<Option<String>> {
-        Ok(self
-            .connection
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'signing_key'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?)
+        Ok(self.log_key()?.map(|key| key.hex()))
     }
 
-    /// The log's head, signed now; `None` while no signing key is in use.
-    pub fn signed_head(&self) -> Result<Option<SignedHead>> {
-        let Some(key) = &self.signing else {
+    /// The log's key: the one this process signs with, else the one the store names.
+    pub fn log_key(&self) -> Result<Option<LogKey>> {
+        match &self.signer {
+            Some(signer) => Ok(Some(signer.public())),
+            None => recorded_key(&self.connection),
+        }
+    }
+
+    /// A checkpoint of the log as it stands, signed now, with the registry's digest when
+    /// given; `None` while no signing key is in use. The log is checked first, up to its
+    /// last entry: an entry this process cannot verify is never signed over.
+    pub fn checkpoint(&self, registry: Option<[u8; 32]>) -> Result<Option<String>> {
+        let Some(signer) = &self.signer else {
             return Ok(None);
         };
-        self.sync_tree()?;
-        let tree = self.tree.borrow();
-        let root = hex::encode(tree.root().as_bytes());
-        Ok(Some(SignedHead::sign(key, tree.len(), &root, &now())))
+        self.sync_log()?;
+        let tree = self.tree.read().unwrap_or_else(PoisonError::into_inner);
+        let checkpoint = Checkpoint {
+            origin: signer.name.clone(),
+            size: tree.size(),
+            root: tree.root(tree.size()).map_err(AuthorityError::Tampered)?,
+            time: Some(super::unix_now()),
+            registry,
+        };
+        checkpoint
+            .sign(signer)
+            .map(Some)
+            .map_err(AuthorityError::Refused)
     }
 
-    /// The log's head when it had `size` entries (at most its size now), unsigned: what
-    /// a check of another copy of the log compares with.
-    pub fn head_at(&self, size: u64) -> Result<SignedHead> {
-        self.sync_tree()?;
-        let tree = self.tree.borrow();
-        if size > tree.len() {
-            return Err(AuthorityError::Invalid {
-                field: "size",
-                reason: format!("the log has {} entries, not {size}", tree.len()),
-            });
-        }
-        let root = if size == tree.len() {
-            tree.root()
-        } else {
-            prefix(&tree, size).root()
-        };
-        Ok(SignedHead {
-            size,
-            root: hex::encode(root.as_bytes()),
-            time: String::new(),
-            key: String::new(),
-            signature: String::new(),
+    /// The last checkpoint the store keeps (signed when its last entry was written).
+    pub fn stored_checkpoint(&self) -> Result<Option<String>> {
+        meta(&self.connection, "checkpoint")
+    }
+
+    /// The log's root at `size` entries (at most its size now).
+    pub fn root_at(&self, size: u64) -> Result<[u8; 32]> {
+        self.sync_log()?;
+        let tree = self.tree.read().unwrap_or_else(PoisonError::into_inner);
+        tree.root(size).map_err(|reason| AuthorityError::Invalid {
+            field: "size",
+            reason,
         })
     }
 
     /// The log's size: its entries.
     pub fn log_size(&self) -> Result<u64> {
-        self.sync_tree()?;
-        Ok(self.tree.borrow().len())
-    }
-
-    /// The consistency proof from the log of `from` entries to the one of `to` (RFC 9162
-    /// `PROOF(from, D[to])`), hex digests.
-    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<String>> {
-        self.sync_tree()?;
-        let tree = self.tree.borrow();
-        let size = tree.len();
-        if from == 0 || from > to || to > size {
-            return Err(AuthorityError::Invalid {
-                field: "from",
-                reason: format!(
-                    "a consistency proof needs 1 <= from <= to <= {size} (the log's size); got from={from}, to={to}"
-                ),
-            });
-        }
-        if to == size {
-            return Ok(hex_digests(
-                tree.prove_consistency((to - from) as usize).as_bytes(),
-            ));
-        }
-        Ok(hex_digests(
-            prefix(&tree, to)
-                .prove_consistency((to - from) as usize)
-                .as_bytes(),
-        ))
-    }
-
-    /// Entry `entry`'s hash and its inclusion proof in the log as it stands (its size).
-    pub fn inclusion_proof(&self, entry: u64) -> Result<(u64, String, Vec<String>)> {
-        self.sync_tree()?;
-        let tree = self.tree.borrow();
-        let size = tree.len();
-        if entry == 0 || entry > size {
-            return Err(AuthorityError::NotFound(format!(
-                "no entry {entry}: the log has entries 1 to {size}"
-            )));
-        }
-        let leaf = hex::encode(tree.items()[entry as usize - 1]);
-        let proof = hex_digests(tree.prove_inclusion(entry as usize - 1).as_bytes());
-        Ok((size, leaf, proof))
+        self.sync_log()?;
+        Ok(self
+            .tree
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .size())
     }
 
     /// Entries `start` to `end` (ids, both included, at most [`MAX_ENTRIES`]): `whole`
@@ -233,12 +322,64 @@ impl Authority {
             });
         }
         let mut statement = self.connection.prepare_cached(
-            "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, ''), changes
+            "SELECT id, at, actor, action, subject, outcome, detail, coalesce(hash, ''), changes, signature
              FROM audit WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
         )?;
         let rows = statement.query_map(params![start as i64, end as i64], |row| {
             entry_json(row, whole)
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Proofs from a shared tree, as the API serves them: entries numbered from 1, hashes hex.
+pub mod proofs {
+    use super::SharedTree;
+    use crate::{AuthorityError, Result};
+    use std::sync::PoisonError;
+
+    fn hex_all(hashes: Vec<[u8; 32]>) -> Vec<String> {
+        hashes.into_iter().map(hex::encode).collect()
+    }
+
+    /// The consistency proof from the log of `from` entries to the one of `to` (RFC 9162
+    /// `PROOF(from, D[to])`), hex digests.
+    pub fn consistency(tree: &SharedTree, from: u64, to: u64) -> Result<Vec<String>> {
+        let tree = tree.read().unwrap_or_else(PoisonError::into_inner);
+        let size = tree.size();
+        if from == 0 || from > to || to > size {
+            return Err(AuthorityError::Invalid {
+                field: "from",
+                reason: format!(
+                    "a consistency proof needs 1 <= from <= to <= {size} (the log's size); got from={from}, to={to}"
+                ),
+            });
+        }
+        tree.consistency(from, to)
+            .map(hex_all)
+            .map_err(AuthorityError::Refused)
+    }
+
+    /// Entry `entry`'s chain hash and its inclusion proof in the log of `size` entries
+    /// (its whole size when not given): `(size, leaf, proof)`.
+    pub fn inclusion(
+        tree: &SharedTree,
+        entry: u64,
+        size: Option<u64>,
+    ) -> Result<(u64, String, Vec<String>)> {
+        let tree = tree.read().unwrap_or_else(PoisonError::into_inner);
+        let size = size.unwrap_or(tree.size());
+        if entry == 0 || entry > size || size > tree.size() {
+            return Err(AuthorityError::NotFound(format!(
+                "no entry {entry} in a log of {size}: the log has entries 1 to {}",
+                tree.size()
+            )));
+        }
+        let leaf = hex::encode(tree.leaf(entry - 1).unwrap_or_default());
+        let proof = tree
+            .inclusion(entry - 1, size)
+            .map(hex_all)
+            .map_err(AuthorityError::Refused)?;
+        Ok((size, leaf, proof))
     }
 }

@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::{Actor, AuthorityError, Result};
 
 pub use audit::{AuditEntry, ChainReport};
+pub use log::{proofs, SharedTree};
 pub use requests::{RequestRecord, RequestState};
 pub use users::UserRecord;
 
@@ -30,15 +31,22 @@ use schema::SCHEMA_VERSION;
 pub struct Authority {
     connection: Connection,
     path: PathBuf,
-    /// The log's Merkle tree, extended as entries are added.
-    tree: std::cell::RefCell<log::Tree>,
-    /// The key heads are signed with, once in use.
-    signing: Option<ed25519_dalek::SigningKey>,
+    /// The log's Merkle tree, extended by entries whose chain and signature check.
+    tree: SharedTree,
+    /// The key entries and checkpoints are signed with, once in use.
+    signer: Option<crate::log::LogSigner>,
 }
 
 /// The current time, `YYYY-MM-DDTHH:MM:SSZ`.
 pub(super) fn now() -> String {
     portreg::utc_timestamp(SystemTime::now())
+}
+
+/// The current time, seconds since the Unix epoch.
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The time `seconds` from now, as the store writes times (`YYYY-MM-DDTHH:MM:SSZ`).
@@ -94,18 +102,44 @@ impl Authority {
                 "no such store; create it with `portreg authority init`",
             ));
         }
-        Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        let mut authority = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // The key beside the store signs what this process writes, where it can be read
+        // and is the store's; a reader needs none.
+        let key = crate::log::default_key_path(path);
+        if key.exists() && log::recorded_key(&authority.connection)?.is_some() {
+            let _ = authority.use_signing_key(&key);
+        }
+        Ok(authority)
     }
 
-    /// Creates a store, loaded with `registry` when given. An existing store is refused.
+    /// Creates a store, loaded with `registry` when given, its log signed with the key
+    /// beside it (`STORE.key`, made there). An existing store is refused.
     /// The file (and SQLite's journal files beside it) can be read and written by its
     /// owner only: it holds the identities' token hashes and the requests.
     pub fn init(path: &Path, registry: Option<&Registry>, actor: &Actor) -> Result<Authority> {
+        Self::init_with_key(path, registry, actor, &crate::log::default_key_path(path))
+    }
+
+    /// Creates a store as [`Authority::init`] does, its log signed with the key at
+    /// `key` (read if it exists, else made there): its first entry is signed.
+    pub fn init_with_key(
+        path: &Path,
+        registry: Option<&Registry>,
+        actor: &Actor,
+        key: &Path,
+    ) -> Result<Authority> {
         if path.exists() {
             return Err(store_error(path, "already exists; it was left as it was"));
         }
+        let secret = crate::log::load_or_create_key(key)?;
         create_private(path)?;
         let mut authority = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let public = secret.verifying_key();
+        let origin = crate::log::default_origin(&public);
+        authority.signer = Some(crate::log::LogSigner {
+            name: origin.clone(),
+            key: secret,
+        });
         let empty = Registry::default();
         let registry = registry.unwrap_or(&empty);
         let tx = authority
@@ -143,16 +177,29 @@ impl Authority {
             }
         }
         tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('metadata', ?1)",
-            [metadata_to_json(&registry.meta).to_string()],
+            "INSERT INTO meta (key, value) VALUES ('metadata', ?1), ('signing_key', ?2), ('log_origin', ?3)",
+            params![
+                metadata_to_json(&registry.meta).to_string(),
+                hex::encode(public.as_bytes()),
+                origin
+            ],
         )?;
         let detail = format!(
-            "{} records, {} people",
+            "{} records, {} people; the log {origin} is signed by Ed25519 key {}",
             registry.records.len(),
-            registry.people.len()
+            registry.people.len(),
+            hex::encode(public.as_bytes())
         );
+        let Some(signer) = &authority.signer else {
+            return Err(store_error(path, "no signing key"));
+        };
+        let writer = audit::LogWriter {
+            signer,
+            tree: &authority.tree,
+        };
         audit(
             &tx,
+            &writer,
             &actor.name(),
             "init",
             &path.display().to_string(),
@@ -202,8 +249,8 @@ impl Authority {
         let mut authority = Authority {
             connection,
             path: path.to_owned(),
-            tree: std::cell::RefCell::new(log::Tree::new()),
-            signing: None,
+            tree: SharedTree::default(),
+            signer: None,
         };
         authority.migrate(version)?;
         audit::capture_changes(&authority.connection)?;
@@ -225,6 +272,23 @@ impl Authority {
         change: impl FnOnce(&Transaction<'_>) -> Result<(T, String)>,
     ) -> Result<T> {
         let actor = actor.name();
+        if self.signer.is_none() {
+            if log::recorded_key(&self.connection)?.is_some() {
+                return Err(store_error(
+                    &crate::log::default_key_path(&self.path),
+                    "the store's log is signed: a change needs its signing key (this file, or --signing-key)",
+                ));
+            }
+            // A store from before its log was signed: it is signed from now on.
+            self.use_signing_key(&crate::log::default_key_path(&self.path))?;
+        }
+        let Some(signer) = &self.signer else {
+            return Err(store_error(&self.path, "no signing key"));
+        };
+        let writer = audit::LogWriter {
+            signer,
+            tree: &self.tree,
+        };
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -233,7 +297,7 @@ impl Authority {
                 if registry_changes(action) {
                     touch(&tx)?;
                 }
-                audit(&tx, &actor, action, subject, "ok", &detail)?;
+                audit(&tx, &writer, &actor, action, subject, "ok", &detail)?;
                 tx.commit()?;
                 Ok(value)
             }
@@ -244,6 +308,7 @@ impl Authority {
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 audit(
                     &tx,
+                    &writer,
                     &actor,
                     action,
                     subject,
@@ -273,11 +338,7 @@ impl Authority {
     /// metadata, so that the published file names the history it came from.
     pub fn published(&self) -> Result<Registry> {
         let mut registry = self.registry()?;
-        let mut head = self.head()?;
-        if let Some(signed) = self.signed_head()? {
-            head = format!("{head} {}", signed.to_text());
-        }
-        registry.meta.audit_head = Some(head);
+        registry.meta.audit_head = Some(self.head()?);
         Ok(registry)
     }
 
@@ -308,7 +369,7 @@ pub(crate) mod testing {
 
     impl Drop for TestStore {
         fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
+            for suffix in ["", "-wal", "-shm", ".key"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
             }
         }
@@ -320,7 +381,7 @@ pub(crate) mod testing {
             "portreg-authority-unit-{name}-{}.sqlite",
             std::process::id()
         ));
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".key"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
         let registry = Registry {

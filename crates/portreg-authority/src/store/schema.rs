@@ -17,7 +17,7 @@ pub(super) enum Migration {
     Code(fn(&Transaction<'_>) -> Result<()>),
 }
 
-pub(super) const MIGRATIONS: [Migration; 4] = [
+pub(super) const MIGRATIONS: [Migration; 5] = [
     Migration::Sql(
         r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +73,12 @@ CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit BEGIN SELECT R
     // store are taken into the log as found (a checkpoint). Entries already hashed are
     // never hashed again.
     Migration::Code(log_of_changes),
+    // Version 5: every entry is signed by the authority's key when it is written; the
+    // entries of an existing store were written before and stay unsigned.
+    Migration::Sql(
+        "ALTER TABLE audit ADD COLUMN signature TEXT;
+         INSERT OR IGNORE INTO meta (key, value) VALUES ('signed_from', (SELECT coalesce(max(id), 0) + 1 FROM audit));",
+    ),
 ];
 
 const IDENTITIES: &str = r#"
