@@ -9,17 +9,32 @@ use unicode_security::{GeneralSecurityProfile, MixedScript};
 
 use crate::{AuthorityError, Result};
 
-/// `text` folded for comparison: `ＡＬＩＣＥ`, `аlice` (Cyrillic а) and `al\u{200b}ice` all
-/// fold to the same string.
+/// `text` folded for comparison: `ＡＬＩＣＥ`, `аlice` (Cyrillic а), `al\u{200b}ice` and
+/// `álice` all fold to the same string. Accents go first (NFD, then marks dropped).
 pub fn fold(text: &str) -> String {
-    let lowered: String = text.nfkc().collect::<String>().to_lowercase();
+    let lowered: String = unaccented(text).to_lowercase();
     // The skeleton maps confusables to a prototype that may be upper-case or compose
     // differently; lower-casing and NFKC again make the result stable.
-    unicode_security::skeleton(&lowered)
+    settle(unicode_security::skeleton(&lowered).collect())
+}
+
+/// `text` folded in TR39's order, the skeleton before case: `aIice` (a capital I) is
+/// `alice` here, where [`fold`], lower-casing first, keeps it apart.
+pub fn fold_as_seen(text: &str) -> String {
+    settle(unicode_security::skeleton(&unaccented(text)).collect())
+}
+
+/// NFKC (fullwidth and compatibility forms), then NFD with the combining marks dropped.
+fn unaccented(text: &str) -> String {
+    text.nfkc()
         .collect::<String>()
-        .nfkc()
-        .collect::<String>()
-        .to_lowercase()
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect()
+}
+
+fn settle(text: String) -> String {
+    text.nfkc().collect::<String>().to_lowercase()
 }
 
 /// The words of a name, folded: `Alice_Smith` is `["alice", "smith"]`.
@@ -52,6 +67,8 @@ fn emails(text: &str) -> Vec<(String, String)> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Party {
     name: Vec<String>,
+    /// The whole name as it is seen ([`fold_as_seen`]).
+    seen: String,
     email: Option<(String, String)>,
 }
 
@@ -60,6 +77,7 @@ impl Party {
     pub fn new(name: &str, email: Option<&str>) -> Party {
         Party {
             name: words(name),
+            seen: fold_as_seen(name),
             email: email.and_then(fold_email),
         }
     }
@@ -94,7 +112,7 @@ impl Party {
 
     /// Whether this party and `other` are the same by name or by address.
     pub fn same_as(&self, other: &Party) -> bool {
-        (!self.name.is_empty() && self.name == other.name)
+        (!self.name.is_empty() && (self.name == other.name || self.seen == other.seen))
             || (self.email.is_some() && self.email == other.email)
     }
 }
@@ -138,9 +156,12 @@ mod tests {
             "A\u{200d}lice",
             "ALICE",
             "Alice",
+            "álice",
         ] {
             assert_eq!(fold(variant), fold("alice"), "{variant:?}");
         }
+        assert_eq!(super::fold_as_seen("aIice"), super::fold_as_seen("alice"));
+        assert_eq!(fold("José"), fold("jose"));
     }
 
     #[test]
@@ -191,6 +212,8 @@ mod tests {
         assert!(alice.same_as(&Party::new("ZQ-Alice", None)));
         assert!(alice.same_as(&Party::new("bob", Some("zq-alice+x@EXAMPLE.org"))));
         assert!(!alice.same_as(&Party::new("zq-alicia", Some("zq-alicia@example.org"))));
+        // A capital I seen as an l.
+        assert!(Party::new("alice", None).same_as(&Party::new("aIice", None)));
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::problem::Problem;
 
 /// The header that names the snapshot an `as_of` answer comes from.
 pub const AS_OF_HEADER: &str = "x-portreg-as-of";
+/// The widest port span one history query covers: a larger one costs the server seconds.
+pub const MAX_HISTORY_PORTS: u32 = 64;
 /// Snapshots kept compiled for `as_of` (each about the registry's size).
 const KEPT: usize = 4;
 
@@ -133,7 +135,7 @@ impl Served<'_> {
 /// A record's timeline across the snapshots of the history, as `portreg history` gives
 /// it. (The authority's own events are at `/v1/history?subject=`.)
 #[utoipa::path(get, path = "/v1/history/{query}", params(("query" = String, Path, description = "A port (`465`), a range (`6000-6063`) or a name (`nicname`)", example = "465"), HistoryParams),
-    responses((status = 200, description = "Every record the query names across the snapshots held: its versions (the first and last snapshot that published each) and its events (added, changed with old and new values, removed), each dated by the snapshots around it", body = crate::schema::HistoryBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Every record the query names across the snapshots held: its versions (the first and last snapshot that published each) and its events (added, changed with old and new values, removed), each dated by the snapshots around it", body = crate::schema::HistoryBody), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json"), (status = 422, description = "A span of more than 64 ports", body = Problem, content_type = "application/problem+json")))]
 pub async fn timeline(
     query: Result<Path<String>, PathRejection>,
     params: Result<Query<HistoryParams>, QueryRejection>,
@@ -152,13 +154,36 @@ pub async fn timeline(
             )))
         }
     };
-    let history = history()?;
-    let entries = history.entries_for(&lookup, &transports);
-    if entries.is_empty() {
-        return Err(Problem::not_found(format!(
-            "no record for {text} in the history"
-        )));
+    if let Lookup::Ports { span, .. } = &lookup {
+        let ports = u32::from(span.high) - u32::from(span.low) + 1;
+        if ports > MAX_HISTORY_PORTS {
+            return Err(Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{text} spans {ports} ports: a history query covers at most {MAX_HISTORY_PORTS} ports or one name"
+                ),
+            ));
+        }
     }
-    let records: Vec<serde_json::Value> = entries.iter().map(|e| history.entry_json(e)).collect();
-    Ok(Json(json!({"snapshots": history.summary_json(), "records": records})).into_response())
+    // Off the async runtime: reading the history and a record's versions is CPU work.
+    let answer = tokio::task::spawn_blocking(move || {
+        let history = history()?;
+        let entries = history.entries_for(&lookup, &transports);
+        if entries.is_empty() {
+            return Err(Problem::not_found(format!(
+                "no record for {text} in the history"
+            )));
+        }
+        let records: Vec<serde_json::Value> =
+            entries.iter().map(|e| history.entry_json(e)).collect();
+        Ok(json!({"snapshots": history.summary_json(), "records": records}))
+    })
+    .await
+    .map_err(|_| {
+        Problem::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "the history's worker failed",
+        )
+    })??;
+    Ok(Json(answer).into_response())
 }
