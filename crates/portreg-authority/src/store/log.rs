@@ -130,6 +130,15 @@ pub(super) fn sync(
     if last_id == size {
         return Ok(());
     }
+    if size == 0 {
+        if let Some(key) = key {
+            load_checkpointed(connection, tree, key)?;
+            if tree.size() == last_id {
+                return Ok(());
+            }
+        }
+    }
+    let size = tree.size();
     let first_signed = signed_from(connection)?;
     let mut previous = match size {
         0 => String::new(),
@@ -183,6 +192,42 @@ pub(super) fn sync(
         }
         tree.push(leaf_of(id, &hash)?);
         previous = hash;
+    }
+    Ok(())
+}
+
+/// Loads the entries the store's last checkpoint covers without checking each one: its
+/// signature by `key` over their root vouches for all of them at once (the entries'
+/// content against their hashes is `verify`'s to check). Leaves `tree` empty when the
+/// checkpoint is missing, not the key's, or not the root of the entries found.
+fn load_checkpointed(connection: &Connection, tree: &mut LogTree, key: &LogKey) -> Result<()> {
+    let Some(checkpoint) =
+        meta(connection, "checkpoint")?.and_then(|note| Checkpoint::open(&note, key).ok())
+    else {
+        return Ok(());
+    };
+    let last = last_entry(connection)?.map_or(0, |(id, _)| id);
+    if checkpoint.size > last {
+        return Err(AuthorityError::Tampered(format!(
+            "the store's last checkpoint covers {} entries, the log has {last}: entries were removed",
+            checkpoint.size
+        )));
+    }
+    let mut statement = connection
+        .prepare_cached("SELECT id, coalesce(hash, '') FROM audit WHERE id <= ?1 ORDER BY id")?;
+    let mut rows = statement.query([checkpoint.size as i64])?;
+    let mut loaded = LogTree::default();
+    while let Some(row) = rows.next()? {
+        let id = row.get::<_, i64>(0)? as u64;
+        let hash: String = row.get(1)?;
+        if id != loaded.size() + 1 {
+            return Ok(());
+        }
+        loaded.push(leaf_of(id, &hash)?);
+    }
+    if loaded.size() == checkpoint.size && loaded.root(loaded.size()).ok() == Some(checkpoint.root)
+    {
+        *tree = loaded;
     }
     Ok(())
 }
