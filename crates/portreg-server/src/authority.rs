@@ -134,6 +134,8 @@ pub struct AuthorityService {
     pub(crate) tree: portreg_authority::SharedTree,
     /// The log as last checked and signed: its checkpoint, or why none is signed.
     pub(crate) signed: Arc<Mutex<Signed>>,
+    /// The log's key, as the store names it.
+    pub(crate) log_key: Option<portreg_authority::log::LogKey>,
     limiter: Limiter,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
     /// Whether clients reach the server over https (`--public-url https://...`).
@@ -150,6 +152,8 @@ pub(crate) struct Signed {
     pub(crate) refused: Option<String>,
     /// The SHA-256 of the registry served (its compiled form's bytes).
     pub(crate) registry: Option<[u8; 32]>,
+    /// The log's size and the registry the checkpoint signed, and when.
+    signed_for: Option<(u64, Option<[u8; 32]>, Instant)>,
 }
 
 /// How often the server checks the store's log and signs a fresh checkpoint when
@@ -190,6 +194,7 @@ impl AuthorityService {
         store.use_signing_key(&key)?;
         let service = AuthorityService {
             tree: store.shared_tree(),
+            log_key: store.log_key()?,
             signed: Arc::default(),
             store: Arc::new(Mutex::new(store)),
             limiter: Limiter {
@@ -436,13 +441,29 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Signs a checkpoint of the store's log with the served registry's digest, or records
 /// why it cannot be.
+/// A checkpoint of the same log and registry signed less than half an interval ago is
+/// kept: a read signs nothing.
 fn sign(store: &Authority, signed: &Mutex<Signed>) {
-    let registry = signed.lock().ok().and_then(|s| s.registry);
+    let size = match store.log_size() {
+        Ok(size) => size,
+        Err(error) => return refuse(signed, &error),
+    };
+    let (registry, fresh) = signed.lock().map_or((None, false), |s| {
+        let fresh = s.checkpoint.is_some()
+            && s.signed_for.is_some_and(|(n, r, at)| {
+                n == size && r == s.registry && at.elapsed() < CHECKPOINT_INTERVAL / 2
+            });
+        (s.registry, fresh)
+    });
+    if fresh {
+        return;
+    }
     match store.checkpoint(registry) {
         Ok(checkpoint) => {
             if let Ok(mut signed) = signed.lock() {
                 signed.checkpoint = checkpoint;
                 signed.refused = None;
+                signed.signed_for = Some((size, registry, Instant::now()));
             }
         }
         Err(error) => refuse(signed, &error),
@@ -454,6 +475,7 @@ fn refuse(signed: &Mutex<Signed>, error: &AuthorityError) {
     tracing::error!(%error, "the authority's log does not verify: no checkpoint is signed and no change is made");
     if let Ok(mut signed) = signed.lock() {
         signed.checkpoint = None;
+        signed.signed_for = None;
         signed.refused = Some(error.to_string());
     }
 }

@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use portreg_authority::log::Checkpoint;
+use portreg_authority::log::{Checkpoint, LogKey};
 use portreg_authority::{proofs, Role};
 use serde::Deserialize;
 use serde_json::json;
@@ -107,9 +107,10 @@ fn positive(name: &str, value: i64) -> Result<u64, Problem> {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 414, description = "The URI is over 2048 bytes", body = Problem, content_type = "application/problem+json")))]
 pub async fn key(State(state): State<Arc<AppState>>) -> Answer {
-    let authority = service(&state)?;
-    let key = authority.read(|store| store.log_key()).await?;
-    let key = key.ok_or_else(|| Problem::not_found("the authority signs with no key yet"))?;
+    let key = service(&state)?
+        .log_key
+        .as_ref()
+        .ok_or_else(|| Problem::not_found("the authority signs with no key yet"))?;
     Ok(no_store(
         Json(
             json!({"algorithm": "ed25519", "key": key.hex(), "origin": key.name,
@@ -159,7 +160,7 @@ pub async fn head(State(state): State<Arc<AppState>>) -> Answer {
     let body = note.split("\n\n").next().unwrap_or_default().to_owned() + "\n";
     let parsed = Checkpoint::parse(&body)
         .map_err(|e| Problem::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    let key = authority.read(|store| store.public_key()).await?;
+    let key = authority.log_key.as_ref().map(LogKey::hex);
     Ok(no_store(
         Json(json!({
             "origin": parsed.origin, "size": parsed.size, "root": parsed.root_hex(),

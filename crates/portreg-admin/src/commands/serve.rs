@@ -317,12 +317,18 @@ impl Witness {
     }
 
     /// The key to check `base`'s checkpoints with: given, pinned, or (the first time,
-    /// without `--authority-key`) the one the source names, pinned now.
-    fn key_for(&mut self, base: &str) -> Result<LogKey, FetchError> {
+    /// without `--authority-key`) the one the source names, pinned now. `None` for a
+    /// source that names none while no key is given or pinned: a server of a plain
+    /// registry file, followed as it is.
+    fn key_for(&mut self, base: &str) -> Result<Option<LogKey>, FetchError> {
         if let Some(key) = &self.key {
-            return Ok(key.clone());
+            return Ok(Some(key.clone()));
         }
-        let named = super::log::fetch_key(base).map_err(FetchError::Failed)?;
+        let named = match super::log::fetch_key(base) {
+            Ok(named) => named,
+            Err(_) if self.given_hex.is_none() => return Ok(None),
+            Err(error) => return Err(FetchError::Failed(error)),
+        };
         if let Some(hex) = &self.given_hex {
             if named.hex() != *hex {
                 return Err(FetchError::Refused(format!(
@@ -335,21 +341,15 @@ impl Witness {
         }
         self.pin(named.clone())
             .map_err(|e| FetchError::Fatal(format!("{:#}", e.error)))?;
-        Ok(named)
+        Ok(Some(named))
     }
 
     /// Checks `base`'s checkpoint: signed by the log's key, extending the last one
     /// accepted (a consistency proof from the source), not older than `--max-age`.
     fn check(&mut self, base: &str) -> Result<Option<(Checkpoint, String)>, FetchError> {
-        if self.key.is_none() && self.given_hex.is_none() {
-            // A source that keeps no log (a plain registry file's server) is followed as
-            // it is, until a key is pinned.
-            match super::log::get_json(base, "/v1/authority/key") {
-                Ok(_) => {}
-                Err(_) => return Ok(None),
-            }
-        }
-        let key = self.key_for(base)?;
+        let Some(key) = self.key_for(base)? else {
+            return Ok(None);
+        };
         let (checkpoint, note) = super::log::fetch_checkpoint(base, &key)
             .map_err(|e| {
                 if e.contains("HTTP 503") {

@@ -147,17 +147,16 @@ impl LogTree {
         // The hashes at `level` of the tree: one for every 256^level leaves.
         let shift = u32::from(level) * u32::from(TILE_HEIGHT);
         let available = if shift >= 64 { 0 } else { self.size() >> shift };
-        let end = index
+        let inside = index
             .checked_mul(TILE_WIDTH)
             .and_then(|start| start.checked_add(width))
-            .filter(|end| *end <= available)
-            .ok_or_else(|| {
-                bounds(
-                    &format!("no tile {level}/{index} of width {width}"),
-                    self.size(),
-                )
-            })?;
-        let _ = end;
+            .is_some_and(|end| end <= available);
+        if !inside {
+            return Err(bounds(
+                &format!("no tile {level}/{index} of width {width}"),
+                self.size(),
+            ));
+        }
         Tile::new(TILE_HEIGHT, level, index, width32, false)
             .read_data(self)
             .map_err(|e| e.to_string())

@@ -168,6 +168,19 @@ pub(super) fn row_hash(
     format!("{:x}", hasher.finalize())
 }
 
+/// An entry's hashed fields, `at` to `detail`, from columns 1 to 6 of a row that
+/// selects `id, at, actor, action, subject, outcome, detail, ...`.
+pub(super) fn entry_fields(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 6]> {
+    Ok([
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ])
+}
+
 /// The last row's id and hash, as the trail holds them.
 fn last_row(tx: &Connection) -> Result<(i64, String)> {
     Ok(tx
@@ -260,10 +273,7 @@ fn append(
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             super::log::sync(tx, &mut tree, Some(&public))?;
-            let leaf: [u8; 32] = hex::decode(&hash)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .unwrap_or_default();
+            let leaf = super::log::leaf_of(id as u64, &hash)?;
             let checkpoint = Checkpoint {
                 origin: log.signer.name.clone(),
                 size: id as u64,
@@ -298,7 +308,7 @@ fn append(
 
 /// Why entry `id`'s signature does not hold, if it does not: from `first_signed` on
 /// every entry must be signed by the log's key.
-fn signature_problem(
+pub(super) fn signature_problem(
     key: Option<&LogKey>,
     id: i64,
     first_signed: u64,
@@ -344,19 +354,7 @@ pub(super) fn rechain(tx: &Connection) -> Result<()> {
         let mut statement = tx.prepare(
             "SELECT id, at, actor, action, subject, outcome, detail FROM audit ORDER BY id",
         )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get(0)?,
-                [
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                ],
-            ))
-        })?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, entry_fields(row)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut previous = String::new();
@@ -511,14 +509,7 @@ impl Authority {
         let mut replay = Replay::default();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            let fields: [String; 6] = [
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-            ];
+            let fields = entry_fields(row)?;
             let stored: String = row.get(7)?;
             let changes: Option<String> = row.get(8)?;
             let signature: Option<String> = row.get(9)?;
@@ -574,13 +565,10 @@ impl Authority {
                     break;
                 }
             }
-            match hex::decode(&stored)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            {
-                Some(leaf) => tree.push(leaf),
-                None => {
-                    problem = Some(format!("row {id} has no chain hash"));
+            match super::log::leaf_of(id as u64, &stored) {
+                Ok(leaf) => tree.push(leaf),
+                Err(error) => {
+                    problem = Some(error.to_string());
                     break;
                 }
             }
@@ -590,14 +578,7 @@ impl Authority {
         drop(rows);
         let head = format!("{last}:{previous}");
         if problem.is_none() {
-            let kept: Option<String> = self
-                .connection
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'audit_head'",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let kept = super::log::meta(&self.connection, "audit_head")?;
             match kept {
                 Some(kept) if kept != head => {
                     let kept_id = kept.split(':').next().unwrap_or("?");
@@ -619,14 +600,7 @@ impl Authority {
             problem = self.checkpoint_problem(key.as_ref(), &tree)?;
         }
         if problem.is_none() && expected.is_none() {
-            let rebuilt: Option<String> = self
-                .connection
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'chain_rebuilt'",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let rebuilt = super::log::meta(&self.connection, "chain_rebuilt")?;
             if let Some(rebuilt) = rebuilt {
                 problem = Some(format!(
                     "the chain was rebuilt ({rebuilt}): it proves nothing about those entries; verify it against a head published before, with --head ID:HASH"
@@ -727,14 +701,7 @@ impl Authority {
     /// The chain's head as the store keeps it (`ID:HASH`), written into what `publish`
     /// writes.
     pub fn head(&self) -> Result<String> {
-        let head: Option<String> = self
-            .connection
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'audit_head'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let head = super::log::meta(&self.connection, "audit_head")?;
         head.ok_or_else(|| AuthorityError::DamagedRecord("the store keeps no audit head".into()))
     }
 

@@ -9,8 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use crate::log::{
-    check_entry, default_origin, load_or_create_key, verifying_key, Checkpoint, LogKey, LogSigner,
-    LogTree,
+    default_origin, load_or_create_key, verifying_key, Checkpoint, LogKey, LogSigner, LogTree,
 };
 use crate::{Actor, AuthorityError, Result};
 
@@ -89,7 +88,8 @@ pub(super) fn last_entry(connection: &Connection) -> Result<Option<(u64, String)
         .optional()?)
 }
 
-fn leaf_of(id: u64, hash: &str) -> Result<[u8; 32]> {
+/// Entry `id`'s chain hash (hex) as its tree leaf.
+pub(super) fn leaf_of(id: u64, hash: &str) -> Result<[u8; 32]> {
     hex::decode(hash)
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
@@ -106,8 +106,7 @@ pub(super) fn sync(
     key: Option<&LogKey>,
 ) -> Result<()> {
     let size = tree.size();
-    let last = last_entry(connection)?;
-    let (last_id, _) = last.clone().unwrap_or((0, String::new()));
+    let last_id = last_entry(connection)?.map_or(0, |(id, _)| id);
     if last_id < size {
         return Err(AuthorityError::Tampered(format!(
             "the log was cut under this server: it had {size} entries, the store now has {last_id}"
@@ -132,7 +131,7 @@ pub(super) fn sync(
     }
     if size == 0 {
         if let Some(key) = key {
-            load_checkpointed(connection, tree, key)?;
+            load_checkpointed(connection, tree, key, last_id)?;
             if tree.size() == last_id {
                 return Ok(());
             }
@@ -151,14 +150,7 @@ pub(super) fn sync(
     let mut rows = statement.query([size as i64])?;
     while let Some(row) = rows.next()? {
         let id = row.get::<_, i64>(0)? as u64;
-        let fields: [String; 6] = [
-            row.get(1)?,
-            row.get(2)?,
-            row.get(3)?,
-            row.get(4)?,
-            row.get(5)?,
-            row.get(6)?,
-        ];
+        let fields = super::audit::entry_fields(row)?;
         let (hash, changes, signature): (String, Option<String>, Option<String>) =
             (row.get(7)?, row.get(8)?, row.get(9)?);
         if id != tree.size() + 1 {
@@ -178,17 +170,18 @@ pub(super) fn sync(
                 "log entry {id} does not match its chain hash: it was changed or inserted"
             )));
         }
-        if id >= first_signed || signature.is_some() {
-            let signed = match (key, &signature) {
-                (Some(key), Some(signature)) => check_entry(key, id, &hash, signature),
-                _ => false,
-            };
-            if !signed {
-                return Err(AuthorityError::Tampered(format!(
-                    "log entry {id} ({} {} by {}) is not signed by the authority's key: it was written by someone else",
-                    fields[2], fields[3], fields[1]
-                )));
-            }
+        let unsigned = super::audit::signature_problem(
+            key,
+            id as i64,
+            first_signed,
+            &hash,
+            signature.as_deref(),
+        );
+        if unsigned.is_some() {
+            return Err(AuthorityError::Tampered(format!(
+                "log entry {id} ({} {} by {}) is not signed by the authority's key: it was written by someone else",
+                fields[2], fields[3], fields[1]
+            )));
         }
         tree.push(leaf_of(id, &hash)?);
         previous = hash;
@@ -200,13 +193,17 @@ pub(super) fn sync(
 /// signature by `key` over their root vouches for all of them at once (the entries'
 /// content against their hashes is `verify`'s to check). Leaves `tree` empty when the
 /// checkpoint is missing, not the key's, or not the root of the entries found.
-fn load_checkpointed(connection: &Connection, tree: &mut LogTree, key: &LogKey) -> Result<()> {
+fn load_checkpointed(
+    connection: &Connection,
+    tree: &mut LogTree,
+    key: &LogKey,
+    last: u64,
+) -> Result<()> {
     let Some(checkpoint) =
         meta(connection, "checkpoint")?.and_then(|note| Checkpoint::open(&note, key).ok())
     else {
         return Ok(());
     };
-    let last = last_entry(connection)?.map_or(0, |(id, _)| id);
     if checkpoint.size > last {
         return Err(AuthorityError::Tampered(format!(
             "the store's last checkpoint covers {} entries, the log has {last}: entries were removed",
