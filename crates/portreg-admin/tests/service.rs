@@ -357,7 +357,17 @@ fn the_whole_flow_and_every_error_status() {
         (200, Some("pending")),
         "{amended}"
     );
-    let (status, approved, _) = review(&eve, "approve");
+    // The expert read the request as filed: amended since, it is not approved unread.
+    let (status, stale, _) = review(&eve, "approve");
+    assert_eq!(status, 409, "{stale}");
+    assert_eq!(amended["version"], 2);
+    let (status, approved, _) = call(
+        b,
+        "POST",
+        &format!("/v1/requests/{id}/review"),
+        Some(&eve),
+        Some(r#"{"decision":"approve","version":2}"#),
+    );
     assert_eq!(
         (status, approved["state"].as_str()),
         (200, Some("approved")),

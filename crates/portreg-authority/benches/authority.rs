@@ -76,7 +76,8 @@ fn authority(c: &mut Criterion) {
                 let request = request(format!("zq-bench-{next}"), Some(port));
                 // A port already taken is refused: that costs a transaction too.
                 if let Ok(id) = authority.request(&request, &Actor::local("bench")) {
-                    let _ = authority.review(id, Decision::Approve, None, &Actor::local("bench"));
+                    let _ =
+                        authority.review(id, Decision::Approve, None, None, &Actor::local("bench"));
                 }
             }
             start.elapsed()
@@ -162,7 +163,7 @@ fn long_log(c: &mut Criterion) {
         b.iter(|| {
             port += 1;
             let id = authority.request(&request(format!("zq-long-{port}"), Some(port)), &local)?;
-            authority.review(id, Decision::Approve, None, &local)
+            authority.review(id, Decision::Approve, None, None, &local)
         })
     });
     group.finish();

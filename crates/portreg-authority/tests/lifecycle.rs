@@ -73,7 +73,7 @@ fn whole_life_cycle() {
         .request(&request("zq-billing", &tcp, Some(40405)), &local())
         .unwrap();
     let (_, created) = authority
-        .review(id, Decision::Approve, Some("looks fine"), &local())
+        .review(id, Decision::Approve, Some("looks fine"), None, &local())
         .unwrap();
     assert_eq!(created.len(), 2);
     assert_eq!(
@@ -103,7 +103,7 @@ fn whole_life_cycle() {
         .unwrap();
     assert_eq!(
         authority
-            .review(udp, Decision::Approve, None, &local())
+            .review(udp, Decision::Approve, None, None, &local())
             .unwrap()
             .1
             .len(),
@@ -150,7 +150,7 @@ fn whole_life_cycle() {
         )
         .unwrap();
     authority
-        .review(reuse, Decision::Approve, None, &local())
+        .review(reuse, Decision::Approve, None, None, &local())
         .unwrap();
 
     // Transfer, then revoke.
@@ -178,16 +178,16 @@ fn whole_life_cycle() {
         .request(&request("zq-dnssd", &tcp, None), &local())
         .unwrap();
     authority
-        .review(name_only, Decision::Approve, None, &local())
+        .review(name_only, Decision::Approve, None, None, &local())
         .unwrap();
     let rejected = authority
         .request(&request("zq-rejected", &tcp, Some(40500)), &local())
         .unwrap();
     authority
-        .review(rejected, Decision::Deny, Some("no need"), &local())
+        .review(rejected, Decision::Deny, Some("no need"), None, &local())
         .unwrap();
     refused(
-        authority.review(rejected, Decision::Approve, None, &local()),
+        authority.review(rejected, Decision::Approve, None, None, &local()),
         "is denied, not pending",
     );
 
@@ -296,7 +296,7 @@ fn every_refusal_says_why() {
     };
     let id = authority.request(&system, &local()).unwrap();
     authority
-        .review(id, Decision::Approve, None, &local())
+        .review(id, Decision::Approve, None, None, &local())
         .unwrap();
     refused(
         authority.request(&request("zq-system", &tcp, Some(40001)), &local()),
@@ -331,16 +331,16 @@ fn every_refusal_says_why() {
         .request(&request("zq-race", &tcp, Some(40002)), &local())
         .unwrap();
     authority
-        .review(first, Decision::Approve, None, &local())
+        .review(first, Decision::Approve, None, None, &local())
         .unwrap();
-    match authority.review(second, Decision::Approve, None, &local()) {
+    match authority.review(second, Decision::Approve, None, None, &local()) {
         Err(AuthorityError::Conflict(message)) => {
             assert!(message.contains("taken by zq-race"), "{message}")
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert!(matches!(
-        authority.review(999, Decision::Approve, None, &local()),
+        authority.review(999, Decision::Approve, None, None, &local()),
         Err(AuthorityError::NotFound(_))
     ));
     assert!(matches!(

@@ -944,6 +944,10 @@ pub enum AuthorityCommand {
         /// Why, for the requester and the history.
         #[arg(long, alias = "reason")]
         comment: Option<String>,
+        /// The version of the request decided on (`show ID` gives it); without it, the
+        /// request as first filed. A request amended since is a conflict (exit 1).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+        version: Option<i64>,
     },
     /// Withdraw an open request.
     Withdraw {

@@ -43,7 +43,7 @@ async function refresh() {
   const mine = await call("GET", "/v1/requests");
   if (mine.ok) {
     $("#mine tbody").innerHTML = mine.body.filter((r) => r.requester === session.name).map((r) => `
-      <tr data-id="${r.id}"><td>${r.id}</td><td class="state">${escape(r.state)}</td><td class="name">${escape(r.name)}</td>
+      <tr data-id="${r.id}" data-version="${r.version}"><td>${r.id}</td><td class="state">${escape(r.state)}</td><td class="name">${escape(r.name)}</td>
         <td>${escape(r.port ?? "-")}</td><td>${escape(r.transports.join(","))}</td><td>${escape(r.reason || "")}</td>
         <td>${["pending", "changes-requested"].includes(r.state) ? `<button type="button" class="withdraw">Withdraw</button>` : ""}</td></tr>`).join("");
   }
@@ -58,7 +58,7 @@ async function refresh() {
   $("#queue-page").textContent = rows.length ? `Requests ${rows[0].id} to ${rows[rows.length - 1].id}` : "No request is pending.";
   $("#queue-older").dataset.after = rows.length ? rows[rows.length - 1].id : after;
   $("#queue tbody").innerHTML = rows.map((r) => `
-    <tr data-id="${r.id}"><td>${r.id}</td><td>${escape(r.requester)}</td><td class="name">${escape(r.name)}</td>
+    <tr data-id="${r.id}" data-version="${r.version}"><td>${r.id}</td><td>${escape(r.requester)}</td><td class="name">${escape(r.name)}</td>
       <td>${escape(r.port ?? "-")}</td><td>${escape(r.transports.join(","))}</td><td>${escape(r.description)}</td>
       <td>${escape(r.assignee)} / ${escape(r.contact)}</td>
       <td><form class="review row"><input type="hidden" name="csrf" value="${escape(session.csrf)}">
@@ -99,7 +99,7 @@ $("#queue tbody").addEventListener("click", async (event) => {
   event.preventDefault();
   const row = button.closest("tr");
   const comment = $("input[name=comment]", row).value;
-  const answer = await call("POST", `/v1/requests/${row.dataset.id}/review`, {decision: button.value, comment: comment || null});
+  const answer = await call("POST", `/v1/requests/${row.dataset.id}/review`, {decision: button.value, comment: comment || null, version: Number(row.dataset.version)});
   $("#queue-result").textContent = answer.ok ? `Request ${answer.body.id}: ${answer.body.state}.` : problem(answer);
   refresh();
 });

@@ -881,6 +881,40 @@ pub struct ReviewBody {
     /// Why, for the requester and the history.
     #[schema(max_length = 1000)]
     pub comment: Option<String>,
+    /// The version of the request decided on (the request's `version`, also its ETag
+    /// `"vN"`, which `If-Match` may name instead); without either, the request as first
+    /// filed. A request amended since is 409.
+    #[schema(minimum = 1)]
+    pub version: Option<i64>,
+}
+
+/// The version an `If-Match: "vN"` names.
+fn if_match_version(parts: &Parts) -> Result<Option<i64>, Problem> {
+    let Some(value) = parts.headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.trim()
+                .strip_prefix("\"v")?
+                .strip_suffix('"')?
+                .parse()
+                .ok()
+        })
+        .filter(|v: &i64| *v >= 1)
+        .map(Some)
+        .ok_or_else(|| Problem::bad_request("If-Match: expected a request's ETag, \"vN\""))
+}
+
+/// A request's answer, with its version as its ETag.
+fn request_answer(request: &portreg_authority::RequestRecord, body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"v{}\"", request.version)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    no_store(response)
 }
 
 /// A new identity.
@@ -1110,7 +1144,7 @@ pub async fn show(
     let filed = authority
         .run(move |store| store.request_by_id(id, &actor))
         .await?;
-    Ok(no_store(Json(filed.to_json()).into_response()))
+    Ok(request_answer(&filed, filed.to_json()))
 }
 
 /// Amend a request (its requester, while it is pending or sent back): the fields given
@@ -1140,15 +1174,15 @@ pub async fn amend(
     let amended = authority
         .run(move |store| store.amend(id, &request, &actor))
         .await?;
-    Ok(no_store(Json(amended.to_json()).into_response()))
+    Ok(request_answer(&amended, amended.to_json()))
 }
 
 /// Decide a pending request (experts; never one's own).
-#[utoipa::path(post, path = "/v1/requests/{id}/review", params(("id" = i64, Path, minimum = 1)), request_body = ReviewBody, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests/{id}/review", params(("id" = i64, Path, minimum = 1), ("If-Match" = Option<String>, Header, description = "The request's ETag, `\"vN\"`: the version decided on", example = "\"v1\"")), request_body = ReviewBody, security(("bearer" = [])),
     responses((status = 200, description = "The request in its new state (`approved`, `denied`, `changes-requested`) and the records created", body = Value),
         (status = 403, description = "Not an expert, or the caller's own request", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending, or its name or port was taken since", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending, amended since the version decided on, or its name or port was taken since", body = Problem, content_type = "application/problem+json"),
         BodyProblems))]
 pub async fn review(
     State(state): State<Arc<AppState>>,
@@ -1161,9 +1195,18 @@ pub async fn review(
     let decision = body.decision;
     let actor = Actor::User(authority.caller(&parts).await?);
     let comment = body.comment;
+    let version = match (body.version, if_match_version(&parts)?) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(invalid(
+                "version",
+                format!("version {a} and If-Match \"v{b}\" name two versions"),
+            ))
+        }
+        (given, matched) => given.or(matched),
+    };
     let (decided, created) = change_registry(
         &state,
-        move |store, actor| store.review(id, decision, comment.as_deref(), actor),
+        move |store, actor| store.review(id, decision, comment.as_deref(), version, actor),
         actor,
         |(_, created)| !created.is_empty(),
     )
@@ -1175,7 +1218,7 @@ pub async fn review(
             .map(portreg::format::record_to_json)
             .collect(),
     );
-    Ok(no_store(Json(body).into_response()))
+    Ok(request_answer(&decided, body))
 }
 
 /// Withdraw an open request (its requester, or an admin).

@@ -131,6 +131,7 @@ fn outcome(
             deny,
             changes,
             comment,
+            version,
         } => {
             let decision = match (approve, deny, changes) {
                 (true, _, _) => Decision::Approve,
@@ -144,7 +145,7 @@ fn outcome(
                 }
             };
             let (decided, created) =
-                Authority::open(db)?.review(*id, decision, comment.as_deref(), actor)?;
+                Authority::open(db)?.review(*id, decision, comment.as_deref(), *version, actor)?;
             match decision {
                 Decision::Approve => {
                     println!("request {id} approved: {} record(s) created", created.len());

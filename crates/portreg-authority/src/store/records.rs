@@ -364,7 +364,7 @@ mod tests {
             .request(&request("zq-old", Some(40700)), &local())
             .unwrap();
         test.authority
-            .review(id, Decision::Approve, None, &local())
+            .review(id, Decision::Approve, None, None, &local())
             .unwrap();
         assert_eq!(
             test.authority

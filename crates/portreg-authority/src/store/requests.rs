@@ -75,6 +75,9 @@ pub struct RequestRecord {
     pub reason: Option<String>,
     /// When it was decided.
     pub decided: Option<String>,
+    /// Its version: 1 as filed, one more with each amendment. A review names the version
+    /// its expert read.
+    pub version: i64,
 }
 
 impl RequestRecord {
@@ -88,6 +91,7 @@ impl RequestRecord {
             "description": r.description, "assignee": r.assignee, "contact": r.contact,
             "reference": r.reference, "txt_keys": r.txt_keys, "procedure": r.procedure, "reuse": r.reuse,
             "reviewer": self.reviewer, "reason": self.reason, "decided": self.decided,
+            "version": self.version,
         })
     }
 }
@@ -283,7 +287,7 @@ fn normalise(request: &NewRequest) -> Result<NewRequest> {
 pub(super) fn load_request(tx: &Connection, id: i64) -> Result<RequestRecord> {
     tx.query_row(
         "SELECT id, filed, state, name, transports, port, port_high, description, assignee, contact, reference,
-                txt_keys, procedure, reuse, reviewer, reason, decided, requester FROM requests WHERE id = ?1",
+                txt_keys, procedure, reuse, reviewer, reason, decided, requester, version FROM requests WHERE id = ?1",
         [id],
         |row| {
             let transports: String = row.get(4)?;
@@ -315,6 +319,7 @@ pub(super) fn load_request(tx: &Connection, id: i64) -> Result<RequestRecord> {
                 reviewer: row.get(14)?,
                 reason: row.get(15)?,
                 decided: row.get(16)?,
+                version: row.get(18)?,
             })
         },
     )
@@ -427,7 +432,7 @@ impl Authority {
             check(tx, &request)?;
             store_fields(tx, id, &request)?;
             tx.execute(
-                "UPDATE requests SET state = 'pending' WHERE id = ?1",
+                "UPDATE requests SET state = 'pending', version = version + 1 WHERE id = ?1",
                 [id],
             )?;
             let amended = load_request(tx, id)?;
@@ -551,7 +556,7 @@ mod tests {
         let comment = "r".repeat(crate::limits::REASON + 1);
         assert!(test
             .authority
-            .review(id, Decision::Deny, Some(&comment), &local())
+            .review(id, Decision::Deny, Some(&comment), None, &local())
             .is_err());
     }
 
@@ -563,7 +568,7 @@ mod tests {
         let id = test.authority.request(&wanted, &local()).unwrap();
         let (decided, created) = test
             .authority
-            .review(id, Decision::Approve, None, &local())
+            .review(id, Decision::Approve, None, None, &local())
             .unwrap();
         assert_eq!(decided.request.port, wanted.port);
         assert_eq!(created[0].ports, wanted.port);
@@ -613,7 +618,7 @@ mod tests {
         ));
         let (sent_back, _) = test
             .authority
-            .review(id, Decision::Changes, Some("say what it is"), &eve)
+            .review(id, Decision::Changes, Some("say what it is"), None, &eve)
             .unwrap();
         assert_eq!(sent_back.state, super::RequestState::ChangesRequested);
         let mut better = request("zq-own", Some(40020));

@@ -142,13 +142,16 @@ impl Authority {
     /// comment. Only an expert decides, and never on a request it filed or that names it
     /// as assignee or contact (the local administrator excepted). An approval checks the
     /// request again, inside the transaction that creates the records, and is a conflict
-    /// when the name or the port was taken since. Returns the request as it now stands and
-    /// the records created.
+    /// when the name or the port was taken since. The decision is on `version` of the
+    /// request (its first, as filed, when not given): a request amended since is a
+    /// conflict, so that an approval never creates what its expert did not read. Returns
+    /// the request as it now stands and the records created.
     pub fn review(
         &mut self,
         id: i64,
         decision: Decision,
         comment: Option<&str>,
+        version: Option<i64>,
         actor: &Actor,
     ) -> Result<(RequestRecord, Vec<Record>)> {
         self.change(actor, decision.as_str(), &format!("request {id}"), |tx| {
@@ -170,6 +173,13 @@ impl Authority {
                 return Err(AuthorityError::Conflict(format!(
                     "request {id} is {}, not pending",
                     filed.state.as_str()
+                )));
+            }
+            let read = version.unwrap_or(1);
+            if read != filed.version {
+                return Err(AuthorityError::Conflict(format!(
+                    "request {id} is at version {}, not the version {read} this decision is on: it was amended since; read it again and name its version",
+                    filed.version
                 )));
             }
             let (created, state) = match decision {
@@ -217,7 +227,7 @@ mod tests {
             .unwrap();
         let (_, created) = test
             .authority
-            .review(id, Decision::Approve, None, &local())
+            .review(id, Decision::Approve, None, None, &local())
             .unwrap();
         assert_eq!(created.len(), 2, "the tcp record and a Reserved udp record");
         assert_eq!(created[0].transport, Some(Transport::Tcp));
@@ -232,7 +242,8 @@ mod tests {
         assert_eq!(unassigned, ["40000-40499", "40501-40999"]);
         // A decided request is not decided again.
         assert!(matches!(
-            test.authority.review(id, Decision::Deny, None, &local()),
+            test.authority
+                .review(id, Decision::Deny, None, None, &local()),
             Err(AuthorityError::Conflict(_))
         ));
     }
@@ -263,7 +274,10 @@ mod tests {
         named_eve.contact = "Eve <EVE@example.org>".into();
         let id = test.authority.request(&named_eve, &ada).unwrap();
         for (who, why) in [(&ada, "needs the expert role"), (&eve, "own")] {
-            match test.authority.review(id, Decision::Approve, None, who) {
+            match test
+                .authority
+                .review(id, Decision::Approve, None, None, who)
+            {
                 Err(AuthorityError::Forbidden(message)) => {
                     assert!(message.contains(why), "{message}")
                 }
@@ -275,12 +289,13 @@ mod tests {
             .request(&request("zq-max", Some(40031)), &max)
             .unwrap();
         assert!(matches!(
-            test.authority.review(own, Decision::Approve, None, &max),
+            test.authority
+                .review(own, Decision::Approve, None, None, &max),
             Err(AuthorityError::Forbidden(_))
         ));
         let (approved, _) = test
             .authority
-            .review(id, Decision::Approve, Some("fine"), &max)
+            .review(id, Decision::Approve, Some("fine"), None, &max)
             .unwrap();
         assert_eq!(
             (approved.reviewer.as_deref(), approved.reason.as_deref()),
@@ -309,11 +324,11 @@ mod tests {
             .request(&request("zq-b", Some(40600)), &local())
             .unwrap();
         test.authority
-            .review(first, Decision::Approve, None, &local())
+            .review(first, Decision::Approve, None, None, &local())
             .unwrap();
         match test
             .authority
-            .review(second, Decision::Approve, None, &local())
+            .review(second, Decision::Approve, None, None, &local())
         {
             Err(AuthorityError::Conflict(message)) => {
                 assert!(message.contains("taken by zq-a"), "{message}")
@@ -345,7 +360,8 @@ mod tests {
             let id = test.authority.request(&wanted, &rita).unwrap();
             assert!(
                 matches!(
-                    test.authority.review(id, Decision::Approve, None, &alice),
+                    test.authority
+                        .review(id, Decision::Approve, None, None, &alice),
                     Err(AuthorityError::Forbidden(_))
                 ),
                 "{assignee:?} / {contact:?}"
@@ -360,7 +376,7 @@ mod tests {
             wanted.assignee = person.into();
             let id = test.authority.request(&wanted, &rita).unwrap();
             test.authority
-                .review(id, Decision::Approve, None, &alice)
+                .review(id, Decision::Approve, None, None, &alice)
                 .unwrap_or_else(|e| panic!("{person:?}: {e}"));
         }
     }

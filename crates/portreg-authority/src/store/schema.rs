@@ -73,10 +73,12 @@ CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit BEGIN SELECT R
     // store are taken into the log as found (a checkpoint). Entries already hashed are
     // never hashed again.
     Migration::Code(log_of_changes),
-    // Version 5: every entry is signed by the authority's key when it is written; the
-    // entries of an existing store were written before and stay unsigned.
+    // Version 5: every entry is signed by the authority's key when it is written (the
+    // entries of an existing store were written before and stay unsigned); a request has
+    // a version, which a review names.
     Migration::Sql(
         "ALTER TABLE audit ADD COLUMN signature TEXT;
+         ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
          INSERT OR IGNORE INTO meta (key, value) VALUES ('signed_from', (SELECT coalesce(max(id), 0) + 1 FROM audit));",
     ),
 ];
