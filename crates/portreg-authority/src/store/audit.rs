@@ -418,7 +418,23 @@ impl Replay {
                 .map(|(table, key, row)| ((table, key), row))
                 .collect();
             if self.started {
-                if let Some(difference) = first_difference(&self.state, &found) {
+                // A migration's checkpoint finds the rows with the columns it added: the
+                // log's rows must be what they begin with.
+                let comparable: State = found
+                    .iter()
+                    .map(|(key, row)| {
+                        let row = match (self.state.get(key), row) {
+                            (Some(Value::Array(logged)), Value::Array(now))
+                                if now.len() > logged.len() =>
+                            {
+                                Value::Array(now[..logged.len()].to_vec())
+                            }
+                            _ => row.clone(),
+                        };
+                        (key.clone(), row)
+                    })
+                    .collect();
+                if let Some(difference) = first_difference(&self.state, &comparable) {
                     return Err(format!(
                         "row {id}, a checkpoint, found the tables changed outside the log before it: {difference}"
                     ));
@@ -952,11 +968,12 @@ mod tests {
         let (test, _) = tampered("migrate-again");
         let path = test.authority.path().to_owned();
         // Drop the column of changes and set the version back: the migration runs again,
-        // but the entries hashed with their changes no longer match.
+        // but the entries hashed with their changes no longer match. (The store's own
+        // connection catches changes with triggers over the columns it knew: dropped.)
         test.authority
             .connection
             .execute_batch(
-                "UPDATE users SET role = role; ALTER TABLE audit DROP COLUMN changes; ALTER TABLE audit DROP COLUMN signature; DELETE FROM meta WHERE key = 'signed_from'; PRAGMA user_version = 3;",
+                "DROP TRIGGER temp.log_requests_insert; DROP TRIGGER temp.log_requests_update; DROP TRIGGER temp.log_users_insert; DROP TRIGGER temp.log_users_update; UPDATE users SET role = role; ALTER TABLE audit DROP COLUMN changes; ALTER TABLE audit DROP COLUMN signature; ALTER TABLE requests DROP COLUMN version; ALTER TABLE users DROP COLUMN created_by; DELETE FROM meta WHERE key = 'signed_from'; PRAGMA user_version = 3;",
             )
             .unwrap();
         let reopened = super::super::Authority::open(&path).unwrap();

@@ -260,6 +260,13 @@ impl Authority {
         self.change(actor, "transfer", name, |tx| {
             actor.require(Role::Admin, "transferring")?;
             check_text("new_assignee", to, limits::PERSON)?;
+            // Approving a request and then taking its records is one person doing both.
+            if actor.party().is_some_and(|me| me.is_named_in(to)) {
+                return Err(AuthorityError::Forbidden(format!(
+                    "{to:?} names {}: a record is never transferred to the one who transfers it",
+                    actor.name()
+                )));
+            }
             let records = named(tx, name)?;
             if records.is_empty() {
                 return Err(AuthorityError::NotFound(format!(

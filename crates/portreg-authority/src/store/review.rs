@@ -160,7 +160,11 @@ impl Authority {
             let filed = load_request(tx, id)?;
             let r = &filed.request;
             let requester = super::users::party_of(tx, &filed.requester)?;
-            if actor.is_party_to(&requester, &r.assignee, &r.contact) {
+            // An identity's maker stands behind it: approving what it files is self-review.
+            let made_by_reviewer = actor.party().is_some()
+                && super::users::creator_of(tx, &filed.requester)?.as_deref()
+                    == Some(actor.name().as_str());
+            if made_by_reviewer || actor.is_party_to(&requester, &r.assignee, &r.contact) {
                 return Err(AuthorityError::Forbidden(format!(
                     "request {id} is {}'s own (filed by {}, for {} / {}): another expert reviews it",
                     actor.name(),
@@ -260,6 +264,88 @@ mod tests {
             .add_user(name, role, email, None, &local())
             .unwrap();
         crate::Actor::User(test.authority.authenticate(&token).unwrap())
+    }
+
+    #[test]
+    fn an_approval_is_of_the_version_its_expert_read() {
+        let mut test = store("versions");
+        let ada = identity(&mut test, "ada", crate::Role::Requester, None);
+        let eve = identity(&mut test, "eve", crate::Role::Expert, None);
+        let id = test
+            .authority
+            .request(&request("zq-read", Some(40901)), &ada)
+            .unwrap();
+        let read = test.authority.request_by_id(id, &eve).unwrap();
+        assert_eq!(read.version, 1);
+        // Amended after the expert read it: port, description, assignee.
+        let mut changed = request("zq-read", Some(40902));
+        changed.description = "something else".into();
+        changed.assignee = "Mallory".into();
+        let amended = test.authority.amend(id, &changed, &ada).unwrap();
+        assert_eq!(amended.version, 2);
+        for version in [None, Some(1)] {
+            assert!(
+                matches!(
+                    test.authority
+                        .review(id, Decision::Approve, None, version, &eve),
+                    Err(AuthorityError::Conflict(ref m)) if m.contains("amended")
+                ),
+                "{version:?}"
+            );
+        }
+        let (decided, created) = test
+            .authority
+            .review(id, Decision::Approve, None, Some(2), &eve)
+            .unwrap();
+        assert_eq!(decided.version, 2);
+        assert_eq!(created[0].ports.map(|p| p.low), Some(40902));
+    }
+
+    #[test]
+    fn an_admin_never_approves_for_an_identity_it_made_nor_takes_a_record_itself() {
+        let mut test = store("puppet");
+        let root = identity(
+            &mut test,
+            "root-admin",
+            crate::Role::Admin,
+            Some("boss@example.org"),
+        );
+        let token = test
+            .authority
+            .add_user("puppet", crate::Role::Requester, None, None, &root)
+            .unwrap();
+        let puppet = crate::Actor::User(test.authority.authenticate(&token).unwrap());
+        let id = test
+            .authority
+            .request(&request("zq-puppet", Some(40903)), &puppet)
+            .unwrap();
+        match test
+            .authority
+            .review(id, Decision::Approve, None, None, &root)
+        {
+            Err(AuthorityError::Forbidden(message)) => {
+                assert!(message.contains("own"), "{message}")
+            }
+            other => panic!("should be forbidden: {:?}", other.map(|_| ())),
+        }
+        let (_, created) = test
+            .authority
+            .review(id, Decision::Approve, None, None, &local())
+            .unwrap();
+        assert!(!created.is_empty());
+        for to in ["root-admin", "The Boss <boss@example.org>"] {
+            assert!(
+                matches!(
+                    test.authority.transfer("zq-puppet", to, &root),
+                    Err(AuthorityError::Forbidden(_))
+                ),
+                "{to}"
+            );
+        }
+        assert_eq!(
+            test.authority.transfer("zq-puppet", "Bob", &root).unwrap(),
+            2
+        );
     }
 
     #[test]

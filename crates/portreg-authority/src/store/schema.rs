@@ -75,12 +75,8 @@ CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit BEGIN SELECT R
     Migration::Code(log_of_changes),
     // Version 5: every entry is signed by the authority's key when it is written (the
     // entries of an existing store were written before and stay unsigned); a request has
-    // a version, which a review names.
-    Migration::Sql(
-        "ALTER TABLE audit ADD COLUMN signature TEXT;
-         ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-         INSERT OR IGNORE INTO meta (key, value) VALUES ('signed_from', (SELECT coalesce(max(id), 0) + 1 FROM audit));",
-    ),
+    // a version, which a review names; an identity records who made it.
+    Migration::Code(signed_entries),
 ];
 
 const IDENTITIES: &str = r#"
@@ -148,6 +144,26 @@ fn log_of_changes(tx: &Transaction<'_>) -> Result<()> {
             "the tables as found when the log began to carry every change",
         )?;
     }
+    Ok(())
+}
+
+fn signed_entries(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+         ALTER TABLE users ADD COLUMN created_by TEXT;",
+    )?;
+    let entries: i64 = tx.query_row("SELECT count(*) FROM audit", [], |row| row.get(0))?;
+    if entries > 0 {
+        // The rows with their new columns, taken into the log.
+        super::audit::checkpoint(
+            tx,
+            "the tables as found when requests gained versions and identities their makers",
+        )?;
+    }
+    tx.execute_batch(
+        "ALTER TABLE audit ADD COLUMN signature TEXT;
+         INSERT OR IGNORE INTO meta (key, value) VALUES ('signed_from', (SELECT coalesce(max(id), 0) + 1 FROM audit));",
+    )?;
     Ok(())
 }
 
@@ -222,10 +238,11 @@ mod tests {
             (request.state, request.requester.as_str()),
             (crate::RequestState::Denied, "alice")
         );
-        // Two entries hashed as found, then the checkpoint taking the tables into the log:
-        // a chain rebuilt is taken only against a head published before.
+        // Two entries hashed as found, then the checkpoints taking the tables into the log
+        // (version 4's, and version 5's with the columns it added): a chain rebuilt is
+        // taken only against a head published before.
         let report = authority.verify(None).unwrap();
-        assert_eq!(report.rows, 3);
+        assert_eq!(report.rows, 4);
         assert!(
             report.problem.as_deref().unwrap_or("").contains("rebuilt"),
             "{report:?}"

@@ -90,6 +90,18 @@ pub(super) fn party_of(tx: &rusqlite::Connection, requester: &str) -> Result<Par
     Ok(Party::new(name, email.flatten().as_deref()))
 }
 
+/// The identity that made identity `name`, where the store knows it.
+pub(super) fn creator_of(tx: &rusqlite::Connection, name: &str) -> Result<Option<String>> {
+    Ok(tx
+        .query_row(
+            "SELECT created_by FROM users WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     let role: String = row.get(1)?;
     Ok(UserRecord {
@@ -147,8 +159,8 @@ impl Authority {
                 }
             }
             tx.execute(
-                "INSERT INTO users (name, role, email, token_hash, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![name, role.as_str(), email, hash, now(), expires],
+                "INSERT INTO users (name, role, email, token_hash, created, expires, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![name, role.as_str(), email, hash, now(), expires, actor.name()],
             )?;
             let until = expires
                 .as_ref()
