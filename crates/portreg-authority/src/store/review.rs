@@ -344,7 +344,7 @@ mod tests {
         }
         assert_eq!(
             test.authority.transfer("zq-puppet", "Bob", &root).unwrap(),
-            2
+            1
         );
     }
 
