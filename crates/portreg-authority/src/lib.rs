@@ -83,6 +83,25 @@ fn check_characters(field: &'static str, value: &str, lines: bool) -> Result<()>
     Ok(())
 }
 
+/// As [`check_text`] for a person (a name, an address, or both), at most
+/// [`limits::PERSON`] characters, refusing bidirectional controls too: they make a name
+/// show in another order than it is written (`\u{202e}ecila` shows as "alice").
+pub(crate) fn check_person(field: &'static str, value: &str) -> Result<()> {
+    check_text(field, value, limits::PERSON)?;
+    let bidi = |c: char| matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if let Some((at, c)) = value.char_indices().find(|&(_, c)| bidi(c)) {
+        return Err(AuthorityError::Invalid {
+            field,
+            reason: format!(
+                "the {} holds the bidirectional control U+{:04X} at byte {at}: a person is shown in the order it is written",
+                field.replace('_', " "),
+                c as u32
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn check_size(field: &'static str, value: &str, max: usize) -> Result<()> {
     let length = value.chars().count();
     if length > max {
@@ -247,5 +266,25 @@ impl Decision {
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_person, AuthorityError};
+
+    #[test]
+    fn a_person_holds_no_bidirectional_control() {
+        assert!(check_person("assignee", "Alice <alice@example.org>").is_ok());
+        assert!(check_person("assignee", "أليس").is_ok());
+        for bad in ["\u{202e}ecila", "alice\u{2066}", "a\u{200f}lice", "\u{061c}x"] {
+            match check_person("assignee", bad) {
+                Err(AuthorityError::Invalid { field, reason }) => {
+                    assert_eq!(field, "assignee");
+                    assert!(reason.contains("bidirectional"), "{reason}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -259,7 +259,7 @@ impl Authority {
         let today = RegistryDate::today();
         self.change(actor, "transfer", name, |tx| {
             actor.require(Role::Admin, "transferring")?;
-            check_text("new_assignee", to, limits::PERSON)?;
+            crate::check_person("new_assignee", to)?;
             // Approving a request and then taking its records is one person doing both.
             if actor.party().is_some_and(|me| me.is_named_in(to)) {
                 return Err(AuthorityError::Forbidden(format!(

@@ -5,7 +5,7 @@ use portreg::{PortSpan, RangeClass, Status, Transport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::{check_text, Actor, AuthorityError, NewRequest, Result, Role};
+use crate::{check_person, check_text, Actor, AuthorityError, NewRequest, Result, Role};
 
 use super::{covering, named, now, Authority};
 
@@ -104,8 +104,8 @@ pub(super) fn reserved_for(name: &str) -> String {
 pub(super) fn check(tx: &Connection, request: &NewRequest) -> Result<()> {
     use crate::limits;
     check_text("description", &request.description, limits::DESCRIPTION)?;
-    check_text("assignee", &request.assignee, limits::PERSON)?;
-    check_text("contact", &request.contact, limits::PERSON)?;
+    check_person("assignee", &request.assignee)?;
+    check_person("contact", &request.contact)?;
     check_text(
         "reference",
         request.reference.as_deref().unwrap_or(""),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::party::{check_identifier, fold_email, Party};
-use crate::{check_text, Actor, AuthorityError, Identity, Result, Role};
+use crate::{Actor, AuthorityError, Identity, Result, Role};
 
 use super::{now, Authority};
 
@@ -65,7 +65,7 @@ fn check_user_name(name: &str) -> Result<()> {
 
 /// An identity's address: one `@`, no spaces, one script a part, nothing invisible.
 fn check_user_email(email: &str) -> Result<()> {
-    check_text("email", email, crate::limits::PERSON)?;
+    crate::check_person("email", email)?;
     if email.contains(char::is_whitespace) || fold_email(email).is_none() {
         return Err(AuthorityError::Invalid {
             field: "email",
