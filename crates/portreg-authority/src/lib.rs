@@ -277,7 +277,12 @@ mod tests {
     fn a_person_holds_no_bidirectional_control() {
         assert!(check_person("assignee", "Alice <alice@example.org>").is_ok());
         assert!(check_person("assignee", "أليس").is_ok());
-        for bad in ["\u{202e}ecila", "alice\u{2066}", "a\u{200f}lice", "\u{061c}x"] {
+        for bad in [
+            "\u{202e}ecila",
+            "alice\u{2066}",
+            "a\u{200f}lice",
+            "\u{061c}x",
+        ] {
             match check_person("assignee", bad) {
                 Err(AuthorityError::Invalid { field, reason }) => {
                     assert_eq!(field, "assignee");

@@ -38,36 +38,46 @@ impl LogKey {
 
     /// A key from its verifier key (`NAME+ID+BASE64`).
     pub fn from_verifier_key(text: &str) -> Result<LogKey, String> {
-        let text = text.trim();
-        let bad = || format!("{text:?} is no verifier key (NAME+KEYID+BASE64)");
-        let (name, rest) = text.split_once('+').ok_or_else(bad)?;
-        let (id, encoded) = rest.split_once('+').ok_or_else(bad)?;
-        let bytes = BASE64_STANDARD.decode(encoded).map_err(|_| bad())?;
-        let (Some(1), Ok(key)) = (
-            bytes.first().copied(),
-            <[u8; 32]>::try_from(bytes.get(1..).unwrap_or_default()),
-        ) else {
-            return Err(format!(
-                "{text:?}: only Ed25519 verifier keys (type 0x01) are taken"
-            ));
-        };
-        let key = VerifyingKey::from_bytes(&key).map_err(|e| format!("{text:?}: {e}"))?;
-        let log_key = LogKey {
-            name: name.to_owned(),
-            key,
-        };
-        if !signed_note::is_key_name_valid(name) || format!("{:08x}", log_key.id()) != id {
-            return Err(format!(
-                "{text:?}: the key ID does not match its name and key"
-            ));
-        }
-        Ok(log_key)
+        let (name, key) = parse_verifier_key(text, 1)?;
+        Ok(LogKey { name, key })
     }
 
     /// The public key, hex.
     pub fn hex(&self) -> String {
         hex::encode(self.key.as_bytes())
     }
+}
+
+/// Reads a verifier key `NAME+ID+BASE64(TYPE || KEY)` of signature type `kind` (0x01, a
+/// note signature; 0x04, a cosignature): its name and Ed25519 key, the ID checked.
+pub(crate) fn parse_verifier_key(text: &str, kind: u8) -> Result<(String, VerifyingKey), String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is no verifier key (NAME+KEYID+BASE64)");
+    let (name, rest) = text.split_once('+').ok_or_else(bad)?;
+    let (id, encoded) = rest.split_once('+').ok_or_else(bad)?;
+    let bytes = BASE64_STANDARD.decode(encoded).map_err(|_| bad())?;
+    let (Some(found), Ok(key)) = (
+        bytes.first().copied(),
+        <[u8; 32]>::try_from(bytes.get(1..).unwrap_or_default()),
+    ) else {
+        return Err(format!(
+            "{text:?}: an Ed25519 verifier key (type 0x{kind:02x}) was expected"
+        ));
+    };
+    if found != kind {
+        return Err(format!(
+            "{text:?}: a verifier key of type 0x{found:02x}, not 0x{kind:02x}"
+        ));
+    }
+    let key = VerifyingKey::from_bytes(&key).map_err(|e| format!("{text:?}: {e}"))?;
+    if !signed_note::is_key_name_valid(name)
+        || format!("{:08x}", signed_note::key_id(name, &bytes)) != id
+    {
+        return Err(format!(
+            "{text:?}: the key ID does not match its name and key"
+        ));
+    }
+    Ok((name.to_owned(), key))
 }
 
 impl signed_note::Verifier for LogKey {

@@ -6,7 +6,9 @@
 //! authority's verifier key and the checkpoints it accepted.
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod tree;
+pub mod witness;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 
 pub use checkpoint::{default_origin, Checkpoint, LogKey, LogSigner};
+pub use cosignature::{Cosigner, CosignerKey};
 pub use tree::{check_consistency, check_inclusion, LogTree};
 
 use crate::{AuthorityError, Result};
