@@ -1570,3 +1570,287 @@ fn kept_answers_are_counted_and_logged() {
             == 3
     });
 }
+
+/// Fetches `path` of `base` as bytes.
+fn get_bytes(base: &str, path: &str) -> (u16, Vec<u8>) {
+    match agent().get(&format!("{base}{path}")).call() {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024 * 1024)
+                .read_to_vec()
+                .unwrap_or_default();
+            (status, bytes)
+        }
+        Err(_) => (0, Vec::new()),
+    }
+}
+
+/// A source that is not the authority: it answers the authority's key and checkpoint as
+/// the authority gave them, and `registry` as its registry (an attacker between a replica
+/// and its authority). Serves until the test ends.
+fn forged_source(key: Vec<u8>, checkpoint: Vec<u8>, registry: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut request = [0u8; 4096];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..read]).to_string();
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let (status, body, kind) = match path.as_str() {
+                "/v1/authority/key" => ("200 OK", key.clone(), "application/json"),
+                "/v1/log/checkpoint" => ("200 OK", checkpoint.clone(), "text/plain"),
+                "/v1/registry.bin" => ("200 OK", registry.clone(), "application/octet-stream"),
+                _ => ("404 Not Found", Vec::new(), "text/plain"),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    base
+}
+
+#[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
+fn witnesses_cosign_the_log_and_replicas_take_only_the_registry_it_signs() {
+    use portreg_authority::log::{Checkpoint, CosignerKey, LogKey};
+    let Some((_db, path)) = iana_store("http-witnesses") else {
+        return;
+    };
+    let requester = user(&path, "filer", "requester", &[]);
+    let expert = user(&path, "judge", "expert", &[]);
+    let authority_listen = format!("127.0.0.1:{}", free_port());
+    let authority_base = format!("http://{authority_listen}");
+    // The witness: a replica of the authority with a key to cosign with.
+    let cosign_key =
+        std::env::temp_dir().join(format!("portreg-test-cosign-{}", std::process::id()));
+    let _ = std::fs::remove_file(&cosign_key);
+    let witness = serve(&[
+        "--follow",
+        &authority_base,
+        "--interval",
+        "1",
+        "--cosign-key",
+        &cosign_key.display().to_string(),
+    ]);
+    let (status, named, _) = get(&witness.base, "/v1/witness");
+    assert_eq!(status, 200, "{named}");
+    let witness_key = named["verifier_key"].as_str().unwrap().to_owned();
+    let cosigner = CosignerKey::from_verifier_key(&witness_key).unwrap();
+    let primary = serve_at(
+        &authority_listen,
+        &[
+            "--authority",
+            &path,
+            "--witness",
+            &format!("{witness_key}={}", witness.base),
+        ],
+        None,
+    );
+    let (_, key, _) = get(&primary.base, "/v1/authority/key");
+    let log_key = LogKey::from_verifier_key(key["verifier_key"].as_str().unwrap()).unwrap();
+    approve(&primary.base, &requester, &expert, "zq-cosigned", 40630);
+    // The published checkpoint carries the witness's cosignature over what it signs.
+    let checkpoint = || {
+        let (_, bytes) = get_bytes(&primary.base, "/v1/log/checkpoint");
+        String::from_utf8(bytes).unwrap()
+    };
+    wait_for("the cosigned checkpoint", Duration::from_secs(30), || {
+        let note = checkpoint();
+        Checkpoint::open(&note, &log_key).is_ok_and(|c| c.size >= 5)
+            && cosigner.cosigned_at(&note).is_some()
+    });
+
+    // A replica requiring that witness takes the registry; one requiring another does not.
+    let other = CosignerKey {
+        name: "witness.example/other".into(),
+        key: ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key(),
+    };
+    let trusting = serve(&[
+        "--follow",
+        &primary.base,
+        "--interval",
+        "1",
+        "--witness",
+        &witness_key,
+    ]);
+    let demanding = serve(&[
+        "--follow",
+        &primary.base,
+        "--interval",
+        "1",
+        "--witness",
+        &other.verifier_key(),
+    ]);
+    wait_for(
+        "the replica requiring the witness",
+        Duration::from_secs(30),
+        || get(&trusting.base, "/v1/services/zq-cosigned").0 == 200,
+    );
+    wait_for("the refusal of the other", Duration::from_secs(30), || {
+        let (status, report, _) = get(&demanding.base, "/healthz");
+        status == 503
+            && report["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cosignature")
+    });
+
+    // Finding 1: the authority's real key and checkpoint, a registry edited on the way.
+    let (_, registry) = get_bytes(&primary.base, "/v1/registry.bin");
+    let mut edited = portreg::CompiledRegistry::from_bytes(&registry)
+        .unwrap()
+        .to_registry();
+    let ssh = edited
+        .records
+        .iter_mut()
+        .find(|r| r.name.as_deref() == Some("ssh"))
+        .unwrap();
+    ssh.description = Some("The Secure Shell, now with a back door".into());
+    let provenance = portreg::CompiledRegistry::from_bytes(&registry)
+        .unwrap()
+        .provenance()
+        .clone();
+    let forged = portreg::CompiledRegistry::compile(&edited, &provenance).to_bytes();
+    let (_, key_answer) = get_bytes(&primary.base, "/v1/authority/key");
+    let source = forged_source(key_answer, checkpoint().into_bytes(), forged);
+    let key_file = std::env::temp_dir().join(format!("portreg-test-vkey-{}", std::process::id()));
+    std::fs::write(&key_file, log_key.verifier_key()).unwrap();
+    let fooled = serve(&[
+        "--follow",
+        &source,
+        "--interval",
+        "1",
+        "--authority-key",
+        &key_file.display().to_string(),
+    ]);
+    wait_for(
+        "the refusal of the edited registry",
+        Duration::from_secs(30),
+        || {
+            let (status, report, _) = get(&fooled.base, "/healthz");
+            status == 503
+                && report["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("not the one the authority's checkpoint signs")
+        },
+    );
+    let (_, ssh, _) = get(&fooled.base, "/v1/services/ssh");
+    assert!(
+        !ssh.to_string().contains("back door"),
+        "the edited registry is never served: {ssh}"
+    );
+    let _ = std::fs::remove_file(&key_file);
+    let _ = std::fs::remove_file(&cosign_key);
+}
+
+#[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
+fn the_server_signs_nothing_over_an_entry_it_did_not_write_nor_a_log_cut_under_it() {
+    let Some((_db, path)) = iana_store("http-unsigned") else {
+        return;
+    };
+    let admin = user(&path, "boss", "admin", &[]);
+    user(&path, "rita", "requester", &[]);
+    let server = serve(&["--authority", &path]);
+    assert_eq!(get(&server.base, "/v1/log/checkpoint").0, 200);
+    // Finding 3: `user-role rita admin` written into the file with a correct chain hash,
+    // but no signature (the key is not the writer's).
+    {
+        use sha2::{Digest, Sha256};
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute("UPDATE users SET role = 'admin' WHERE name = 'rita'", [])
+            .unwrap();
+        let (id, previous): (i64, String) = c
+            .query_row(
+                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let id = id + 1;
+        let fields = [
+            "2026-12-08T00:00:00Z",
+            "local:root",
+            "user-role",
+            "rita",
+            "ok",
+            "rita: admin",
+        ];
+        let changes = "[]";
+        let mut hasher = Sha256::new();
+        hasher.update(previous.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(
+            json!([id, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]])
+                .to_string(),
+        );
+        hasher.update(b"\n");
+        hasher.update(changes.as_bytes());
+        let hash = format!("{:x}", hasher.finalize());
+        c.execute(
+            "INSERT INTO audit (id, at, actor, action, subject, outcome, detail, hash, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![id, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], hash, changes],
+        )
+        .unwrap();
+    }
+    // The next thing the server does with its store finds it; its checks every 10 s too.
+    let (status, _, _) = call(&server.base, "GET", "/v1/users", Some(&admin), None);
+    assert_eq!(
+        status, 503,
+        "no change and no answer over an entry not signed"
+    );
+    let (status, report, _) = get(&server.base, "/healthz");
+    assert_eq!(status, 503, "{report}");
+    let reason = report["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not signed") && reason.contains("user-role"),
+        "{reason}"
+    );
+    assert_eq!(get(&server.base, "/v1/log/checkpoint").0, 503);
+    let verify = portreg_testing::Sandbox::new()
+        .command(BIN)
+        .args(["authority", "--db", &path, "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(1));
+    drop(server);
+
+    // Finding 10: a store cut under a running server stops its checkpoints.
+    let Some((_db, path)) = iana_store("http-cut") else {
+        return;
+    };
+    let admin = user(&path, "boss", "admin", &[]);
+    user(&path, "one", "requester", &[]);
+    let server = serve(&["--authority", &path]);
+    assert_eq!(
+        call(&server.base, "GET", "/v1/users", Some(&admin), None).0,
+        200
+    );
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER audit_is_append_only_delete; DELETE FROM audit WHERE id = (SELECT max(id) FROM audit);",
+        )
+        .unwrap();
+    }
+    wait_for("the cut found", Duration::from_secs(20), || {
+        let (status, report, _) = get(&server.base, "/healthz");
+        status == 503 && report["reason"].as_str().unwrap_or("").contains("cut")
+    });
+}

@@ -1194,6 +1194,16 @@ pub struct ServeArgs {
     /// fetch is pinned (and said in the log).
     #[arg(long, value_name = "FILE", requires = "follow")]
     pub authority_key: Option<PathBuf>,
+    /// Witnesses, by verifier key (`NAME+ID+BASE64`, a cosigner's, type 0x04): on a
+    /// replica, the witnesses whose cosignatures every checkpoint must carry; on an
+    /// authority, `VKEY=URL`: the witnesses it asks (`URL/add-checkpoint`) and whose
+    /// cosignatures it publishes with its checkpoint. Repeat for more.
+    #[arg(long = "witness", value_name = "VKEY[=URL]")]
+    pub witnesses: Vec<String>,
+    /// Be a witness of the followed log (`c2sp.org/tlog-witness`: `POST /add-checkpoint`,
+    /// cosignatures by this key, made there if absent; `GET /v1/witness` names it).
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub cosign_key: Option<PathBuf>,
     /// The oldest a followed authority's checkpoint may be, in seconds: an older one
     /// (a source frozen, or a replay of an old answer) makes /healthz 503, `stale`.
     #[arg(long, value_name = "SECS", requires = "follow", value_parser = clap::value_parser!(u64).range(1..))]

@@ -154,6 +154,19 @@ pub(crate) struct Signed {
     pub(crate) registry: Option<[u8; 32]>,
     /// The log's size and the registry the checkpoint signed, and when.
     signed_for: Option<(u64, Option<[u8; 32]>, Instant)>,
+    /// The checkpoint with its witnesses' cosignatures, while it is the one signed last.
+    cosigned: Option<(String, String)>,
+}
+
+impl Signed {
+    /// The checkpoint to publish: with its witnesses' cosignatures once they are in.
+    pub(crate) fn published(&self) -> Option<String> {
+        let checkpoint = self.checkpoint.as_ref()?;
+        Some(match &self.cosigned {
+            Some((plain, cosigned)) if plain == checkpoint => cosigned.clone(),
+            _ => checkpoint.clone(),
+        })
+    }
 }
 
 /// How often the server checks the store's log and signs a fresh checkpoint when
@@ -209,6 +222,24 @@ impl AuthorityService {
             store.sync_log()?;
         }
         Ok(service)
+    }
+
+    /// The checkpoint signed last, without cosignatures, if one is.
+    pub fn checkpoint(&self) -> Option<String> {
+        self.signed().checkpoint
+    }
+
+    /// Publishes `checkpoint` with the witnesses' cosignature lines appended, while it is
+    /// the one signed last.
+    pub fn set_cosigned(&self, checkpoint: &str, cosignatures: &str) {
+        if let Ok(mut signed) = self.signed.lock() {
+            signed.cosigned = Some((checkpoint.to_owned(), format!("{checkpoint}{cosignatures}")));
+        }
+    }
+
+    /// The log's tree as the server verified it.
+    pub fn tree(&self) -> &portreg_authority::SharedTree {
+        &self.tree
     }
 
     /// The log as last checked: its checkpoint, or why none is signed.

@@ -10,6 +10,7 @@ pub mod metrics;
 mod problem;
 pub mod schema;
 mod web;
+pub mod witness;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -121,6 +122,8 @@ pub struct AppState {
     pub authority: Option<authority::AuthorityService>,
     /// A replica's fetches, for `serve --follow`.
     pub follower: Option<metrics::FollowStatus>,
+    /// A replica that witnesses its source's log (`serve --follow --cosign-key`).
+    pub witness: Option<Arc<dyn witness::CheckpointWitness>>,
     /// Counters for `/metrics`.
     pub metrics: metrics::Metrics,
     /// Connections served at once ([`MAX_CONNECTIONS`] unless told); a client address
@@ -143,6 +146,7 @@ impl AppState {
             current: arc_swap::ArcSwap::from_pointee(snapshot),
             authority: None,
             follower: None,
+            witness: None,
             metrics: metrics::Metrics::default(),
             max_connections: MAX_CONNECTIONS,
         }
@@ -206,6 +210,8 @@ impl AppState {
         log::entries,
         log::consistency,
         log::inclusion,
+        witness::add_checkpoint,
+        witness::key,
         web::sign_in,
         web::current,
         web::sign_out
@@ -320,12 +326,13 @@ impl utoipa::Modify for BearerScheme {
 /// from the handlers' types, with the links between operations (from a port's or a
 /// search's records to their names and details), for clients that follow them. The
 /// authority's operations are in it when the server runs one.
-pub fn openapi(with_authority: bool) -> serde_json::Value {
+pub fn openapi(with_authority: bool, with_witness: bool) -> serde_json::Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-    if !with_authority {
-        if let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) {
-            paths.retain(|path, _| !authority::is_authority_route(path));
-        }
+    if let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        paths.retain(|path, _| {
+            (with_authority || !authority::is_authority_route(path))
+                && (with_witness || !witness::is_witness_route(path))
+        });
     }
     // (path, method and status of the answer, link, operation, its parameter, value)
     let links: [(&str, &str, &str, &str, &str); 8] = [
@@ -424,7 +431,11 @@ connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-a
 /// The whole application: API, OpenAPI document, page, and the layers around them.
 pub fn router(state: Arc<AppState>) -> Router {
     let with_authority = state.authority.is_some();
+    let with_witness = state.witness.is_some();
     let mut routes = Router::new();
+    if with_witness {
+        routes = routes.merge(witness::routes());
+    }
     if with_authority {
         routes = routes
             .merge(authority::routes())
@@ -442,7 +453,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/favicon.ico", get(icon))
         .route(
             "/openapi.json",
-            get(move || async move { Json(openapi(with_authority)) }),
+            get(move || async move { Json(openapi(with_authority, with_witness)) }),
         )
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))

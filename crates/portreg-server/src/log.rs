@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use portreg_authority::log::{Checkpoint, LogKey};
+use portreg_authority::log::{note_body, Checkpoint, LogKey};
 use portreg_authority::{proofs, Role};
 use serde::Deserialize;
 use serde_json::json;
@@ -123,7 +123,7 @@ pub async fn key(State(state): State<Arc<AppState>>) -> Answer {
 /// The checkpoint the server signed last, or the problem of a log that does not verify.
 fn current(authority: &crate::authority::AuthorityService) -> Result<String, Problem> {
     let signed = authority.signed();
-    match (signed.checkpoint, signed.refused) {
+    match (signed.published(), signed.refused) {
         (Some(checkpoint), _) => Ok(checkpoint),
         (None, Some(refused)) => Err(Problem::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -157,8 +157,7 @@ pub async fn checkpoint(State(state): State<Arc<AppState>>) -> Answer {
 pub async fn head(State(state): State<Arc<AppState>>) -> Answer {
     let authority = service(&state)?;
     let note = current(authority)?;
-    let body = note.split("\n\n").next().unwrap_or_default().to_owned() + "\n";
-    let parsed = Checkpoint::parse(&body)
+    let parsed = Checkpoint::parse(&note_body(&note))
         .map_err(|e| Problem::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let key = authority.log_key.as_ref().map(LogKey::hex);
     Ok(no_store(

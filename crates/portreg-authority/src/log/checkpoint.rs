@@ -231,6 +231,11 @@ impl Checkpoint {
     }
 }
 
+/// A signed note's text: everything before its signature lines, with its last newline.
+pub fn note_body(note: &str) -> String {
+    note.split("\n\n").next().unwrap_or_default().to_owned() + "\n"
+}
+
 /// The origin of a log signed by `key` when none is given: `portreg/` and the first 16
 /// hex digits of the key's SHA-256, so that two authorities never share one.
 pub fn default_origin(key: &VerifyingKey) -> String {

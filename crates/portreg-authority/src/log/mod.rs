@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 
-pub use checkpoint::{default_origin, Checkpoint, LogKey, LogSigner};
+pub use checkpoint::{default_origin, note_body, Checkpoint, LogKey, LogSigner};
 pub use cosignature::{Cosigner, CosignerKey};
 pub use tree::{check_consistency, check_inclusion, LogTree};
 

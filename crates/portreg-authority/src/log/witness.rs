@@ -5,7 +5,7 @@
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 
-use super::{check_consistency, Checkpoint, LogKey};
+use super::{check_consistency, note_body, Checkpoint, LogKey};
 
 /// An `add-checkpoint` request: the old size, the consistency proof, the signed note.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,14 +83,7 @@ impl AddCheckpoint {
     /// A witness's checks, against the latest checkpoint it cosigned of the log `key`
     /// (none yet: size 0): the checkpoint to record and cosign.
     pub fn check(&self, key: &LogKey, latest: Option<&Checkpoint>) -> Result<Checkpoint, Refusal> {
-        let body = self
-            .note
-            .split("\n\n")
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-            + "\n";
-        let origin = Checkpoint::parse(&body)
+        let origin = Checkpoint::parse(&note_body(&self.note))
             .map_err(Refusal::BadRequest)?
             .origin;
         if origin != key.name {
