@@ -1672,6 +1672,37 @@ fn witnesses_cosign_the_log_and_replicas_take_only_the_registry_it_signs() {
             && cosigner.cosigned_at(&note).is_some()
     });
 
+    // A checker written from the specifications alone agrees with all of it.
+    let checker = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c2sp/check.py");
+    let has_cryptography = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_cryptography {
+        let checked = Command::new("python3")
+            .args([
+                checker,
+                &primary.base,
+                &log_key.verifier_key(),
+                &witness_key,
+            ])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&checked.stdout);
+        assert!(
+            checked.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        assert!(said.contains(" passed, 0 failed"), "{said}");
+    } else {
+        assert!(
+            std::env::var_os("PORTREG_REQUIRE_PACKAGES").is_none(),
+            "the C2SP checker needs Python's cryptography package (pip install cryptography)"
+        );
+        eprintln!("the C2SP checker not run: no Python cryptography package");
+    }
+
     // A replica requiring that witness takes the registry; one requiring another does not.
     let other = CosignerKey {
         name: "witness.example/other".into(),
