@@ -557,6 +557,7 @@ fn a_session_changes_nothing_without_its_csrf_token() {
     assert_eq!((status, filed["requester"].as_str()), (201, Some("ada")));
     let (status, mine, _) = call_with(b, "GET", "/v1/session", None, None, &[("Cookie", &session)]);
     assert_eq!((status, mine["csrf"].as_str()), (200, Some(csrf.as_str())));
+    // Signing out is a change too: without the CSRF token, another site cannot end it.
     assert_eq!(
         call_with(
             b,
@@ -565,6 +566,18 @@ fn a_session_changes_nothing_without_its_csrf_token() {
             None,
             None,
             &[("Cookie", &session)]
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        call_with(
+            b,
+            "DELETE",
+            "/v1/session",
+            None,
+            None,
+            &[("Cookie", &session), ("X-CSRF-Token", &csrf)]
         )
         .0,
         204
@@ -1390,6 +1403,22 @@ fn a_session_cookie_is_host_prefixed_and_secure_behind_https() {
         &[("Cookie", id)],
     );
     assert_eq!(status, 200);
+    // The plain cookie is not taken behind https, and a second cookie of the name (one
+    // tossed in by another site of the domain, placed first) names no session.
+    let value = id.split_once('=').unwrap().1;
+    let plain = format!("portreg_session={value}");
+    let tossed = format!("__Host-portreg_session=tossed; {id}");
+    for cookie in [plain.as_str(), tossed.as_str()] {
+        let (status, _, _) = call_with(
+            &server.base,
+            "GET",
+            "/v1/session",
+            None,
+            None,
+            &[("Cookie", cookie)],
+        );
+        assert_ne!(status, 200, "{cookie}");
+    }
 }
 
 #[test]

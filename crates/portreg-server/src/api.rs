@@ -22,6 +22,7 @@ type Answer = Result<Response, Problem>;
 
 /// `?transport=tcp,udp&all=true&limit=&cursor=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LookupParams {
     /// Only these transports, comma-separated.
@@ -49,6 +50,7 @@ pub struct LookupParams {
 
 /// `?transport=tcp,udp`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ServiceParams {
     /// Only these transports, comma-separated.
@@ -119,6 +121,7 @@ fn paged(
 
 /// `?q=&limit=&transport=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The text to find, literally, in any case.
@@ -147,6 +150,7 @@ pub struct SearchParams {
 
 /// `?transport=&range=&count=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FreeParams {
     /// Free on every one of these transports (default `tcp,udp`).
@@ -176,6 +180,7 @@ pub struct FreeParams {
 
 /// `?transport=&include_*=` of `/v1/free/explain` and `/v1/free/for`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LiveParams {
     /// Free on every one of these transports (default `tcp,udp`).

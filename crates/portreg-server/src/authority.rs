@@ -366,7 +366,7 @@ impl AuthorityService {
     /// The caller, if it proves an identity; nobody otherwise (for public reads).
     pub(crate) async fn optional_caller(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
         let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
-            || session_id(&parts.headers).is_some();
+            || self.session_id(&parts.headers).is_some();
         if has_credentials {
             self.caller(parts).await.map(Some)
         } else {
@@ -388,7 +388,7 @@ impl AuthorityService {
     /// The token of the request's session; a session's non-read without its CSRF token
     /// is refused.
     fn session_token(&self, parts: &Parts) -> Result<Option<String>, Problem> {
-        let Some(id) = session_id(&parts.headers) else {
+        let Some(id) = self.session_id(&parts.headers) else {
             return Ok(None);
         };
         let session = {
@@ -440,7 +440,7 @@ impl AuthorityService {
 
     /// The session of a request (for its CSRF token), if any.
     pub(crate) fn session(&self, headers: &HeaderMap) -> Option<Session> {
-        let id = session_id(headers)?;
+        let id = self.session_id(headers)?;
         let sessions = self.sessions.lock().ok()?;
         sessions
             .get(&id)
@@ -448,11 +448,32 @@ impl AuthorityService {
             .cloned()
     }
 
-    /// Ends a session.
-    pub(crate) fn sign_out(&self, headers: &HeaderMap) {
-        if let (Some(id), Ok(mut sessions)) = (session_id(headers), self.sessions.lock()) {
+    /// Ends a session: asked with its CSRF token, as every change is.
+    pub(crate) fn sign_out(&self, parts: &Parts) -> Result<(), Problem> {
+        self.session_token(parts)?;
+        if let (Some(id), Ok(mut sessions)) =
+            (self.session_id(&parts.headers), self.sessions.lock())
+        {
             sessions.remove(&id);
         }
+        Ok(())
+    }
+
+    /// The session a request names: its one cookie of the name this server sets (the
+    /// `__Host-` one behind https, never the plain one then). Two cookies of that name
+    /// (one tossed in by another site of the domain) name none.
+    fn session_id(&self, headers: &HeaderMap) -> Option<String> {
+        let wanted = self.cookie_name();
+        let mut values = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(name, _)| *name == wanted)
+            .map(|(_, value)| value.to_owned());
+        let first = values.next()?;
+        values.all(|other| other == first).then_some(first)
     }
 }
 
@@ -534,17 +555,6 @@ fn snapshot_of(store: &Authority, signed: &Mutex<Signed>) -> Result<Snapshot, Au
         signed.registry = Some(digest);
     }
     Ok(snapshot)
-}
-
-fn session_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE || *name == SECURE_SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, Problem> {

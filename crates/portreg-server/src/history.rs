@@ -27,6 +27,7 @@ const KEPT: usize = 4;
 
 /// `?as_of=DATE`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AsOfParams {
     /// The registry as published on this date (the latest snapshot of the history on or
@@ -40,6 +41,7 @@ pub struct AsOfParams {
 
 /// `?transport=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Only these transports, comma-separated.

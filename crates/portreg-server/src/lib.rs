@@ -594,43 +594,87 @@ async fn check_uri(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Query parameters whose values are secrets: never written to a log.
-const SECRET_PARAMETERS: [&str; 9] = [
-    "access_token",
-    "token",
+/// Query parameters whose values are secrets: never written to a log. A name is
+/// compared percent-decoded, in any case, `-` as `_` and without a `[]` suffix; any name
+/// ending in `token` or holding `secret` or `password` is one too.
+const SECRET_PARAMETERS: [&str; 11] = [
     "api_key",
     "apikey",
     "key",
-    "secret",
     "password",
     "session",
     "csrf",
+    "auth",
+    "authorization",
+    "bearer",
+    "client_secret",
+    "code",
 ];
 
+/// The prefix of an identity's API token, wherever it appears in a URI.
+const TOKEN_PREFIX: &str = "portreg_";
+
+fn secret_name(name: &str) -> bool {
+    let name = percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .trim()
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    let name = name.strip_suffix("[]").unwrap_or(&name);
+    SECRET_PARAMETERS.contains(&name)
+        || name.ends_with("token")
+        || name.contains("secret")
+        || name.contains("password")
+}
+
+/// `text` with every API token in it (`portreg_` and its secret) as `portreg_REDACTED`.
+fn without_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(TOKEN_PREFIX) {
+        let after = &rest[at + TOKEN_PREFIX.len()..];
+        let secret = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        out.push_str(&rest[..at + TOKEN_PREFIX.len()]);
+        out.push_str(if secret > 0 { "REDACTED" } else { "" });
+        rest = &after[secret..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The URI as the access log writes it (its path and query): the values of secret-named
-/// query parameters (any case, percent-encoded or not) replaced by `REDACTED`. Borrowed,
-/// as the request gave it, when there is none.
+/// query parameters (split on `&` and `;`) replaced by `REDACTED`, and any API token in
+/// the path or a value too. Borrowed, as the request gave it, when there is none.
 fn redacted(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
     let text = uri.path_and_query().map_or("/", |p| p.as_str());
     let secret = |pair: &str| {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-        !value.is_empty()
-            && SECRET_PARAMETERS
-                .iter()
-                .any(|s| name.trim().eq_ignore_ascii_case(s))
+        !value.is_empty() && secret_name(name)
     };
-    let Some(query) = uri.query().filter(|q| q.split('&').any(secret)) else {
+    let query = uri.query().unwrap_or("");
+    let named = query.split(['&', ';']).any(secret);
+    if !named && !text.contains(TOKEN_PREFIX) {
         return std::borrow::Cow::Borrowed(text);
-    };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if secret(pair) => format!("{name}=REDACTED"),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    std::borrow::Cow::Owned(format!("{}?{}", uri.path(), pairs.join("&")))
+    }
+    let mut out = without_tokens(uri.path());
+    if uri.query().is_some() {
+        out.push('?');
+        let mut pairs = query.split_inclusive(['&', ';']).peekable();
+        while let Some(piece) = pairs.next() {
+            let (pair, separator) = match piece.strip_suffix(['&', ';']) {
+                Some(pair) => (pair, &piece[pair.len()..]),
+                None => (piece, ""),
+            };
+            match pair.split_once('=') {
+                Some((name, _)) if secret(pair) => out.push_str(&format!("{name}=REDACTED")),
+                _ => out.push_str(&without_tokens(pair)),
+            }
+            out.push_str(separator);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// One access-log event a request (method, path, status, microseconds), target `access`:
@@ -937,5 +981,23 @@ mod tests {
         );
         assert_eq!(redacted(&uri("/v1/search?q=sql")), "/v1/search?q=sql");
         assert_eq!(redacted(&uri("/v1/ports/22")), "/v1/ports/22");
+        for (asked, logged) in [
+            ("/x?access_token[]=abc", "/x?access_token[]=REDACTED"),
+            ("/x?access-token=abc", "/x?access-token=REDACTED"),
+            ("/x?auth=abc&q=1", "/x?auth=REDACTED&q=1"),
+            ("/x?bearer=abc", "/x?bearer=REDACTED"),
+            ("/x?client_secret=abc", "/x?client_secret=REDACTED"),
+            ("/x?q=1;access_token=abc", "/x?q=1;access_token=REDACTED"),
+            (
+                "/v1/services/portreg_0123abcd",
+                "/v1/services/portreg_REDACTED",
+            ),
+            (
+                "/v1/search?q=portreg_0123abcd",
+                "/v1/search?q=portreg_REDACTED",
+            ),
+        ] {
+            assert_eq!(redacted(&uri(asked)), logged, "{asked}");
+        }
     }
 }

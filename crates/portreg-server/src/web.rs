@@ -96,13 +96,13 @@ pub async fn current(
 }
 
 /// Signs out.
-#[utoipa::path(delete, path = "/v1/session", responses((status = 204, description = "Signed out")))]
+#[utoipa::path(delete, path = "/v1/session", responses((status = 204, description = "Signed out"), (status = 401, description = "The session ended", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Without the session's CSRF token (`X-CSRF-Token`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn sign_out(
     State(state): State<Arc<AppState>>,
     parts: Parts,
 ) -> Result<Response, Problem> {
     let service = service(&state)?;
-    service.sign_out(&parts.headers);
+    service.sign_out(&parts)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = format!(
         "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",

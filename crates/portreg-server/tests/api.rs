@@ -51,6 +51,16 @@ fn ports() {
     );
     problem(&get(&format!("{base}/v1/ports/22?transport=x%2Fz")), 400);
     problem(&get(&format!("{base}/v1/ports/22?all=maybe")), 400);
+    // A parameter no route knows is refused, not a fresh answer to compute and keep.
+    for path in [
+        "/v1/ports/22?zz=1",
+        "/v1/services/ssh?x=",
+        "/v1/search?q=ssh&nonce=7",
+        "/v1/info/22?y=1",
+        "/v1/history/22?z=1",
+    ] {
+        problem(&get(&format!("{base}{path}")), 400);
+    }
     problem(&get(&format!("{base}/v1/ports/49152")), 404);
 }
 
@@ -187,6 +197,13 @@ fn history_and_as_of() {
     assert!(info.body.contains("Joseph_Dziedzic"), "{}", info.body);
     problem(&get(&format!("{base}/v1/ports/22?as_of=1999-01-01")), 404);
     problem(&get(&format!("{base}/v1/ports/22?as_of=soon")), 400);
+    // A day the calendar does not have is no date.
+    problem(&get(&format!("{base}/v1/ports/22?as_of=2015-02-29")), 400);
+    // A history query covers at most 64 ports, or one name.
+    let wide = get(&format!("{base}/v1/history/0-65535"));
+    problem(&wide, 422);
+    assert!(wide.body.contains("64 ports"), "{}", wide.body);
+    assert_eq!(get(&format!("{base}/v1/history/440-503")).status, 200);
     // The authority's own events stay at /v1/history (not served without an authority).
     problem(&get(&format!("{base}/v1/history?subject=x")), 404);
 }

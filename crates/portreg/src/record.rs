@@ -330,6 +330,18 @@ impl RegistryDate {
     }
 }
 
+/// The days month `month` of `year` has (both as written, already checked as numbers):
+/// 2015-02-29 is no date.
+fn days_in_month(year: &str, month: &str) -> u32 {
+    let year: u32 = year.parse().unwrap_or(1);
+    match month.parse::<u32>().unwrap_or(1) {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 impl FromStr for RegistryDate {
     type Err = InvalidDate;
 
@@ -343,7 +355,9 @@ impl FromStr for RegistryDate {
         let valid = match parts.as_slice() {
             [year, month] => number(year, 4, 9999) && number(month, 2, 12),
             [year, month, day] => {
-                number(year, 4, 9999) && number(month, 2, 12) && number(day, 2, 31)
+                number(year, 4, 9999)
+                    && number(month, 2, 12)
+                    && number(day, 2, days_in_month(year, month))
             }
             _ => false,
         };
@@ -520,6 +534,19 @@ mod tests {
         assert!("2026-02-13".parse::<RegistryDate>().is_ok());
         assert!("2026-13".parse::<RegistryDate>().is_err());
         assert!("26-02-13".parse::<RegistryDate>().is_err());
+        // Days the calendar has, and none it has not.
+        for real in ["2016-02-29", "2000-02-29", "2015-04-30", "2015-12-31"] {
+            assert!(real.parse::<RegistryDate>().is_ok(), "{real}");
+        }
+        for impossible in [
+            "2015-02-29",
+            "1900-02-29",
+            "2019-02-30",
+            "2016-06-31",
+            "2016-04-31",
+        ] {
+            assert!(impossible.parse::<RegistryDate>().is_err(), "{impossible}");
+        }
     }
 
     #[test]

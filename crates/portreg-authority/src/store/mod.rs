@@ -321,7 +321,7 @@ impl Authority {
         }
     }
 
-    /// Copies the store to `destination` with SQLite's online backup.
+    /// Copies the store to `destination` with SQLite's online backup, a file of mode 0600.
     pub fn backup(&self, destination: &Path) -> Result<()> {
         if destination.exists() {
             return Err(store_error(
@@ -329,6 +329,8 @@ impl Authority {
                 "already exists; choose a new file",
             ));
         }
+        // Readable by its owner only, as the store is: it holds the same secrets.
+        create_private(destination)?;
         self.connection
             .backup(rusqlite::MAIN_DB, destination, None)
             .map_err(sqlite_error(destination, "cannot back up into"))
@@ -422,5 +424,24 @@ pub(crate) mod testing {
             contact: "ada@example.org".into(),
             ..NewRequest::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::store;
+
+    #[test]
+    #[cfg(unix)]
+    fn a_backup_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let test = store("backup-mode");
+        let copy =
+            std::env::temp_dir().join(format!("portreg-backup-mode-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&copy);
+        test.authority.backup(&copy).unwrap();
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        let _ = std::fs::remove_file(&copy);
+        assert_eq!(mode, 0o600);
     }
 }
