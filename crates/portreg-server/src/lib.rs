@@ -661,8 +661,7 @@ fn redacted(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
     let mut out = without_tokens(uri.path());
     if uri.query().is_some() {
         out.push('?');
-        let mut pairs = query.split_inclusive(['&', ';']).peekable();
-        while let Some(piece) = pairs.next() {
+        for piece in query.split_inclusive(['&', ';']) {
             let (pair, separator) = match piece.strip_suffix(['&', ';']) {
                 Some(pair) => (pair, &piece[pair.len()..]),
                 None => (piece, ""),
