@@ -1374,6 +1374,60 @@ fn one_client_cannot_hold_every_connection() {
 }
 
 #[test]
+fn a_client_network_cannot_take_the_overflow_and_healthz_keeps_slots_of_its_own() {
+    // 160 connections, 10 a network; the overflow's 64, 4 a network; 16 kept for
+    // `/healthz`.
+    let server = serve(&["--max-connections", "160"]);
+    let target: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let open = |from: &str, count: usize| -> Vec<TcpStream> {
+        let from: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+        (0..count)
+            .map(|_| {
+                let socket =
+                    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                        .unwrap();
+                socket.bind(&from.into()).unwrap();
+                socket.connect(&target.into()).unwrap();
+                TcpStream::from(socket)
+            })
+            .collect()
+    };
+    let closed = |streams: &[TcpStream]| {
+        streams
+            .iter()
+            .filter(|stream| {
+                stream.set_nonblocking(true).unwrap();
+                matches!((&**stream).read(&mut [0u8; 1]), Ok(0))
+            })
+            .count()
+    };
+    let full: Vec<Vec<TcpStream>> = (2..18).map(|c| open(&format!("127.0.0.{c}"), 10)).collect();
+    wait_for("the server full", Duration::from_secs(10), || {
+        get(&server.base, "/v1/ports/22").0 == 503
+    });
+    // One network holds 4 of the overflow, not all of it.
+    let greedy = open("127.0.0.40", 10);
+    wait_for(
+        "the greedy network's extra connections closed",
+        Duration::from_secs(10),
+        || closed(&greedy) == 6,
+    );
+    // The overflow filled by 15 more networks: a probe is answered from the kept slots.
+    let overflow: Vec<Vec<TcpStream>> =
+        (41..56).map(|c| open(&format!("127.0.0.{c}"), 4)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (status, body, _) = get(&server.base, "/healthz");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop((full, greedy, overflow));
+}
+
+#[test]
 fn a_session_cookie_is_host_prefixed_and_secure_behind_https() {
     let (_db, path) = empty_store("http-cookie");
     let rita = user(&path, "rita", "requester", &[]);

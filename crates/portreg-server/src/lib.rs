@@ -46,8 +46,14 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// The share of the connections one client address may hold open at once (256 of the
 /// default 4,096): one client's idle sockets cannot take the server's.
 pub const CLIENT_SHARE: usize = 16;
-/// Connections past [`MAX_CONNECTIONS`] answered at `/healthz` at once.
+/// Connections past [`MAX_CONNECTIONS`] answered at `/healthz` at once; one client
+/// network holds a [`CLIENT_SHARE`]th of them.
 const OVERFLOW_CONNECTIONS: usize = 64;
+/// Connections past those, kept for `/healthz`: one a client network, each answered once
+/// and closed, its request's headers due within [`RESERVED_TIMEOUT`].
+const RESERVED_CONNECTIONS: usize = 16;
+/// How long a reserved connection may take to send its request.
+const RESERVED_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A registry being served, with what is computed from it: its ETag, its compiled bytes
 /// (for replicas) and the answers kept. A registry swapped in comes as a new snapshot;
@@ -785,7 +791,20 @@ async fn caching(State(state): State<Arc<AppState>>, request: Request, next: Nex
     response
 }
 
-/// Connections open per client address; a [`ClientSlot`] gives its place back.
+/// The network a client is counted by: its IPv4 address (an IPv4-mapped IPv6 address is
+/// its IPv4 one), or its IPv6 /64, which one host may hold whole.
+fn client_network(address: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match address {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// Connections open per client network; a [`ClientSlot`] gives its place back.
 #[derive(Clone, Default)]
 struct Clients(Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>);
 
@@ -849,9 +868,10 @@ fn overflow_router(state: Arc<AppState>) -> Router {
 /// Each connection must keep sending: one that sends nothing for [`IDLE_TIMEOUT`] (headers
 /// that never come, an idle keep-alive) is closed; at most the state's
 /// `max_connections` are served at once, past which a connection is answered only at
-/// `/healthz`, and one client address holds at most a [`CLIENT_SHARE`]th of them (more
-/// are closed at once), so that clients that connect and wait cannot starve the others
-/// or hide the server's health.
+/// `/healthz`, and one client network (an IPv4 address, an IPv6 /64) holds at most a
+/// [`CLIENT_SHARE`]th of them (more are closed at once) and of the overflow, with slots
+/// kept past those for `/healthz`, so that clients that connect and wait cannot starve
+/// the others or hide the server's health.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -866,7 +886,9 @@ pub async fn serve(
     let overflow = overflow_router(state.clone());
     let slots = Arc::new(tokio::sync::Semaphore::new(capacity));
     let overflow_slots = Arc::new(tokio::sync::Semaphore::new(OVERFLOW_CONNECTIONS));
-    let clients = Clients::default();
+    let reserved_slots = Arc::new(tokio::sync::Semaphore::new(RESERVED_CONNECTIONS));
+    let (clients, overflow_clients, reserved_clients) =
+        (Clients::default(), Clients::default(), Clients::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -883,22 +905,42 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(client) = clients.enter(remote.ip(), share) else {
+        let network = client_network(remote.ip());
+        let Some(client) = clients.enter(network, share) else {
             // Over its share: closed at once, before a byte is read.
             continue;
         };
-        // A connection past the limit is answered by the overflow router alone.
-        let (app, slot, kept_from) = match slots.clone().try_acquire_owned() {
-            Ok(slot) => (app.clone(), slot, Some(state.clone())),
-            Err(_) => match overflow_slots.clone().try_acquire_owned() {
-                Ok(slot) => (overflow.clone(), slot, None),
-                Err(_) => continue,
-            },
+        // A connection past the limit is answered by the overflow router alone, within
+        // its network's share of the overflow, else from the slots kept for `/healthz`.
+        let overflow_share = OVERFLOW_CONNECTIONS / CLIENT_SHARE;
+        let taken = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some((app.clone(), slot, None, Some(state.clone()), false)),
+            Err(_) => {
+                let over = overflow_clients
+                    .enter(network, overflow_share)
+                    .and_then(|place| {
+                        let slot = overflow_slots.clone().try_acquire_owned().ok()?;
+                        Some((overflow.clone(), slot, Some(place), None, false))
+                    });
+                over.or_else(|| {
+                    let place = reserved_clients.enter(network, 1)?;
+                    let slot = reserved_slots.clone().try_acquire_owned().ok()?;
+                    Some((overflow.clone(), slot, Some(place), None, true))
+                })
+            }
+        };
+        let Some((app, slot, place, kept_from, reserved)) = taken else {
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-        stream.set_read_timeout(Some(IDLE_TIMEOUT));
-        stream.set_write_timeout(Some(IDLE_TIMEOUT));
+        let idle = if reserved {
+            RESERVED_TIMEOUT
+        } else {
+            IDLE_TIMEOUT
+        };
+        stream.set_read_timeout(Some(idle));
+        stream.set_write_timeout(Some(idle));
         let io = TokioIo::new(Box::pin(stream));
         let service = hyper::service::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
@@ -924,7 +966,12 @@ pub async fn serve(
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(IDLE_TIMEOUT);
+            .keep_alive(!reserved)
+            .header_read_timeout(if reserved {
+                RESERVED_TIMEOUT
+            } else {
+                IDLE_TIMEOUT
+            });
         let connection = builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();
@@ -932,6 +979,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _ = connection.await;
             drop(slot);
+            drop(place);
             drop(client);
         });
     }
@@ -965,7 +1013,17 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use super::{client_network, redacted};
+
+    #[test]
+    fn clients_are_counted_by_their_network() {
+        let net = |text: &str| client_network(text.parse().unwrap()).to_string();
+        assert_eq!(net("192.0.2.7"), "192.0.2.7");
+        assert_eq!(net("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(net("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(net("2001:db8:1:2::1"), net("2001:db8:1:2:ffff::9"));
+        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:1:3::1"));
+    }
 
     #[test]
     fn secrets_in_a_query_are_never_logged() {
