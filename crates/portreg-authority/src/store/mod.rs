@@ -35,7 +35,13 @@ pub struct Authority {
     tree: SharedTree,
     /// The key entries and checkpoints are signed with, once in use.
     signer: Option<crate::log::LogSigner>,
+    /// Refused attempts by actor in the current minute (its number, and the count).
+    refusals: std::collections::HashMap<String, (u64, u32)>,
 }
+
+/// Refused attempts of one actor logged one by one in a minute; past them, they are
+/// counted, and one entry says how many (the log grows by a bounded amount).
+pub const LOGGED_REFUSALS_PER_MINUTE: u32 = 10;
 
 /// The current time, `YYYY-MM-DDTHH:MM:SSZ`.
 pub(super) fn now() -> String {
@@ -65,6 +71,43 @@ pub(super) fn store_error(path: &Path, what: impl std::fmt::Display) -> Authorit
 /// Whether an action that succeeded changed the registry (and so moves its date).
 pub(super) fn registry_changes(action: &str) -> bool {
     matches!(action, "approve" | "deassign" | "revoke" | "transfer")
+}
+
+/// Writes, for each actor whose refused attempts of a past minute went past
+/// [`LOGGED_REFUSALS_PER_MINUTE`], one entry saying how many were not logged one by one,
+/// and forgets the minutes past.
+fn count_refusals(
+    tx: &Connection,
+    writer: &audit::LogWriter<'_>,
+    refusals: &mut std::collections::HashMap<String, (u64, u32)>,
+    minute: u64,
+) -> Result<()> {
+    let mut past: Vec<(String, u64, u32)> = refusals
+        .iter()
+        .filter(|(_, (at, _))| *at != minute)
+        .map(|(actor, (at, count))| (actor.clone(), *at, *count))
+        .collect();
+    past.sort();
+    for (actor, at, count) in past {
+        refusals.remove(&actor);
+        if count > LOGGED_REFUSALS_PER_MINUTE {
+            let from =
+                portreg::utc_timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(at * 60));
+            audit(
+                tx,
+                writer,
+                &actor,
+                "refusals",
+                &actor,
+                "refused",
+                &format!(
+                    "{} more refused attempts in the minute from {from}, counted, not logged one by one",
+                    count - LOGGED_REFUSALS_PER_MINUTE
+                ),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates an empty file that only its owner can read and write, and the journal files
@@ -251,6 +294,7 @@ impl Authority {
             path: path.to_owned(),
             tree: SharedTree::default(),
             signer: None,
+            refusals: std::collections::HashMap::new(),
         };
         authority.migrate(version)?;
         audit::capture_changes(&authority.connection)?;
@@ -289,6 +333,7 @@ impl Authority {
             signer,
             tree: &self.tree,
         };
+        let minute = unix_now() / 60;
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -297,6 +342,7 @@ impl Authority {
                 if registry_changes(action) {
                     touch(&tx)?;
                 }
+                count_refusals(&tx, &writer, &mut self.refusals, minute)?;
                 audit(&tx, &writer, &actor, action, subject, "ok", &detail)?;
                 tx.commit()?;
                 Ok(value)
@@ -306,15 +352,20 @@ impl Authority {
                 let tx = self
                     .connection
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                audit(
-                    &tx,
-                    &writer,
-                    &actor,
-                    action,
-                    subject,
-                    error.outcome(),
-                    &error.to_string(),
-                )?;
+                count_refusals(&tx, &writer, &mut self.refusals, minute)?;
+                let count = self.refusals.entry(actor.clone()).or_insert((minute, 0));
+                count.1 += 1;
+                if count.1 <= LOGGED_REFUSALS_PER_MINUTE {
+                    audit(
+                        &tx,
+                        &writer,
+                        &actor,
+                        action,
+                        subject,
+                        error.outcome(),
+                        &error.to_string(),
+                    )?;
+                }
                 tx.commit()?;
                 Err(error)
             }
@@ -429,7 +480,37 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::store;
+    use super::testing::{local, request, store};
+
+    #[test]
+    fn refused_attempts_past_ten_a_minute_are_counted_not_logged() {
+        let mut test = store("refusals");
+        let before = test.authority.log_size().unwrap();
+        for _ in 0..25 {
+            assert!(test
+                .authority
+                .request(&request("zq-taken", Some(22)), &local())
+                .is_err());
+        }
+        let logged = test.authority.log_size().unwrap() - before;
+        assert_eq!(logged, u64::from(super::LOGGED_REFUSALS_PER_MINUTE));
+        // The minute over, the next entry is preceded by one that counts the rest.
+        for (minute, _) in test.authority.refusals.values_mut() {
+            *minute -= 1;
+        }
+        test.authority
+            .request(&request("zq-fresh", Some(40123)), &local())
+            .unwrap();
+        let history = test.authority.history(None, None).unwrap();
+        let summary = &history[history.len() - 2];
+        assert_eq!(summary.action, "refusals");
+        assert!(
+            summary.detail.starts_with("15 more refused attempts"),
+            "{}",
+            summary.detail
+        );
+        assert_eq!(test.authority.verify(None).unwrap().problem, None);
+    }
 
     #[test]
     #[cfg(unix)]
