@@ -1,6 +1,6 @@
 //! Requests approved per second with durable commits, publishing the 2026 IANA registry
 //! (14,499 records) as IANA XML from the store, and `verify` and a signed head over a log
-//! of 100,000 entries. Needs `../shared`.
+//! of 300,000 entries. Needs `../shared`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -95,13 +95,13 @@ fn authority(c: &mut Criterion) {
     remove(&path);
 }
 
-/// A store holding IANA's registry and a log of 100,000 entries (requests filed and
+/// A store holding IANA's registry and a log of 300,000 entries (requests filed and
 /// withdrawn, each carrying its rows), made in memory-backed storage where the machine
-/// has it so that the setup's 100,000 commits are quick; then `verify` (the chain walked,
+/// has it so that the setup's 300,000 commits are quick; then `verify` (the chain walked,
 /// every change replayed, every table compared), a signed head (the Merkle tree built
 /// from the entries' hashes), and a request + approval on that store.
 fn long_log(c: &mut Criterion) {
-    const ENTRIES: usize = 100_000;
+    const ENTRIES: usize = 300_000;
     let Some(registry) = iana() else { return };
     let shm = std::path::Path::new("/dev/shm");
     let dir = if shm.is_dir() {
@@ -129,7 +129,7 @@ fn long_log(c: &mut Criterion) {
     );
     let key = portreg_authority::log::default_key_path(&path);
     let _ = authority.use_signing_key(&key);
-    let mut group = c.benchmark_group("log of 100,000 entries");
+    let mut group = c.benchmark_group("log of 300,000 entries");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));

@@ -108,14 +108,16 @@ impl AnswerCache {
     }
 }
 
-/// Whether a route's answers depend only on the registry: not `/v1/free` (this machine's
-/// live ports), `/v1/info` (this machine's settings) or `/healthz`.
+/// Whether a route's answers depend only on the registry (or the built-in history): not
+/// `/v1/free` (this machine's live ports), `/v1/info` (this machine's settings) or
+/// `/healthz`.
 fn cacheable(path: &str) -> bool {
     [
         "/v1/ports/",
         "/v1/services/",
         "/v1/search",
         "/v1/check-name/",
+        "/v1/history/",
         "/openapi.json",
     ]
     .iter()
