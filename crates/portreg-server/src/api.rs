@@ -324,7 +324,7 @@ pub async fn ports(
         transport: None,
     };
     let all = query.all.unwrap_or(false);
-    let served = Served::pick(snapshot.registry(), query.as_of.as_deref())?;
+    let served = Served::pick(snapshot.registry(), query.as_of.as_deref()).await?;
     if span.is_single() {
         // One port: its few records, and RFC 6335's Reserved row where none is listed.
         let values = answer(&served, &lookup, &transports, all);
@@ -365,7 +365,7 @@ pub async fn services(
         Err(_) => return Err(Problem::not_found(format!("no record for {name}"))),
     };
     let transports = transports(query.transport.as_deref())?;
-    let served = Served::pick(snapshot.registry(), query.as_of.as_deref())?;
+    let served = Served::pick(snapshot.registry(), query.as_of.as_deref()).await?;
     let values: Vec<Value> = answer(&served, &lookup, &transports, true)
         .iter()
         .map(portreg::answer_to_json)
@@ -399,7 +399,7 @@ pub async fn search(
     let transports = transports(query.transport.as_deref())?;
     // The ranking holds a slot per record (bounded by the registry); only the page is
     // turned into JSON.
-    let served = Served::pick(snapshot.registry(), query.as_of.as_deref())?;
+    let served = Served::pick(snapshot.registry(), query.as_of.as_deref()).await?;
     let hits = served.search(&text, &transports, usize::MAX);
     if hits.is_empty() {
         let suggestions = served.suggest(&text, 3);
@@ -545,7 +545,7 @@ pub async fn info(
         }
         Err(_) => return Err(Problem::not_found(format!("no record for {subject}"))),
     };
-    let served = Served::pick(snapshot.registry(), as_of.as_of.as_deref())?;
+    let served = Served::pick(snapshot.registry(), as_of.as_of.as_deref()).await?;
     let info = Info::gather(&served, &query, &[]);
     if info.answers.is_empty() && info.ports.is_empty() {
         return Err(Problem::not_found(format!("no record for {subject}")));

@@ -86,8 +86,10 @@ impl Deref for Served<'_> {
 }
 
 impl Served<'_> {
-    /// The registry `as_of` asks for, else `current`.
-    pub fn pick<'a>(
+    /// The registry `as_of` asks for, else `current`. Reading the history and compiling a
+    /// snapshot not kept are CPU work: done off the async runtime, one snapshot at a time,
+    /// so that requests for many dates wait on each other, not on the server's other work.
+    pub async fn pick<'a>(
         current: &'a CompiledRegistry,
         as_of: Option<&str>,
     ) -> Result<Served<'a>, Problem> {
@@ -97,21 +99,45 @@ impl Served<'_> {
         let date: RegistryDate = text.parse().map_err(|_| {
             Problem::bad_request(format!("as_of {text:?}: expected a date, YYYY-MM-DD"))
         })?;
-        let history = history()?;
+        static COMPILING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+        static COMPILED: Mutex<Vec<(usize, Arc<CompiledRegistry>)>> = Mutex::new(Vec::new());
+        let kept = |at: usize| {
+            let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+            let index = compiled.iter().position(|(kept, _)| *kept == at)?;
+            let entry = compiled.remove(index);
+            let registry = Arc::clone(&entry.1);
+            compiled.push(entry);
+            Some(registry)
+        };
+        let worker_failed = |_| {
+            Problem::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "the history's worker failed",
+            )
+        };
+        let history = tokio::task::spawn_blocking(history)
+            .await
+            .map_err(worker_failed)??;
         let at = history
             .snapshot_on(&date)
             .map_err(|before| Problem::not_found(before.to_string()))?;
-        static COMPILED: Mutex<Vec<(usize, Arc<CompiledRegistry>)>> = Mutex::new(Vec::new());
-        let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
-        let registry = match compiled.iter().position(|(kept, _)| *kept == at) {
-            Some(index) => {
-                let entry = compiled.remove(index);
-                let registry = Arc::clone(&entry.1);
-                compiled.push(entry);
-                registry
-            }
+        if let Some(registry) = kept(at) {
+            return Ok(Served::AsOf(registry, &history.snapshots[at]));
+        }
+        let _turn = COMPILING.acquire().await.map_err(|_| {
+            Problem::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the history is not served",
+            )
+        })?;
+        let registry = match kept(at) {
+            Some(registry) => registry,
             None => {
-                let registry = Arc::new(history.compiled_at(at));
+                let registry =
+                    tokio::task::spawn_blocking(move || Arc::new(history.compiled_at(at)))
+                        .await
+                        .map_err(worker_failed)?;
+                let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
                 if compiled.len() == KEPT {
                     compiled.remove(0);
                 }
