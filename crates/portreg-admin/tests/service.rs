@@ -18,15 +18,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_portreg-admin");
 struct Server {
     child: Child,
     base: String,
-    /// Its data directory, removed with it.
+    /// Its data directory, removed with it unless kept.
     data: std::path::PathBuf,
+    keep_data: bool,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 
@@ -52,6 +55,18 @@ fn serve_at(listen: &str, args: &[&str], log: Option<&std::path::Path>) -> Serve
         std::process::id(),
         listen.replace([':', '.'], "-")
     ));
+    serve_in(listen, args, log, data, false)
+}
+
+/// As [`serve_at`], with the data directory `data` (kept when `keep_data`: a replica
+/// restarted remembers what it witnessed).
+fn serve_in(
+    listen: &str,
+    args: &[&str],
+    log: Option<&std::path::Path>,
+    data: std::path::PathBuf,
+    keep_data: bool,
+) -> Server {
     let stderr = match log {
         Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
         None => Stdio::null(),
@@ -72,6 +87,7 @@ fn serve_at(listen: &str, args: &[&str], log: Option<&std::path::Path>) -> Serve
         child,
         base: format!("http://{listen}"),
         data,
+        keep_data,
     };
     let started = Instant::now();
     while call(&server.base, "GET", "/healthz", None, None).0 == 0 {
@@ -1567,6 +1583,7 @@ fn serves_a_passed_socket_and_a_rewritten_registry() {
         child: command.spawn().unwrap(),
         base: base.clone(),
         data: sandbox.path().join("unused"),
+        keep_data: false,
     };
     drop(listener);
     wait_for("the passed socket", Duration::from_secs(20), || {
@@ -1967,4 +1984,104 @@ fn the_server_signs_nothing_over_an_entry_it_did_not_write_nor_a_log_cut_under_i
         let (status, report, _) = get(&server.base, "/healthz");
         status == 503 && report["reason"].as_str().unwrap_or("").contains("cut")
     });
+}
+
+#[test]
+#[cfg_attr(
+    portreg_shared_absent,
+    ignore = "needs ../shared/data, the real registry files"
+)]
+fn a_replica_remembers_the_log_not_the_url_never_forgets_silently_and_refuses_a_stale_one() {
+    let Some((_db, path)) = iana_store("http-remember") else {
+        return;
+    };
+    let requester = user(&path, "filer", "requester", &[]);
+    let expert = user(&path, "judge", "expert", &[]);
+    // A copy of the store as it is now: what the log will be rolled back to.
+    let early = format!("{path}.early");
+    authority(&path, &["backup", &early]);
+    let authority_port = free_port();
+    let authority_listen = format!("127.0.0.1:{authority_port}");
+    let primary = serve_at(&authority_listen, &["--authority", &path], None);
+    let replica_listen = format!("127.0.0.1:{}", free_port());
+    let data = std::env::temp_dir().join(format!("portreg-test-remember-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let by_address = format!("http://127.0.0.1:{authority_port}");
+    let replica = serve_in(
+        &replica_listen,
+        &["--follow", &by_address, "--interval", "1"],
+        None,
+        data.clone(),
+        true,
+    );
+    for (name, port) in [("zq-remember-a", 40640), ("zq-remember-b", 40641)] {
+        approve(&primary.base, &requester, &expert, name, port);
+        wait_for(
+            "the approval on the replica",
+            Duration::from_secs(20),
+            || get(&replica.base, &format!("/v1/services/{name}")).0 == 200,
+        );
+    }
+    drop(replica);
+    // The log rolled back (the early copy served, its key beside it), and the replica
+    // restarted on another spelling of the same server: the log it witnessed is the
+    // same log, and the rollback is refused.
+    drop(primary);
+    std::fs::copy(format!("{path}.key"), format!("{early}.key")).unwrap();
+    let _rolled_back = serve_at(&authority_listen, &["--authority", &early], None);
+    let by_name = format!("http://localhost:{authority_port}");
+    let replica = serve_in(
+        &replica_listen,
+        &["--follow", &by_name, "--interval", "1"],
+        None,
+        data.clone(),
+        true,
+    );
+    wait_for("the rollback refused", Duration::from_secs(20), || {
+        let (status, report, _) = get(&replica.base, "/healthz");
+        status == 503 && report["reason"].as_str().unwrap_or("").contains("shrank")
+    });
+    drop(replica);
+    // What it witnessed damaged: the replica stops, naming the file, and pins nothing.
+    let kept = std::fs::read_dir(data.join("follow"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("log-"))
+        .unwrap();
+    std::fs::write(&kept, "{ not json").unwrap();
+    let mut command = Command::new(BIN);
+    portreg_testing::isolate(&mut command, &data.join("sandbox"));
+    let stopped = command
+        .args([
+            "serve",
+            "--follow",
+            &by_name,
+            "--interval",
+            "1",
+            "--listen",
+            &replica_listen,
+        ])
+        .env("PORTREG_DATA_DIR", &data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(stopped.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(
+        said.contains("cannot be read") && said.contains(&*kept.to_string_lossy()),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    // A checkpoint older than --max-age is stale, however well signed.
+    let stale = serve(&["--follow", &by_address, "--interval", "1", "--max-age", "1"]);
+    wait_for(
+        "the stale checkpoint refused",
+        Duration::from_secs(30),
+        || {
+            let (status, report, _) = get(&stale.base, "/healthz");
+            status == 503 && report["reason"].as_str().unwrap_or("").contains("stale")
+        },
+    );
+    let _ = std::fs::remove_file(&early);
 }

@@ -964,14 +964,21 @@ pub enum AuthorityCommand {
     /// with every table. Exit 0 when whole, 1 naming the first entry changed, removed or
     /// inserted, or the first row edited outside the log.
     Verify {
-        /// A head published before (`ID:HASH`, from a published registry): the log must
-        /// still hold that entry unchanged.
-        #[arg(long, value_name = "ID:HASH")]
+        /// A head published before: `ID:HASH` (from a published registry), the log must
+        /// still hold that entry unchanged; or a file holding a checkpoint (a signed note
+        /// a replica or a witness kept), the log's root at its size must be its root.
+        #[arg(long, value_name = "ID:HASH|FILE")]
         head: Option<String>,
-        /// A server's signed heads: the store's log and the server's must be one the
+        /// A server's checkpoint: the store's log and the server's must be one the
         /// prefix of the other (checked with the server's consistency proof).
         #[arg(long, value_name = "URL")]
         against: Option<String>,
+        /// The log's key, kept apart from the store (its verifier key or public key's
+        /// hex, or a file of it): the store must name it, and its entries be signed by
+        /// it. Without it, the key of the signing key beside the store (`DB.key`), else
+        /// the one the store names.
+        #[arg(long, value_name = "KEY|FILE")]
+        key: Option<String>,
     },
     /// Print the public key the log's heads are signed with (hex), for followers'
     /// --authority-key.

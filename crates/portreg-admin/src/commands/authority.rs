@@ -160,8 +160,17 @@ fn outcome(
             println!("request {id} withdrawn");
         }
         AuthorityCommand::User { command } => return user(command, db, actor, &mut out),
-        AuthorityCommand::Verify { head, against } => {
-            let authority = Authority::open(db)?;
+        AuthorityCommand::Verify { head, against, key } => {
+            let mut authority = Authority::open(db)?;
+            if let Some(key) = key {
+                let text = std::fs::read_to_string(key).unwrap_or_else(|_| key.clone());
+                let public = match portreg_authority::log::LogKey::from_verifier_key(&text) {
+                    Ok(log_key) => log_key.key,
+                    Err(_) => portreg_authority::log::verifying_key(&text)
+                        .map_err(|e| anyhow::anyhow!("--key: {e}"))?,
+                };
+                authority.expect_key(public);
+            }
             // A checkpoint kept elsewhere (a file holding its signed note) is checked
             // against the log; a chain head (`ID:HASH`, as published) is found in it.
             let note = head

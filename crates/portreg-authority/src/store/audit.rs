@@ -506,7 +506,20 @@ impl Authority {
     /// entry with that hash. The head the store keeps must be the last entry's. A store
     /// whose chain was rebuilt by a migration is refused without `expected`.
     pub fn verify(&self, expected: Option<&str>) -> Result<ChainReport> {
-        let key = self.log_key()?;
+        let key = super::log::recorded_key(&self.connection)?;
+        if let (Some(named), Some(kept)) = (&key, &self.expected_key) {
+            if named.key != *kept {
+                return Ok(ChainReport {
+                    rows: 0,
+                    head: String::new(),
+                    problem: Some(format!(
+                        "the store names the Ed25519 key {}, not the log's key {}: its key was replaced",
+                        named.hex(),
+                        hex::encode(kept.as_bytes())
+                    )),
+                });
+            }
+        }
         let first_signed = super::log::signed_from(&self.connection)?;
         let mut tree = LogTree::default();
         let mut statement = self.connection.prepare(
@@ -910,6 +923,80 @@ mod tests {
             .unwrap();
         }
         super::set_head(c, last, &previous).unwrap();
+    }
+
+    #[test]
+    fn a_rewrite_by_a_holder_of_the_file_without_the_key_is_found() {
+        // The last entries cut, their effects undone, the chain's head set back: the
+        // checkpoint signed covers more than the log has.
+        let (test, _) = tampered("cut-tail");
+        let c = &test.authority.connection;
+        c.execute_batch("DELETE FROM audit WHERE id > 3; DELETE FROM requests WHERE id > 2;")
+            .unwrap();
+        let (last, hash): (i64, String) = c
+            .query_row(
+                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        super::set_head(c, last, &hash).unwrap();
+        let found = problem(&test, None);
+        assert!(!found.is_empty(), "a cut log verifies");
+
+        // Two entries swapped, the chain hashed anew: their signatures name their ids.
+        let (test, _) = tampered("swap");
+        let c = &test.authority.connection;
+        c.execute_batch(
+            "UPDATE audit SET id = 100 WHERE id = 3; UPDATE audit SET id = 3 WHERE id = 4; UPDATE audit SET id = 4 WHERE id = 100;",
+        )
+        .unwrap();
+        rehash(c);
+        assert!(
+            problem(&test, None).contains("signature"),
+            "{}",
+            problem(&test, None)
+        );
+
+        // The key row replaced and every entry signed anew with the attacker's key: the
+        // key beside the store (or one given) is not the key the store names.
+        let (mut test, _) = tampered("key-row");
+        let mallory = crate::log::LogSigner {
+            name: "portreg/mallory".into(),
+            key: ed25519_dalek::SigningKey::from_bytes(&[66; 32]),
+        };
+        let c = &test.authority.connection;
+        c.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'signing_key'",
+            [hex::encode(mallory.key.verifying_key().as_bytes())],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE meta SET value = 'portreg/mallory' WHERE key = 'log_origin'",
+            [],
+        )
+        .unwrap();
+        let ids: Vec<(i64, String)> = c
+            .prepare("SELECT id, hash FROM audit")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for (id, hash) in ids {
+            c.execute(
+                "UPDATE audit SET signature = ?1 WHERE id = ?2",
+                rusqlite::params![crate::log::sign_entry(&mallory, id as u64, &hash), id],
+            )
+            .unwrap();
+        }
+        let real = test.authority.log_key().unwrap().unwrap().key;
+        test.authority.expect_key(real);
+        assert!(
+            problem(&test, None).contains("key was replaced"),
+            "{}",
+            problem(&test, None)
+        );
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Authority {
     tree: SharedTree,
     /// The key entries and checkpoints are signed with, once in use.
     signer: Option<crate::log::LogSigner>,
+    /// The key the log must be signed with, known apart from what the store names: its
+    /// signing key's (the file beside it), or one given ([`Authority::expect_key`]).
+    expected_key: Option<ed25519_dalek::VerifyingKey>,
     /// Refused attempts by actor in the current minute (its number, and the count).
     refusals: std::collections::HashMap<String, (u64, u32)>,
 }
@@ -149,8 +152,13 @@ impl Authority {
         // The key beside the store signs what this process writes, where it can be read
         // and is the store's; a reader needs none.
         let key = crate::log::default_key_path(path);
-        if key.exists() && log::recorded_key(&authority.connection)?.is_some() {
-            let _ = authority.use_signing_key(&key);
+        if key.exists() {
+            if let Ok(secret) = crate::log::load_or_create_key(&key) {
+                authority.expected_key = Some(secret.verifying_key());
+            }
+            if log::recorded_key(&authority.connection)?.is_some() {
+                let _ = authority.use_signing_key(&key);
+            }
         }
         Ok(authority)
     }
@@ -178,6 +186,7 @@ impl Authority {
         create_private(path)?;
         let mut authority = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let public = secret.verifying_key();
+        authority.expected_key = Some(public);
         let origin = crate::log::default_origin(&public);
         authority.signer = Some(crate::log::LogSigner {
             name: origin.clone(),
@@ -294,11 +303,18 @@ impl Authority {
             path: path.to_owned(),
             tree: SharedTree::default(),
             signer: None,
+            expected_key: None,
             refusals: std::collections::HashMap::new(),
         };
         authority.migrate(version)?;
         audit::capture_changes(&authority.connection)?;
         Ok(authority)
+    }
+
+    /// Checks the log against `key`, known apart from the store (a key its holder kept):
+    /// [`Authority::verify`] then refuses a store that names another.
+    pub fn expect_key(&mut self, key: ed25519_dalek::VerifyingKey) {
+        self.expected_key = Some(key);
     }
 
     /// The store's file.
