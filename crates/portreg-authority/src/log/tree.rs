@@ -292,6 +292,85 @@ mod tests {
         assert_eq!(cut.root(34).unwrap(), tree.root(34).unwrap());
     }
 
+    /// RFC 6962's test leaves and the roots of their first 1 to 8 (the vectors of
+    /// Certificate Transparency's Merkle tree tests, which Go's `sumdb/tlog` is checked
+    /// against), with their published inclusion and consistency proofs.
+    const LEAVES: [&str; 8] = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ];
+    const ROOTS: [&str; 8] = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+
+    fn hash(text: &str) -> [u8; 32] {
+        hex::decode(text).unwrap().try_into().unwrap()
+    }
+
+    struct Stored(Vec<tlog_tiles::Hash>);
+
+    impl tlog_tiles::HashReader for Stored {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
+            Ok(indexes.iter().map(|&i| self.0[i as usize]).collect())
+        }
+    }
+
+    #[test]
+    fn the_rfc_6962_test_vectors_hold() {
+        let mut stored = Stored(Vec::new());
+        for (n, leaf) in LEAVES.iter().enumerate() {
+            let new =
+                tlog_tiles::stored_hashes(n as u64, &hex::decode(leaf).unwrap(), &stored).unwrap();
+            stored.0.extend(new);
+            let root = tlog_tiles::tree_hash(n as u64 + 1, &stored).unwrap();
+            assert_eq!(hex::encode(root.0), ROOTS[n], "root of {}", n + 1);
+        }
+        let proof: Vec<String> = tlog_tiles::prove_record(8, 5, &stored)
+            .unwrap()
+            .iter()
+            .map(|h| hex::encode(h.0))
+            .collect();
+        assert_eq!(
+            proof,
+            [
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ]
+        );
+        let six_to_eight = [
+            hash("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
+            hash("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
+            hash("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+        ];
+        check_consistency(&six_to_eight, 6, hash(ROOTS[5]), 8, hash(ROOTS[7])).unwrap();
+        assert!(check_consistency(&six_to_eight, 6, hash(ROOTS[4]), 8, hash(ROOTS[7])).is_err());
+        let two_to_five = [
+            hash("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+            hash("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
+        ];
+        check_consistency(&two_to_five, 2, hash(ROOTS[1]), 5, hash(ROOTS[4])).unwrap();
+        let made: Vec<[u8; 32]> = tlog_tiles::prove_tree(8, 6, &stored)
+            .unwrap()
+            .iter()
+            .map(|h| h.0)
+            .collect();
+        assert_eq!(made, six_to_eight);
+    }
+
     #[test]
     fn tiles_are_slices_of_the_stored_hashes() {
         let all: Vec<[u8; 32]> = (0..600u32)
