@@ -1461,8 +1461,9 @@ pub async fn revoke_user(
     ))
 }
 
-/// Actions that change the registry: what the public sees of the history.
-const PUBLIC_ACTIONS: [&str; 5] = ["init", "approve", "deassign", "revoke", "transfer"];
+/// The most entries one `/v1/history` answer holds (the oldest first; `since` asks for
+/// later ones).
+const MAX_HISTORY_ENTRIES: usize = 1_000;
 
 /// The history of a name or a port. Public: the changes to the registry; an expert's
 /// token shows every attempt (requests, refusals, identities) too.
@@ -1488,15 +1489,16 @@ pub async fn history(
         .await?
         .is_some_and(|identity| identity.role >= Role::Expert);
     let entries = authority
-        .run(move |store| store.history(query.subject.as_deref(), query.since.as_deref()))
-        .await?;
-    let body: Vec<Value> = entries
-        .iter()
-        .filter(|e| {
-            everything || (e.outcome == "ok" && PUBLIC_ACTIONS.contains(&e.action.as_str()))
+        .run(move |store| {
+            store.history_of(
+                query.subject.as_deref(),
+                query.since.as_deref(),
+                !everything,
+                Some(MAX_HISTORY_ENTRIES),
+            )
         })
-        .map(|e| e.to_json())
-        .collect();
+        .await?;
+    let body: Vec<Value> = entries.iter().map(|e| e.to_json()).collect();
     Ok(no_store(Json(body).into_response()))
 }
 

@@ -737,12 +737,26 @@ impl Authority {
     /// The audit trail, oldest first: all of it, or what concerns a name or a port, or
     /// what happened since a date.
     pub fn history(&self, subject: Option<&str>, since: Option<&str>) -> Result<Vec<AuditEntry>> {
-        let mut statement = self.connection.prepare(
+        self.history_of(subject, since, false, None)
+    }
+
+    /// As [`Authority::history`]; `public`, only the changes to the registry (what anyone
+    /// may see, read through the index of actions); at most `limit` entries.
+    pub fn history_of(
+        &self,
+        subject: Option<&str>,
+        since: Option<&str>,
+        public: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<AuditEntry>> {
+        let mut statement = self.connection.prepare_cached(
             "SELECT at, actor, action, subject, outcome, detail FROM audit
              WHERE (?1 IS NULL OR lower(subject) = lower(?1) OR detail LIKE '%' || ?1 || '%') AND (?2 IS NULL OR at >= ?2)
-             ORDER BY id",
+               AND (NOT ?3 OR (action IN ('init', 'approve', 'deassign', 'revoke', 'transfer') AND outcome = 'ok'))
+             ORDER BY id LIMIT ?4",
         )?;
-        let rows = statement.query_map(params![subject, since], |row| {
+        let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let rows = statement.query_map(params![subject, since, public, limit], |row| {
             Ok(AuditEntry {
                 at: row.get(0)?,
                 actor: row.get(1)?,

@@ -150,7 +150,8 @@ fn log_of_changes(tx: &Transaction<'_>) -> Result<()> {
 fn signed_entries(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-         ALTER TABLE users ADD COLUMN created_by TEXT;",
+         ALTER TABLE users ADD COLUMN created_by TEXT;
+         CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, outcome);",
     )?;
     let entries: i64 = tx.query_row("SELECT count(*) FROM audit", [], |row| row.get(0))?;
     if entries > 0 {
