@@ -1334,37 +1334,41 @@ fn parties_are_compared_as_people_and_fields_take_no_control_characters() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// Idle sockets to `base` from another loopback address of the machine's own, `from`.
+fn idle_sockets(base: &str, from: &str, count: usize) -> Vec<TcpStream> {
+    let target: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let from: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    (0..count)
+        .map(|_| {
+            let socket =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            socket.bind(&from.into()).unwrap();
+            socket.connect(&target.into()).unwrap();
+            TcpStream::from(socket)
+        })
+        .collect()
+}
+
+/// How many of `streams` the server closed (a read ends them).
+fn closed_count(streams: &[TcpStream]) -> usize {
+    streams
+        .iter()
+        .filter(|stream| {
+            stream.set_nonblocking(true).unwrap();
+            matches!((&**stream).read(&mut [0u8; 1]), Ok(0))
+        })
+        .count()
+}
+
 #[test]
 fn one_client_cannot_hold_every_connection() {
     // 64 connections at once, so 4 a client address (the same sixteenth as 256 of the
     // default 4,096), so that the test fills the server quickly.
     let server = serve(&["--max-connections", "64"]);
-    let target: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
-    // Idle sockets from other loopback addresses of the machine's own.
-    let open = |from: &str, count: usize| -> Vec<TcpStream> {
-        let from: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
-        (0..count)
-            .map(|_| {
-                let socket =
-                    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                        .unwrap();
-                socket.bind(&from.into()).unwrap();
-                socket.connect(&target.into()).unwrap();
-                TcpStream::from(socket)
-            })
-            .collect()
-    };
+    let open = |from: &str, count: usize| idle_sockets(&server.base, from, count);
     let first = open("127.0.0.2", 10);
     // Past its share, a client's connections are closed at once: read, they end.
-    let closed = || {
-        first
-            .iter()
-            .filter(|stream| {
-                stream.set_nonblocking(true).unwrap();
-                matches!((&**stream).read(&mut [0u8; 1]), Ok(0))
-            })
-            .count()
-    };
+    let closed = || closed_count(&first);
     wait_for(
         "the extra connections closed",
         Duration::from_secs(10),
@@ -1394,29 +1398,7 @@ fn a_client_network_cannot_take_the_overflow_and_healthz_keeps_slots_of_its_own(
     // 160 connections, 10 a network; the overflow's 64, 4 a network; 16 kept for
     // `/healthz`.
     let server = serve(&["--max-connections", "160"]);
-    let target: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
-    let open = |from: &str, count: usize| -> Vec<TcpStream> {
-        let from: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
-        (0..count)
-            .map(|_| {
-                let socket =
-                    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                        .unwrap();
-                socket.bind(&from.into()).unwrap();
-                socket.connect(&target.into()).unwrap();
-                TcpStream::from(socket)
-            })
-            .collect()
-    };
-    let closed = |streams: &[TcpStream]| {
-        streams
-            .iter()
-            .filter(|stream| {
-                stream.set_nonblocking(true).unwrap();
-                matches!((&**stream).read(&mut [0u8; 1]), Ok(0))
-            })
-            .count()
-    };
+    let open = |from: &str, count: usize| idle_sockets(&server.base, from, count);
     let full: Vec<Vec<TcpStream>> = (2..18).map(|c| open(&format!("127.0.0.{c}"), 10)).collect();
     wait_for("the server full", Duration::from_secs(10), || {
         get(&server.base, "/v1/ports/22").0 == 503
@@ -1426,7 +1408,7 @@ fn a_client_network_cannot_take_the_overflow_and_healthz_keeps_slots_of_its_own(
     wait_for(
         "the greedy network's extra connections closed",
         Duration::from_secs(10),
-        || closed(&greedy) == 6,
+        || closed_count(&greedy) == 6,
     );
     // The overflow filled by 15 more networks: a probe is answered from the kept slots.
     let overflow: Vec<Vec<TcpStream>> =

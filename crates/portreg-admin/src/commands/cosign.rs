@@ -121,12 +121,7 @@ impl Asked {
 
 /// Sends each new checkpoint to the witnesses, and publishes it with their cosignatures.
 pub async fn collect(state: Arc<AppState>, witnesses: Vec<Asked>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        .http_status_as_error(false)
-        .user_agent(concat!("portreg/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = super::log::agent(TIMEOUT);
     let witnesses = Arc::new(std::sync::Mutex::new(witnesses));
     let mut last = String::new();
     let mut ticks = tokio::time::interval(ROUND);

@@ -24,16 +24,20 @@ pub fn server_base(url: &str) -> String {
     url.to_owned()
 }
 
-/// `GET base + path`: its status and text.
-fn get(base: &str, path: &str) -> Result<(u16, String), String> {
-    let url = format!("{}{path}", server_base(base));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
+/// An HTTP client of another portreg server: every status is an answer, none an error.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .user_agent(concat!("portreg/", env!("CARGO_PKG_VERSION")))
         .build()
-        .into();
-    let mut response = agent
+        .into()
+}
+
+/// `GET base + path`: its status and text.
+fn get(base: &str, path: &str) -> Result<(u16, String), String> {
+    let url = format!("{}{path}", server_base(base));
+    let mut response = agent(TIMEOUT)
         .get(&url)
         .call()
         .map_err(|e| format!("cannot reach {url}: {e}"))?;
