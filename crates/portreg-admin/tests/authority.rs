@@ -56,6 +56,23 @@ fn request_review_publish_and_refuse() {
     let again = portreg(&["authority", "--db", &path, "init"]);
     assert_eq!(again.status.code(), Some(2));
     assert!(text(&again.stderr).contains("already exists"));
+    // A provider's rule that is none is a usage error, before anything is done.
+    let rule = portreg(&["authority", "--db", &path, "--same-address", "dots", "list"]);
+    assert_eq!(rule.status.code(), Some(2));
+    assert!(
+        text(&rule.stderr).contains("dots@DOMAIN"),
+        "{}",
+        text(&rule.stderr)
+    );
+    let rule = portreg(&[
+        "authority",
+        "--db",
+        &path,
+        "--same-address",
+        "dots@gmail.com",
+        "verify",
+    ]);
+    assert_eq!(rule.status.code(), Some(0), "{}", text(&rule.stderr));
     let filed = portreg(&request_args(&path, "zq-acc-one", "40404"));
     assert_eq!(filed.status.code(), Some(0), "{}", text(&filed.stderr));
     let stdout = text(&filed.stdout);

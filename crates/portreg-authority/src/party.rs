@@ -46,11 +46,58 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A provider's rule of addresses it delivers alike, applied when told
+/// ([`set_address_rules`]): none by default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressRule {
+    /// Dots in a local part at this domain (folded) do not count: `a.lice@gmail.com` is
+    /// `alice@gmail.com`.
+    IgnoreDots(String),
+    /// This character starts a tag, as `+` does: `alice-x@` is `alice@`.
+    Tag(char),
+}
+
+impl std::str::FromStr for AddressRule {
+    type Err = String;
+
+    /// `dots@DOMAIN` or `tag=C`.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if let Some(domain) = text.strip_prefix("dots@").filter(|d| !d.is_empty()) {
+            return idna::domain_to_ascii(domain)
+                .map(|d| AddressRule::IgnoreDots(fold(&d)))
+                .map_err(|_| format!("{text:?}: {domain:?} is no domain"));
+        }
+        let mut tag = text.strip_prefix("tag=").unwrap_or("").chars();
+        match (tag.next(), tag.next()) {
+            (Some(c), None) if !c.is_alphanumeric() && c != '@' => Ok(AddressRule::Tag(c)),
+            _ => Err(format!(
+                "{text:?}: expected dots@DOMAIN or tag=C (one character, not a letter or digit)"
+            )),
+        }
+    }
+}
+
+static ADDRESS_RULES: std::sync::RwLock<Vec<AddressRule>> = std::sync::RwLock::new(Vec::new());
+
+/// The providers' rules this process compares addresses by, for good (a server's or a
+/// command's `--same-address`).
+pub fn set_address_rules(rules: Vec<AddressRule>) {
+    if let Ok(mut kept) = ADDRESS_RULES.write() {
+        *kept = rules;
+    }
+}
+
 /// An address folded: its local part (unquoted, without a `+tag`) and its domain (by
 /// UTS 46: `。` is a dot, Unicode and punycode are one), each folded. `mailto:`, angle
 /// brackets and fullwidth forms (`＠`) are read through. `None` for text that is no
 /// address.
 pub fn fold_email(text: &str) -> Option<(String, String)> {
+    let rules = ADDRESS_RULES.read().map(|r| r.clone()).unwrap_or_default();
+    fold_address(text, &rules)
+}
+
+/// As [`fold_email`], by the providers' rules `rules`.
+fn fold_address(text: &str, rules: &[AddressRule]) -> Option<(String, String)> {
     let text: String = text.nfkc().collect();
     let text = text.trim().trim_start_matches('<').trim_end_matches('>');
     let text = match text.get(..7) {
@@ -62,9 +109,18 @@ pub fn fold_email(text: &str) -> Option<(String, String)> {
         .strip_prefix('"')
         .and_then(|quoted| quoted.strip_suffix('"'))
         .unwrap_or(local);
-    let local = local.split('+').next().unwrap_or(local);
+    let tags: Vec<char> = std::iter::once('+')
+        .chain(rules.iter().filter_map(|rule| match rule {
+            AddressRule::Tag(c) => Some(*c),
+            AddressRule::IgnoreDots(_) => None,
+        }))
+        .collect();
+    let local = local.split(tags.as_slice()).next().unwrap_or(local);
     let domain = idna::domain_to_ascii(domain).ok()?;
-    let (local, domain) = (fold(local), fold(domain.trim_end_matches('.')));
+    let (mut local, domain) = (fold(local), fold(domain.trim_end_matches('.')));
+    if rules.contains(&AddressRule::IgnoreDots(domain.clone())) {
+        local.retain(|c| c != '.');
+    }
     (!local.is_empty() && !domain.is_empty()).then_some((local, domain))
 }
 
@@ -220,6 +276,22 @@ mod tests {
         for person in ["Smith, Alice", "SMITH Alice", "alice smith"] {
             assert!(smith.is_named_in(person), "{person:?}");
         }
+    }
+
+    #[test]
+    fn providers_rules_apply_only_when_given() {
+        use super::{fold_address, AddressRule};
+        let rules: Vec<AddressRule> =
+            vec!["dots@gmail.com".parse().unwrap(), "tag=-".parse().unwrap()];
+        let alice = fold_address("alice.smith@gmail.com", &rules);
+        assert_eq!(fold_address("alicesmith-work@GMAIL.com", &rules), alice);
+        assert_ne!(
+            fold_address("alicesmith-work@GMAIL.com", &[]),
+            fold_address("alice.smith@gmail.com", &[])
+        );
+        assert_ne!(fold_address("alicesmith@example.org", &rules), alice);
+        assert!("tag=ab".parse::<AddressRule>().is_err());
+        assert!("dots@".parse::<AddressRule>().is_err());
     }
 
     #[test]

@@ -912,6 +912,11 @@ pub struct AuthorityArgs {
     /// STORE.key beside the store, readable by its owner only.
     #[arg(long, global = true, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Addresses a provider delivers alike, for the self-review rule (off unless given;
+    /// repeat for more): `dots@DOMAIN` (dots in a local part at DOMAIN do not count, as
+    /// Gmail's `gmail.com`), `tag=C` (C starts a tag, as `+` always does: `tag=-`).
+    #[arg(long = "same-address", global = true, value_name = "RULE")]
+    pub address_rules: Vec<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: AuthorityCommand,
@@ -1219,6 +1224,11 @@ pub struct ServeArgs {
     /// there for a store that has none yet).
     #[arg(long, value_name = "FILE", requires = "authority")]
     pub signing_key: Option<PathBuf>,
+    /// Addresses a provider delivers alike, for the self-review rule (off unless given;
+    /// repeat for more): `dots@DOMAIN` (dots in a local part at DOMAIN do not count, as
+    /// Gmail's `gmail.com`), `tag=C` (C starts a tag, as `+` always does: `tag=-`).
+    #[arg(long = "same-address", value_name = "RULE", requires = "authority")]
+    pub address_rules: Vec<String>,
     /// The address clients reach this server at (`https://ports.example.org`): with
     /// https, the web queue's session cookie is `__Host-` prefixed and `Secure`.
     #[arg(long, value_name = "URL")]

@@ -32,6 +32,7 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> CommandResult {
     };
     // At the store's file, the process's user is the administrator: named by its user
     // id, never by a flag or `$USER`, which anyone sets.
+    set_address_rules(&args.address_rules)?;
     let actor = Actor::local(&process_user());
     let key = args
         .signing_key
@@ -47,6 +48,17 @@ pub fn run(args: &AuthorityArgs, common: &Common) -> CommandResult {
             _ => Failure::from(error),
         }
     })
+}
+
+/// Compares addresses by the providers' rules given (`--same-address`).
+pub fn set_address_rules(rules: &[String]) -> Result<(), Failure> {
+    let rules = rules
+        .iter()
+        .map(|rule| rule.parse())
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|e| Failure::usage(format!("--same-address {e}")))?;
+    portreg_authority::party::set_address_rules(rules);
+    Ok(())
 }
 
 /// The user this process runs as, from its user id (not `$USER`, which anyone sets).

@@ -50,6 +50,7 @@ pub fn run(args: &ServeArgs, common: &Common) -> CommandResult {
     } else {
         subscriber.init();
     }
+    super::authority::set_address_rules(&args.address_rules)?;
     let mut state = match &args.authority {
         Some(db) => {
             let limit = RateLimit {
