@@ -199,10 +199,32 @@ pub struct LiveParams {
     pub include_browser_blocked: Option<bool>,
 }
 
+/// How long what this machine says of its ports (its settings, the sockets listening)
+/// is taken as it was read: reading `/proc/net` costs milliseconds, and every `/v1/free`
+/// or `/v1/info` would pay them.
+const MACHINE_READ_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What this machine says of its ports, read at most every [`MACHINE_READ_EVERY`].
+fn machine_now() -> std::sync::Arc<Machine> {
+    type Read = Option<(std::time::Instant, std::sync::Arc<Machine>)>;
+    static LAST: std::sync::Mutex<Read> = std::sync::Mutex::new(None);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*last {
+        Some((at, machine)) if at.elapsed() < MACHINE_READ_EVERY => std::sync::Arc::clone(machine),
+        _ => {
+            let machine = std::sync::Arc::new(Machine::read().with_listening());
+            *last = Some((std::time::Instant::now(), std::sync::Arc::clone(&machine)));
+            machine
+        }
+    }
+}
+
 /// The free-port finder over the registry served and the server's machine.
 fn finder<'a>(
     snapshot: &'a crate::Snapshot,
-    machine: &'a portreg::Machine,
+    machine: &'a Machine,
     transports: &[Transport],
     include: [Option<bool>; 4],
 ) -> portreg::FreePorts<'a> {
@@ -445,7 +467,7 @@ pub async fn free(
             ))
         })?;
     let transports = transports(query.transport.as_deref())?;
-    let machine = portreg::Machine::read().with_listening();
+    let machine = machine_now();
     let include = [
         query.include_ephemeral,
         query.include_kernel_reserved,
@@ -476,7 +498,7 @@ pub async fn explain(
         port.map_err(|e| Problem::bad_request(format!("bad path: {}", e.body_text())))?;
     let query = params(query)?;
     let transports = transports(query.transport.as_deref())?;
-    let machine = portreg::Machine::read().with_listening();
+    let machine = machine_now();
     let include = [
         query.include_ephemeral,
         query.include_kernel_reserved,
@@ -500,7 +522,7 @@ pub async fn stable(
     let name = path(name)?;
     let query = params(query)?;
     let transports = transports(query.transport.as_deref())?;
-    let machine = portreg::Machine::read().with_listening();
+    let machine = machine_now();
     let include = [
         query.include_ephemeral,
         query.include_kernel_reserved,
@@ -550,7 +572,7 @@ pub async fn info(
     if info.answers.is_empty() && info.ports.is_empty() {
         return Err(Problem::not_found(format!("no record for {subject}")));
     }
-    let machine = Machine::read().with_listening();
+    let machine = machine_now();
     Ok(served.named(Json(info.to_json(&served, &machine)).into_response()))
 }
 
