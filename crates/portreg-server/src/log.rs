@@ -58,7 +58,7 @@ pub struct EntriesParams {
     /// The first entry, from 1.
     #[param(minimum = 1)]
     pub start: i64,
-    /// The last entry; at most 1,000 entries a call.
+    /// The last entry; at most 256 entries a call.
     #[param(minimum = 1)]
     pub end: i64,
 }

@@ -199,11 +199,12 @@ fn history_and_as_of() {
     problem(&get(&format!("{base}/v1/ports/22?as_of=soon")), 400);
     // A day the calendar does not have is no date.
     problem(&get(&format!("{base}/v1/ports/22?as_of=2015-02-29")), 400);
-    // A history query covers at most 64 ports, or one name.
+    // A history query covers at most 8 ports, or one name.
     let wide = get(&format!("{base}/v1/history/0-65535"));
     problem(&wide, 422);
-    assert!(wide.body.contains("64 ports"), "{}", wide.body);
-    assert_eq!(get(&format!("{base}/v1/history/440-503")).status, 200);
+    assert!(wide.body.contains("at most 8 ports"), "{}", wide.body);
+    assert_eq!(get(&format!("{base}/v1/history/440-447")).status, 200);
+    assert_eq!(get(&format!("{base}/v1/history/440-448")).status, 422);
     // The authority's own events stay at /v1/history (not served without an authority).
     problem(&get(&format!("{base}/v1/history?subject=x")), 404);
 }
